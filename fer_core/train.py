@@ -1,0 +1,286 @@
+"""Train the EfficientNet-B0 emotion classifier (focal loss + class-weighted sampling).
+
+    python -m fer_core.train --data ../shared/data/fer2013 --out runs/main --epochs 40
+    python -m fer_core.train --data ../shared/data/fer2013 --out runs/main --epochs 40 --resume
+
+Each epoch writes a resumable checkpoint (model + optimizer) and the history; the model
+with the best validation score (PublicTest for FER-2013) is kept as ``best.weights.h5``.
+At the end, ``model.keras`` (no optimizer state), ``model_config.json``, ``history.json``
+and ``class_counts.json`` are written to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.data import FORMATS, DatasetError, FaceDataset, load_dataset
+from fer_core.labels import CLASSES
+from fer_core.metrics import classification_report
+from fer_core.model import DEFAULT_INPUT_SIZE
+from fer_core.preprocess import PREPROCESSING_NAME, preprocess_faces
+from fer_core.sampler import weighted_batches
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m fer_core.train", description=__doc__.split("\n")[0])
+    ap.add_argument("--data", required=True, help="dataset path (FER-2013 folders/CSV, FER+, class folders)")
+    ap.add_argument("--format", default="auto", choices=FORMATS)
+    ap.add_argument("--out", required=True, help="run directory for checkpoints and the final model")
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    ap.add_argument("--init-from", default=None, help="start from the weights of an existing .keras model")
+    ap.add_argument("--input-size", type=int, default=DEFAULT_INPUT_SIZE)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--weight-decay", type=float, default=5e-5)
+    ap.add_argument("--warmup-epochs", type=float, default=1.0)
+    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--loss", choices=("focal", "ce"), default="focal")
+    ap.add_argument("--gamma", type=float, default=2.0, help="focal loss focusing parameter")
+    ap.add_argument("--alpha", default="none",
+                    help="focal per-class alpha: none, balanced, or 7 comma-separated floats")
+    ap.add_argument("--label-smoothing", type=float, default=0.05)
+    ap.add_argument("--sampling", choices=("weighted", "uniform"), default="weighted")
+    ap.add_argument("--sampling-power", type=float, default=0.5,
+                    help="0 = natural class mix, 1 = all classes equally often")
+    ap.add_argument("--no-augment", action="store_true")
+    ap.add_argument("--monitor", choices=("val_accuracy", "val_macro_f1"), default="val_macro_f1")
+    ap.add_argument("--patience", type=int, default=10, help="early stopping patience in epochs")
+    ap.add_argument("--val-fraction", type=float, default=0.1,
+                    help="slice of train held out for validation when the data has no validation split")
+    ap.add_argument("--limit", type=int, default=0, help="use at most N training images (smoke tests)")
+    ap.add_argument("--weights", default=None, help="backbone init: none (default), imagenet, or a weights file")
+    ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--threads", type=int, default=0, help="TensorFlow CPU threads (0 = all cores)")
+    return ap.parse_args(argv)
+
+
+def split_train_val(data_path: str, fmt: str, val_fraction: float, seed: int) -> tuple[FaceDataset, FaceDataset, str]:
+    """Train split and validation split: PublicTest / FER+ valid when the layout has it, else a train slice."""
+    train = load_dataset(data_path, fmt, "train")
+    if train.fmt in ("fer2013-folders", "fer2013-csv", "ferplus"):
+        try:
+            return train, load_dataset(data_path, train.fmt, "public_test"), "public_test"
+        except DatasetError:
+            pass
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(train))
+    n_val = max(1, int(len(train) * val_fraction))
+    take = lambda sel: FaceDataset([train.images[i] for i in sel], train.labels[sel],  # noqa: E731
+                                   [train.names[i] for i in sel], fmt=train.fmt)
+    return take(idx[n_val:]), take(idx[:n_val]), f"train slice ({val_fraction:.0%})"
+
+
+def focal_alpha(spec: str, labels: np.ndarray) -> list[float] | None:
+    if spec == "none":
+        return None
+    if spec == "balanced":
+        counts = np.bincount(labels, minlength=len(CLASSES)).astype(float)
+        a = (counts.sum() / np.maximum(counts, 1)) / len(CLASSES)
+        return (a / a.mean()).round(4).tolist()
+    vals = [float(v) for v in spec.split(",")]
+    if len(vals) != len(CLASSES):
+        raise SystemExit(f"--alpha needs {len(CLASSES)} values in the order {', '.join(CLASSES)}")
+    return vals
+
+
+def make_loss(args, labels: np.ndarray):
+    from fer_core.tf_import import keras as _keras
+
+    keras = _keras()
+
+    if args.loss == "ce":
+        return keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing)
+    alpha = focal_alpha(args.alpha, labels)
+    return keras.losses.CategoricalFocalCrossentropy(
+        alpha=alpha if alpha is not None else 1.0, gamma=args.gamma, label_smoothing=args.label_smoothing
+    )
+
+
+def augmenter(seed: int):
+    """Flip, small rotation/shift/scale, brightness/contrast: what changes between webcam frames."""
+    from fer_core.tf_import import keras as _keras
+
+    keras = _keras()
+
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomRotation(0.04, fill_mode="reflect", seed=seed + 1),
+        keras.layers.RandomTranslation(0.08, 0.08, fill_mode="reflect", seed=seed + 2),
+        keras.layers.RandomZoom((-0.12, 0.12), fill_mode="reflect", seed=seed + 3),
+        keras.layers.RandomBrightness(0.2, value_range=(0, 255), seed=seed + 4),
+        keras.layers.RandomContrast(0.25, seed=seed + 5),
+    ], name="augment")
+
+
+def train_dataset(x: np.ndarray, y: np.ndarray, args):
+    from fer_core.tf_import import tensorflow
+
+    tf = tensorflow()
+
+    rng = np.random.default_rng(args.seed + int(time.time()))
+    power = args.sampling_power if args.sampling == "weighted" else 0.0
+    batches = weighted_batches(y, args.batch_size, len(CLASSES), power, rng)
+    eye = np.eye(len(CLASSES), dtype=np.float32)
+
+    def gen():
+        for idx in batches:
+            yield x[idx], eye[y[idx]]
+
+    s = args.input_size
+    ds = tf.data.Dataset.from_generator(gen, output_signature=(
+        tf.TensorSpec((None, s, s, 3), tf.float32), tf.TensorSpec((None, len(CLASSES)), tf.float32)))
+    if not args.no_augment:
+        aug = augmenter(args.seed)
+        ds = ds.map(lambda a, b: (tf.clip_by_value(aug(a, training=True), 0.0, 255.0), b),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(2)
+
+
+def make_callback(run_dir: Path, x_val, y_val, state: dict, args):
+    """Per epoch: PublicTest metrics, best-model selection, resumable checkpoint, early stopping."""
+    from fer_core.tf_import import keras as _keras
+
+    keras = _keras()
+
+    class _Callback(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            probs = self.model.predict(x_val, batch_size=256, verbose=0)
+            rep = classification_report(y_val, probs.argmax(1))
+            lr = self.model.optimizer.learning_rate
+            row = {
+                "epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)),
+                "accuracy": float(logs.get("categorical_accuracy", np.nan)),
+                "val_accuracy": rep["accuracy"], "val_macro_f1": rep["macro_f1"],
+                "val_recall": {c: round(v["recall"], 4) for c, v in rep["per_class"].items()},
+                "lr": float(lr.numpy() if hasattr(lr, "numpy") else lr),
+                "seconds": round(time.time() - self.t0, 1),
+            }
+            state["history"].append(row)
+            state["epoch"] = epoch + 1
+            state["wall_seconds"] = state.get("wall_seconds", 0.0) + row["seconds"]
+            score = row[args.monitor]
+            improved = score > state.get("best_score", -1.0)
+            if improved:
+                state.update(best_score=score, best_epoch=epoch + 1, best_report=rep)
+                self.model.save_weights(run_dir / "best.weights.h5")
+            self.model.save(run_dir / "checkpoint_last.keras")
+            (run_dir / "state.json").write_text(json.dumps(state, indent=1))
+            (run_dir / "history.json").write_text(json.dumps(state["history"], indent=1))
+            print(f"epoch {epoch + 1}/{args.epochs}  loss {row['loss']:.4f}  train_acc {row['accuracy']:.3f}  "
+                  f"val_acc {rep['accuracy']:.4f}  val_macro_f1 {rep['macro_f1']:.4f}  "
+                  f"disgust_recall {rep['per_class']['disgust']['recall']:.2f}  "
+                  f"{'*best* ' if improved else ''}({row['seconds']:.0f}s)", flush=True)
+            if epoch + 1 - state["best_epoch"] >= args.patience:
+                print(f"early stopping: no {args.monitor} gain in {args.patience} epochs", flush=True)
+                self.model.stop_training = True
+
+    return _Callback()
+
+
+def model_config(args, val_name: str) -> dict:
+    return {
+        "backbone": "keras.applications.EfficientNetB0",
+        "input_size": args.input_size,
+        "classes": list(CLASSES),
+        "preprocessing": PREPROCESSING_NAME,
+        "preprocessing_doc": "grayscale -> square resize (area when shrinking, bilinear when growing) "
+                             "-> repeat to 3 channels -> float32 0..255 (the model rescales inside)",
+        "gradcam_layer": gradcam_layer_for(args.input_size),
+        "validation_split": val_name,
+    }
+
+
+def gradcam_layer_for(input_size: int) -> str:
+    """Deepest EfficientNet-B0 block whose map is at least 7x7 at this input size."""
+    for name, stride in (("top_activation", 32), ("block5c_add", 16), ("block3b_add", 8), ("block2b_add", 4)):
+        if -(-input_size // stride) >= 7:
+            return name
+    return "block1a_project_bn"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    run_dir = Path(args.out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    t_load = time.time()
+    try:
+        train, val, val_name = split_train_val(args.data, args.format, args.val_fraction, args.seed)
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.limit and args.limit < len(train):
+        keep = np.random.default_rng(args.seed).permutation(len(train))[:args.limit]
+        train = FaceDataset([train.images[i] for i in keep], train.labels[keep], [train.names[i] for i in keep],
+                            fmt=train.fmt)
+    print(f"data: {len(train)} train ({train.fmt}), {len(val)} validation ({val_name}), "
+          f"loaded in {time.time() - t_load:.0f}s; class counts {train.class_counts()}", flush=True)
+    x_train = preprocess_faces(train.images, args.input_size)
+    x_val = preprocess_faces(val.images, args.input_size)
+    y_train, y_val = train.labels, val.labels
+
+    from fer_core.tf_import import keras as _keras, tensorflow as _tf
+
+    keras, tf = _keras(), _tf()
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    keras.utils.set_random_seed(args.seed)
+
+    from fer_core.model import build_model
+
+    steps = max(1, len(train) // args.batch_size)
+    state_path = run_dir / "state.json"
+    if args.resume and (run_dir / "checkpoint_last.keras").exists() and state_path.exists():
+        state = json.loads(state_path.read_text())
+        model = keras.models.load_model(run_dir / "checkpoint_last.keras")
+        print(f"resumed from epoch {state['epoch']} (best {state['best_score']:.4f} at epoch {state['best_epoch']})",
+              flush=True)
+    else:
+        state = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "history": [],
+                 "args": vars(args), "hardware": f"{platform.processor() or platform.machine()}, "
+                                                 f"{__import__('os').cpu_count()} CPU cores"}
+        model = build_model(args.input_size, dropout=args.dropout, weights=args.weights)
+        if args.init_from:
+            model.set_weights(keras.models.load_model(args.init_from, compile=False).get_weights())
+            print(f"initialised from {args.init_from}", flush=True)
+        warmup = int(args.warmup_epochs * steps)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=args.lr / 10, decay_steps=max(1, args.epochs * steps - warmup),
+            warmup_target=args.lr, warmup_steps=warmup, alpha=0.01)
+        model.compile(
+            optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=args.weight_decay),
+            loss=make_loss(args, y_train),
+            metrics=[keras.metrics.CategoricalAccuracy()],
+        )
+    (run_dir / "class_counts.json").write_text(json.dumps(train.class_counts(), indent=1))
+    (run_dir / "model_config.json").write_text(json.dumps(model_config(args, val_name), indent=1))
+
+    if state["epoch"] < args.epochs:
+        model.fit(train_dataset(x_train, y_train, args), epochs=args.epochs, initial_epoch=state["epoch"],
+                  steps_per_epoch=steps, callbacks=[make_callback(run_dir, x_val, y_val, state, args)],
+                  verbose=2)
+
+    final = build_model(args.input_size, dropout=args.dropout)
+    best = run_dir / "best.weights.h5"
+    if best.exists():
+        final.load_weights(best)
+    else:
+        final.set_weights(model.get_weights())
+    final.save(run_dir / "model.keras")  # uncompiled: no optimizer state
+    print(f"saved {run_dir / 'model.keras'} (best {args.monitor} {state['best_score']:.4f} "
+          f"at epoch {state['best_epoch']}, {state.get('wall_seconds', 0) / 60:.1f} min training)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
