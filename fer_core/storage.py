@@ -1,0 +1,287 @@
+"""Saved emotion sessions (live and video): emotion scores per face per frame, never images.
+
+An embedded SQLite file by default; ``FER_DB_URL`` (any SQLAlchemy URL, e.g.
+``postgresql+psycopg://...``) points several app instances at one server database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from fer_core.labels import CLASSES
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB_PATH = REPO_ROOT / "sessions.db"
+RECORD_COLUMNS: tuple[str, ...] = ("t", "frame", "face_id", "x", "y", "w", "h", "label", "confidence", *CLASSES)
+_INT_COLUMNS = ("frame", "face_id", "x", "y", "w", "h")
+_FLOAT_COLUMNS = ("t", "confidence", *CLASSES)
+
+_metadata = sa.MetaData()
+sessions_table = sa.Table(
+    "fer_sessions", _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("started_at", sa.String(32), nullable=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("duration_s", sa.Float, nullable=False),
+    sa.Column("dominant_emotion", sa.String(20), nullable=True),
+    sa.Column("n_records", sa.Integer, nullable=False),
+    sa.Column("n_faces", sa.Integer, nullable=False),
+    sa.Column("meta_json", sa.Text, nullable=False),
+)
+records_table = sa.Table(
+    "fer_records", _metadata,
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("fer_sessions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    *(sa.Column(c, sa.Integer, nullable=False) for c in _INT_COLUMNS),
+    *(sa.Column(c, sa.Float, nullable=False) for c in _FLOAT_COLUMNS),
+    sa.Column("label", sa.String(20), nullable=False),
+    sa.Index("ix_fer_records_session", "session_id", "seq"),
+)
+
+
+class StorageError(RuntimeError):
+    """The session database cannot be opened or written; str() is user-facing."""
+
+
+class SessionNotFoundError(LookupError):
+    """No saved session has this id."""
+
+    def __str__(self) -> str:
+        return f"Session {self.args[0]} does not exist (it may have been deleted)."
+
+
+def default_db_url() -> str:
+    """FER_DB_URL when set, else the embedded SQLite file next to the app."""
+    return os.environ.get("FER_DB_URL") or f"sqlite:///{DEFAULT_DB_PATH}"
+
+
+def _normalise_url(url: str) -> str:
+    """Accept a bare file path as a SQLite database, as users tend to type one."""
+    if "://" in url:
+        return url
+    return f"sqlite:///{Path(url).expanduser().resolve()}"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _iso(value: datetime | str | float | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat(timespec="seconds")
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(float(value), timezone.utc).isoformat(timespec="seconds")
+    return str(value)
+
+
+def clean_records(records: Iterable[Mapping]) -> list[dict]:
+    """Validate records (one per face per frame) and coerce them to plain ints/floats/str.
+
+    Raises ValueError naming the first bad record, so a caller's bug never lands in the database.
+    """
+    out = []
+    for i, rec in enumerate(records):
+        if not isinstance(rec, Mapping):
+            raise ValueError(f"Record {i} is a {type(rec).__name__}, expected a dict.")
+        missing = [c for c in RECORD_COLUMNS if c not in rec]
+        if missing:
+            raise ValueError(f"Record {i} lacks {', '.join(missing)}; records need {', '.join(RECORD_COLUMNS)}.")
+        try:
+            row = {c: int(rec[c]) for c in _INT_COLUMNS}
+            row.update({c: float(rec[c]) for c in _FLOAT_COLUMNS})
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"Record {i} has a non-numeric value ({exc}).") from None
+        bad = [c for c in _FLOAT_COLUMNS if not math.isfinite(row[c])]
+        if bad:
+            raise ValueError(f"Record {i} has non-finite {', '.join(bad)}.")
+        if rec["label"] not in CLASSES:
+            raise ValueError(f"Record {i} has label {rec['label']!r}; expected one of {', '.join(CLASSES)}.")
+        row["label"] = str(rec["label"])
+        out.append(row)
+    return out
+
+
+def emotion_shares(records: list[dict]) -> dict[str, float]:
+    """Share of records (faces x frames) labelled with each emotion, in CLASSES order."""
+    counts = Counter(r["label"] for r in records)
+    n = sum(counts.values())
+    return {c: (counts[c] / n if n else 0.0) for c in CLASSES}
+
+
+def dominant_emotion(records: list[dict]) -> str | None:
+    """Most frequent label; ties go to the higher mean probability. None for no records."""
+    if not records:
+        return None
+    counts = Counter(r["label"] for r in records)
+    mean = {c: sum(r[c] for r in records) / len(records) for c in CLASSES}
+    return max(CLASSES, key=lambda c: (counts[c], mean[c]))
+
+
+def records_to_csv(records: list[dict]) -> str:
+    """CSV with the record columns in their fixed order (header included even when empty)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(RECORD_COLUMNS), extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(records)
+    return buf.getvalue()
+
+
+class SessionStore:
+    """Save, list, load and delete sessions; one instance is safe to share between threads."""
+
+    def __init__(self, url: str | None = None) -> None:
+        try:
+            sa_url = sa.engine.make_url(_normalise_url(url or default_db_url()))
+        except sa.exc.ArgumentError:
+            raise StorageError("The session database setting (FER_DB_URL) is not a database URL; "
+                               "expected e.g. sqlite:///path/sessions.db or postgresql+psycopg://user@host/db.") from None
+        self.url = sa_url.render_as_string(hide_password=True)  # for messages: never show a password
+        kw: dict = {}
+        if sa_url.get_backend_name() == "sqlite" and sa_url.database not in (None, "", ":memory:"):
+            db_file = Path(sa_url.database)
+            try:
+                db_file.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"Cannot create the folder for the session database {db_file}: {exc}") from None
+            kw["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        elif sa_url.get_backend_name() == "sqlite":  # in-memory: one shared connection, or each sees its own db
+            kw.update(poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
+        try:
+            self.engine = sa.create_engine(sa_url, **kw)
+        except (sa.exc.NoSuchModuleError, ImportError) as exc:
+            raise StorageError(f"Cannot use the session database {self.url}: {exc}. Install the database's "
+                               "driver (for PostgreSQL: pip install 'psycopg[binary]').") from None
+        except sa.exc.ArgumentError as exc:
+            raise StorageError(f"Cannot use the session database {self.url}: {exc}") from None
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._lock = threading.Lock()  # serialises writers; SQLite allows one at a time anyway
+        try:
+            _metadata.create_all(self.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"Cannot open the session database {self.url}: {getattr(exc, 'orig', None) or exc}") from None
+
+    def __repr__(self) -> str:
+        return f"SessionStore({self.url!r})"
+
+    def save_session(self, source: str, records: list[dict], *, started_at: datetime | str | float | None = None,
+                     meta: dict | None = None) -> int:
+        """Store one session's records; returns its id. ``meta`` must be JSON-serialisable."""
+        if not isinstance(source, str) or not source.strip():
+            raise ValueError("A session needs a source name such as 'live' or 'video'.")
+        rows = clean_records(records)
+        meta = dict(meta or {})
+        try:
+            meta_json = json.dumps(meta)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"Session meta must be JSON-serialisable: {exc}") from None
+        ts = [r["t"] for r in rows]
+        try:
+            duration = float(meta.get("duration_s", (max(ts) - min(ts)) if ts else 0.0))
+        except (TypeError, ValueError):
+            raise ValueError("Session meta 'duration_s' must be a number of seconds.") from None
+        head = {
+            "created_at": _now(), "started_at": _iso(started_at), "source": source.strip()[:200],
+            "duration_s": duration, "dominant_emotion": dominant_emotion(rows), "n_records": len(rows),
+            "n_faces": len({r["face_id"] for r in rows}), "meta_json": meta_json,
+        }
+        with self._lock, self._begin() as conn:
+            sid = int(conn.execute(sa.insert(sessions_table).values(**head)).inserted_primary_key[0])
+            if rows:
+                conn.execute(sa.insert(records_table), [{"session_id": sid, "seq": i, **r} for i, r in enumerate(rows)])
+        return sid
+
+    def list_sessions(self) -> list[dict]:
+        """Newest first: id, created_at, started_at, source, duration_s, dominant_emotion, n_records, n_faces."""
+        cols = [c for c in sessions_table.c if c.name != "meta_json"]
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(*cols).order_by(sessions_table.c.id.desc())).mappings().all()
+        return [dict(r) for r in rows]
+
+    def load_session(self, session_id: int) -> tuple[dict, list[dict]]:
+        """(session info with the caller's ``meta``, records in saved order)."""
+        sid = self._id(session_id)
+        with self._connect() as conn:
+            head = conn.execute(sa.select(sessions_table).where(sessions_table.c.id == sid)).mappings().first()
+            if head is None:
+                raise SessionNotFoundError(sid)
+            rows = conn.execute(
+                sa.select(*(records_table.c[c] for c in RECORD_COLUMNS))
+                .where(records_table.c.session_id == sid).order_by(records_table.c.seq)
+            ).mappings().all()
+        info = {k: v for k, v in head.items() if k != "meta_json"}
+        info["meta"] = json.loads(head["meta_json"] or "{}")
+        return info, [dict(r) for r in rows]
+
+    def delete_session(self, session_id: int) -> None:
+        """Delete one session and its records; a missing id raises SessionNotFoundError."""
+        sid = self._id(session_id)
+        with self._lock, self._begin() as conn:
+            conn.execute(sa.delete(records_table).where(records_table.c.session_id == sid))
+            if conn.execute(sa.delete(sessions_table).where(sessions_table.c.id == sid)).rowcount == 0:
+                raise SessionNotFoundError(sid)
+
+    def delete_all(self) -> int:
+        """Delete every session; returns how many there were."""
+        with self._lock, self._begin() as conn:
+            conn.execute(sa.delete(records_table))
+            return int(conn.execute(sa.delete(sessions_table)).rowcount or 0)
+
+    @staticmethod
+    def _id(session_id) -> int:
+        try:
+            return int(session_id)
+        except (TypeError, ValueError):
+            raise SessionNotFoundError(session_id) from None
+
+    def _connect(self):
+        return _Guard(self.engine.connect, self.url)
+
+    def _begin(self):
+        return _Guard(self.engine.begin, self.url)
+
+
+class _Guard:
+    """Context manager that turns driver errors into one StorageError with the database named."""
+
+    def __init__(self, opener, url) -> None:
+        self.opener, self.url, self.cm = opener, url, None
+
+    def __enter__(self):
+        try:
+            self.cm = self.opener()
+            return self.cm.__enter__()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"Session database {self.url} is unavailable: {getattr(exc, 'orig', None) or exc}") \
+                from None
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            suppressed = self.cm.__exit__(exc_type, exc, tb)
+        except sa.exc.SQLAlchemyError as exit_exc:
+            exc = exc or exit_exc
+            suppressed = False
+        if isinstance(exc, sa.exc.SQLAlchemyError) and not suppressed:
+            raise StorageError(f"Session database {self.url} failed: {getattr(exc, 'orig', None) or exc}") from None
+        return suppressed
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")  # readers (History page) do not block the live writer
+    cur.close()

@@ -1,0 +1,198 @@
+"""SessionStore: round trips, ordering, validation, deletion, threads, and the FER_DB_URL default."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+import threading
+
+import numpy as np
+import pytest
+
+from fer_core.labels import CLASSES
+from fer_core.storage import (
+    RECORD_COLUMNS, SessionNotFoundError, SessionStore, StorageError, clean_records, dominant_emotion,
+    emotion_shares, records_to_csv,
+)
+
+
+def make_records(labels: list[str], faces: int = 1, fps: float = 10.0, seed: int = 0) -> list[dict]:
+    """Records shaped like the engine's: one per face per frame, probabilities peaked on the label."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for frame, label in enumerate(labels):
+        for face in range(faces):
+            p = rng.dirichlet(np.ones(len(CLASSES))) * 0.3
+            p[CLASSES.index(label)] += 0.7
+            out.append({"t": frame / fps, "frame": frame, "face_id": face, "x": 10 + face * 50, "y": 20,
+                        "w": 40, "h": 40, "label": label, "confidence": float(p.max()),
+                        **{c: float(v) for c, v in zip(CLASSES, p)}})
+    return out
+
+
+def test_round_trip_keeps_every_value(db_url):
+    store = SessionStore(db_url)
+    recs = make_records(["happy"] * 5 + ["sad"] * 3, faces=2)
+    sid = store.save_session("video", recs, meta={"file": "clip.mp4", "fps": 25})
+    info, back = store.load_session(sid)
+    assert info["id"] == sid and info["source"] == "video"
+    assert info["meta"] == {"file": "clip.mp4", "fps": 25}
+    assert info["n_records"] == len(recs) == len(back)
+    assert info["n_faces"] == 2
+    assert info["dominant_emotion"] == "happy"
+    assert info["duration_s"] == pytest.approx(0.7)
+    assert [list(r) for r in back] == [list(RECORD_COLUMNS)] * len(back)
+    for a, b in zip(recs, back):
+        assert {k: b[k] for k in ("frame", "face_id", "x", "y", "w", "h", "label")} == \
+            {k: a[k] for k in ("frame", "face_id", "x", "y", "w", "h", "label")}
+        np.testing.assert_allclose([b[c] for c in ("t", "confidence", *CLASSES)],
+                                   [a[c] for c in ("t", "confidence", *CLASSES)], rtol=1e-12)
+
+
+def test_list_is_newest_first_and_survives_reopening(db_url):
+    store = SessionStore(db_url)
+    a = store.save_session("live", make_records(["neutral"] * 3))
+    b = store.save_session("video", make_records(["angry"] * 4), meta={"duration_s": 12.5})
+    listed = SessionStore(db_url).list_sessions()  # a second instance sees the same file
+    assert [s["id"] for s in listed] == [b, a]
+    assert listed[0]["duration_s"] == 12.5  # the caller's clip duration wins over the record span
+    assert listed[0]["dominant_emotion"] == "angry" and listed[1]["dominant_emotion"] == "neutral"
+    assert {"id", "created_at", "source", "duration_s", "dominant_emotion", "n_records"} <= set(listed[0])
+
+
+def test_stores_scores_only_never_images(db_url, tmp_path):
+    store = SessionStore(db_url)
+    recs = make_records(["fear"] * 2)
+    recs[0]["image"] = np.zeros((48, 48, 3), np.uint8)  # extra keys (frames, crops) are dropped
+    sid = store.save_session("live", recs)
+    _, back = store.load_session(sid)
+    assert "image" not in back[0]
+    con = sqlite3.connect(tmp_path / "sessions.db")
+    cols = {r[1] for t in ("fer_sessions", "fer_records") for r in con.execute(f"PRAGMA table_info({t})")}
+    types = {r[2].upper() for t in ("fer_sessions", "fer_records") for r in con.execute(f"PRAGMA table_info({t})")}
+    con.close()
+    assert "BLOB" not in types and not any("image" in c or "frame_data" in c for c in cols)
+
+
+def test_empty_session_is_allowed(db_url):
+    store = SessionStore(db_url)
+    sid = store.save_session("live", [])
+    info, back = store.load_session(sid)
+    assert back == [] and info["n_records"] == 0 and info["dominant_emotion"] is None and info["duration_s"] == 0
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda r: r.pop("happy"), "lacks happy"),
+    (lambda r: r.update(label="bored"), "label 'bored'"),
+    (lambda r: r.update(t="soon"), "non-numeric"),
+    (lambda r: r.update(confidence=float("nan")), "non-finite confidence"),
+])
+def test_bad_records_are_rejected_with_a_clear_message(db_url, mutate, message):
+    store = SessionStore(db_url)
+    recs = make_records(["happy"] * 3)
+    mutate(recs[1])
+    with pytest.raises(ValueError, match=message):
+        store.save_session("live", recs)
+    assert store.list_sessions() == []  # nothing half-written
+
+
+def test_bad_source_and_meta(db_url):
+    store = SessionStore(db_url)
+    with pytest.raises(ValueError, match="source"):
+        store.save_session("  ", make_records(["sad"]))
+    with pytest.raises(ValueError, match="JSON"):
+        store.save_session("live", make_records(["sad"]), meta={"frame": np.zeros(3)})
+
+
+def test_delete_one_and_all(db_url):
+    store = SessionStore(db_url)
+    ids = [store.save_session("live", make_records(["happy", "sad"], seed=i)) for i in range(3)]
+    store.delete_session(ids[1])
+    assert [s["id"] for s in store.list_sessions()] == [ids[2], ids[0]]
+    with pytest.raises(SessionNotFoundError, match=f"Session {ids[1]} does not exist"):
+        store.load_session(ids[1])
+    with pytest.raises(SessionNotFoundError):
+        store.delete_session(ids[1])
+    with pytest.raises(SessionNotFoundError):
+        store.load_session("not-a-number")
+    assert store.delete_all() == 2
+    assert store.list_sessions() == []
+    # deleted records are gone from the table too, not just unreachable
+    assert sqlite3.connect(db_url.removeprefix("sqlite:///")).execute("select count(*) from fer_records").fetchone() == (0,)
+
+
+def test_concurrent_writers_and_readers(db_url):
+    store = SessionStore(db_url)
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            for j in range(5):
+                store.save_session(f"live-{i}", make_records(["surprise"] * 20, seed=i * 10 + j))
+                store.list_sessions()
+        except BaseException as exc:  # collected and re-raised by the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    listed = store.list_sessions()
+    assert len(listed) == 20 and all(s["n_records"] == 20 for s in listed)
+
+
+def test_default_url_comes_from_env(monkeypatch, tmp_path):
+    path = tmp_path / "sub" / "env.db"
+    monkeypatch.setenv("FER_DB_URL", f"sqlite:///{path}")
+    sid = SessionStore().save_session("live", make_records(["disgust"]))
+    assert path.is_file()
+    assert SessionStore(str(path)).load_session(sid)[0]["dominant_emotion"] == "disgust"  # a bare path works too
+
+
+def test_bad_urls_give_clear_errors(tmp_path):
+    with pytest.raises(StorageError, match="not a database URL"):
+        SessionStore("://nowhere")
+    with pytest.raises(StorageError, match="nonsense"):
+        SessionStore("nonsense://host/db")
+    with pytest.raises(StorageError, match="driver"):
+        SessionStore("postgresql+nosuchdriver://user:hunter2@localhost/db")
+    try:
+        SessionStore("postgresql+nosuchdriver://user:hunter2@localhost/db")
+    except StorageError as exc:
+        assert "hunter2" not in str(exc)  # passwords never reach the page
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StorageError, match="Cannot create the folder"):
+        SessionStore(f"sqlite:///{blocker}/sub/sessions.db")
+
+
+def test_corrupt_database_file_gives_storage_error(tmp_path):
+    bad = tmp_path / "broken.db"
+    bad.write_bytes(b"this is not a sqlite database" * 100)
+    with pytest.raises(StorageError, match="broken.db"):
+        SessionStore(f"sqlite:///{bad}")
+
+
+def test_in_memory_database_is_one_database():
+    store = SessionStore("sqlite://")
+    sid = store.save_session("live", make_records(["happy"]))
+    assert store.load_session(sid)[0]["n_records"] == 1
+
+
+def test_summaries_and_csv():
+    recs = make_records(["happy", "happy", "sad", "neutral"])
+    shares = emotion_shares(recs)
+    assert list(shares) == list(CLASSES)
+    assert shares["happy"] == 0.5 and shares["sad"] == 0.25 and sum(shares.values()) == pytest.approx(1)
+    assert dominant_emotion(recs) == "happy"
+    # a tie in counts goes to the emotion with the higher mean probability
+    tie = make_records(["sad", "fear"])
+    tie[1]["fear"] = 0.99
+    assert dominant_emotion(tie) == "fear"
+    rows = list(csv.DictReader(io.StringIO(records_to_csv(clean_records(recs)))))
+    assert len(rows) == 4 and list(rows[0]) == list(RECORD_COLUMNS)
+    assert rows[2]["label"] == "sad" and float(rows[2]["sad"]) == pytest.approx(recs[2]["sad"])
+    assert records_to_csv([]).strip() == ",".join(RECORD_COLUMNS)
