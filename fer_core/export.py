@@ -12,6 +12,8 @@ is chosen; ``variants.json`` records all of them so the model card can show the 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -89,7 +91,8 @@ def convert_keras(keras_model, variant: str, representative: np.ndarray | None =
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
-    return conv.convert()
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints the whole traced signature
+        return conv.convert()
 
 
 def representative_faces(data_path: str, fmt: str, input_size: int, n: int = 300, seed: int = 0) -> np.ndarray:
@@ -139,14 +142,8 @@ def make_placeholder(out_dir: str | os.PathLike, input_size: int = 64, seed: int
                               served_model="model.tflite", placeholder=True)
 
 
-def _latency_ms(path: Path, x1: np.ndarray, repeats: int = 50) -> tuple[float, float]:
-    """p50/p90 ms of one batch-1 inference with LATENCY_THREADS threads (as served)."""
-    from fer_core.classifier import Classifier
-
-    clf = Classifier.from_path(path, input_size=x1.shape[1])
-    set_threads = getattr(clf, "set_num_threads", None)
-    if callable(set_threads):
-        set_threads(LATENCY_THREADS)
+def latency_ms(clf, x1: np.ndarray, repeats: int = 50) -> tuple[float, float]:
+    """p50/p90 ms of one batch-1 inference (the classifier decides threads; export uses 2, as served)."""
     for _ in range(5):
         clf.predict_preprocessed(x1)
     times = []
@@ -163,12 +160,12 @@ def measure_variant(variant: str, path: Path, x_val: np.ndarray, y_val: np.ndarr
     from fer_core.classifier import Classifier
     from fer_core.metrics import classification_report
 
-    clf = Classifier.from_path(path, input_size=x_val.shape[1])
+    clf = Classifier.from_path(path, input_size=x_val.shape[1], threads=LATENCY_THREADS, pool_size=1)
     pred = predict_in_batches(clf.predict_preprocessed, x_val).argmax(1)
     rep = classification_report(y_val, pred)
     agreement = float(np.mean(pred == keras_pred))
     drop = keras_accuracy - rep["accuracy"]
-    p50, p90 = _latency_ms(path, x_val[:1], latency_repeats)
+    p50, p90 = latency_ms(clf, x_val[:1], latency_repeats)
     return VariantResult(
         variant=variant, file=path.name, size_bytes=path.stat().st_size, agreement=round(agreement, 5),
         accuracy=round(rep["accuracy"], 5), keras_accuracy=round(keras_accuracy, 5),
