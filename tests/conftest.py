@@ -96,3 +96,62 @@ def chromium_path() -> str:
 def db_url(tmp_path: Path) -> str:
     """A fresh, empty SQLite session database for one test."""
     return f"sqlite:///{tmp_path / 'sessions.db'}"
+
+
+def build_tiny_model(directory: Path, input_size: int = 16) -> Path:
+    """A small real model in the shipped layout (model.keras, model.tflite, model_config.json).
+
+    Random weights, so its predictions mean nothing; it lets app and engine tests load a real
+    model in seconds without depending on whatever models/ holds.
+    """
+    import json
+
+    from fer_core.labels import CLASSES
+    from fer_core.preprocess import PREPROCESSING_NAME
+    from fer_core.tf_import import keras as _keras, tensorflow as _tf
+
+    keras, tf = _keras(), _tf()
+    directory.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((input_size, input_size, 3), name="face")
+    x = keras.layers.Rescaling(1 / 255.0)(inp)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(len(CLASSES), activation="softmax", name="emotion")(x)
+    model = keras.Model(inp, out, name="tiny_fer")
+    model.save(directory / "model.keras")
+    (directory / "model.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    (directory / "model_config.json").write_text(json.dumps({
+        "backbone": "tiny test CNN", "input_size": input_size, "classes": list(CLASSES),
+        "preprocessing": PREPROCESSING_NAME, "gradcam_layer": "conv",
+        "served_model": "model.tflite", "keras_model": "model.keras",
+    }, indent=1))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_model_files(tmp_path_factory) -> Path:
+    """Read-only tiny model folder, built once per test session (~15 s: imports TensorFlow)."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+
+
+@pytest.fixture
+def tiny_model_dir(tiny_model_files: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny model folder that a test may add files to or break."""
+    d = tmp_path / "model"
+    shutil.copytree(tiny_model_files, d)
+    return d
+
+
+@pytest.fixture
+def open_page():
+    """Run the app through its router (app.py) on one page, as a browser visit would, with AppTest."""
+    from streamlit.testing.v1 import AppTest
+
+    def _open(page: str | None = None, timeout: float = 120):
+        at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=timeout)
+        if page:
+            at.switch_page(page)
+        return at.run()
+
+    return _open

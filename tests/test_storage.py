@@ -9,26 +9,13 @@ import threading
 
 import numpy as np
 import pytest
+from factories import make_records
 
 from fer_core.labels import CLASSES
 from fer_core.storage import (
     RECORD_COLUMNS, SessionNotFoundError, SessionStore, StorageError, clean_records, dominant_emotion,
     emotion_shares, records_to_csv,
 )
-
-
-def make_records(labels: list[str], faces: int = 1, fps: float = 10.0, seed: int = 0) -> list[dict]:
-    """Records shaped like the engine's: one per face per frame, probabilities peaked on the label."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for frame, label in enumerate(labels):
-        for face in range(faces):
-            p = rng.dirichlet(np.ones(len(CLASSES))) * 0.3
-            p[CLASSES.index(label)] += 0.7
-            out.append({"t": frame / fps, "frame": frame, "face_id": face, "x": 10 + face * 50, "y": 20,
-                        "w": 40, "h": 40, "label": label, "confidence": float(p.max()),
-                        **{c: float(v) for c, v in zip(CLASSES, p)}})
-    return out
 
 
 def test_round_trip_keeps_every_value(db_url):

@@ -1,0 +1,28 @@
+"""Streamlit entry point: `streamlit run app.py`. The router for every page of the dashboard.
+
+streamlit-webrtc (and with it pylibsrtp) is imported here, first, before any page can import
+TensorFlow: all pages share this one server process, and TensorFlow followed by pylibsrtp
+segfaults it (../shared/notes/tensorflow-aiortc-import-order.md). app.py runs on every page
+visit, so whatever order users open pages in, pylibsrtp is already loaded.
+"""
+
+import streamlit_webrtc  # noqa: F401  (import order: must precede any TensorFlow import)
+import streamlit as st
+
+from pages._common import APP_TITLE, show_disclaimer
+
+st.set_page_config(page_title=APP_TITLE, page_icon=":material/mood:", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/live.py", title="Live webcam", icon=":material/videocam:"),
+    st.Page("pages/photo.py", title="Photo", icon=":material/photo_camera:"),
+    st.Page("pages/video.py", title="Video", icon=":material/movie:"),
+    st.Page("pages/explain.py", title="Explain (Grad-CAM)", icon=":material/visibility:"),
+    st.Page("pages/history.py", title="History", icon=":material/history:"),
+    st.Page("pages/model.py", title="Model", icon=":material/analytics:"),
+]
+
+page = st.navigation(PAGES)
+show_disclaimer()
+page.run()

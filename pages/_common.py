@@ -1,0 +1,122 @@
+"""What every page shares: the notice, once-per-process model and database loading, error display.
+
+Streamlit reruns page scripts on every interaction; heavy objects (the classifier, the Keras
+model for Grad-CAM, the session database) are built once per process with ``st.cache_resource``
+and shared by every browser session and the webcam threads. Cache keys include the files'
+modification times, so a newly shipped model is picked up without restarting the server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+DISCLAIMER = (
+    "Emotion estimates from faces are unreliable for individuals and are not for diagnosis, "
+    "hiring or surveillance decisions (see the model card on the Model page)."
+)
+APP_TITLE = "Facial emotion recognition"
+
+
+def show_disclaimer() -> None:
+    """The short notice every page carries (app.py shows it above each page)."""
+    st.caption(f":warning: {DISCLAIMER}")
+
+
+def show_error(message: str, hint: str | None = None) -> None:
+    """A user-facing error: the message and what to do about it, never a traceback."""
+    st.error(message if not hint else f"{message}\n\n{hint}", icon=":material/error:")
+
+
+def model_dir() -> Path:
+    """The model directory in use (FER_MODEL_DIR, else models/)."""
+    from fer_core.model_store import default_model_dir
+
+    return default_model_dir().resolve()
+
+
+def _stamp(*paths: Path) -> tuple:
+    """Modification times of files that exist: a cache key that changes when a model is re-shipped."""
+    return tuple((p.name, p.stat().st_mtime_ns) for p in paths if p.is_file())
+
+
+def _model_stamp(directory: Path) -> tuple:
+    return _stamp(*(directory / n for n in ("model_config.json", "model.tflite", "model.keras"))) + \
+        _stamp(*sorted(directory.glob("*.tflite")))
+
+
+@st.cache_resource(show_spinner="Loading the emotion model...", max_entries=4)
+def _classifier(directory: str, stamp: tuple):
+    from fer_core.classifier import Classifier
+
+    return Classifier.from_dir(directory)
+
+
+MODEL_HINT = ("The app reads its model from models/ (or the folder named by FER_MODEL_DIR): "
+              "model_config.json plus the model file it names. Train and ship one with "
+              "`python -m fer_core.train` and `python -m fer_core.export`, or restore models/ from git.")
+
+
+def load_classifier(show: bool = True):
+    """The served classifier, or None after showing a clear message when the model files are bad."""
+    from fer_core.model_store import ModelFilesError
+
+    d = model_dir()
+    try:
+        return _classifier(str(d), _model_stamp(d))
+    except ModelFilesError as exc:
+        if show:
+            show_error(f"The emotion model could not be loaded: {exc}", MODEL_HINT)
+    except Exception as exc:  # an unexpected loader failure must not take the page down
+        if show:
+            show_error(f"The emotion model could not be loaded ({type(exc).__name__}: {exc}).", MODEL_HINT)
+    return None
+
+
+@st.cache_resource(show_spinner="Loading the Keras model for Grad-CAM (first time only)...", max_entries=2)
+def _keras_model(path: str, stamp: tuple):
+    from fer_core.tf_import import keras
+
+    return keras().models.load_model(path, compile=False)
+
+
+def load_keras_model(show: bool = True):
+    """The Keras model (Grad-CAM needs gradients, which TFLite has not), or None after a message.
+
+    Imports TensorFlow: call it only from pages that need it (through fer_core.tf_import, so the
+    import order with aiortc stays safe).
+    """
+    from fer_core.model_store import ModelFilesError, keras_model_path
+
+    try:
+        p = keras_model_path(model_dir())
+        return _keras_model(str(p), _stamp(p))
+    except ModelFilesError as exc:
+        if show:
+            show_error(f"The Keras model could not be loaded: {exc}", MODEL_HINT)
+    except Exception as exc:
+        if show:
+            show_error(f"The Keras model could not be loaded ({type(exc).__name__}: {exc}).", MODEL_HINT)
+    return None
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _store(url: str):
+    from fer_core.storage import SessionStore
+
+    return SessionStore(url)
+
+
+def load_store(show: bool = True):
+    """The session database (FER_DB_URL, else a local SQLite file), or None after a message."""
+    from fer_core.storage import StorageError, default_db_url
+
+    try:
+        return _store(default_db_url())
+    except StorageError as exc:
+        if show:
+            show_error(f"The session database is unavailable: {exc}",
+                       "Set FER_DB_URL to a writable database (default: a SQLite file next to app.py).")
+    return None
+

@@ -1,0 +1,6 @@
+"""Explain page (stub until the PAGES owner's page lands)."""
+
+import streamlit as st
+
+st.title("Explain")
+st.info("This page is not available yet.")

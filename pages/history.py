@@ -1,0 +1,173 @@
+"""History: saved live and video sessions. Open one, compare two, export CSV, delete one or all."""
+
+from datetime import datetime
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from fer_core.labels import CLASSES, COLORS_HEX
+from fer_core.storage import SessionNotFoundError, StorageError, emotion_shares, records_to_csv
+from pages._common import load_store, show_error
+
+st.title("History")
+st.caption("Saved sessions hold emotion scores per face and frame (time, box, label, probabilities), never images.")
+
+store = load_store()
+if store is None:
+    st.stop()
+
+flash = st.session_state.pop("history_flash", None)
+if flash:
+    st.success(flash)
+
+
+def _when(s: dict) -> str:
+    raw = s.get("started_at") or s.get("created_at") or ""
+    try:
+        return datetime.fromisoformat(raw).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return raw
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds or 0))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+        else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _label(s: dict) -> str:
+    return f"#{s['id']} - {_when(s)} - {s['source']} - {_duration(s['duration_s'])} - {s['dominant_emotion'] or 'no faces'}"
+
+
+def _timeline(records: list[dict]) -> go.Figure:
+    """Emotion over time from the engine's timeline builders."""
+    from fer_core.timeline import Timeline, timeline_figure
+
+    return timeline_figure(Timeline.from_records(records))
+
+
+def _shares_figure(named: dict[str, list[dict]]) -> go.Figure:
+    """Share of each emotion per session, side by side (colour plus text label for every bar)."""
+    fig = go.Figure()
+    for name, records in named.items():
+        shares = emotion_shares(records)
+        fig.add_trace(go.Bar(x=list(CLASSES), y=[shares[c] for c in CLASSES], name=name,
+                             text=[f"{shares[c]:.0%}" for c in CLASSES], textposition="outside",
+                             marker_color=[COLORS_HEX[c] for c in CLASSES],
+                             marker_pattern_shape="" if len(fig.data) == 0 else "/"))
+    fig.update_layout(barmode="group", yaxis_tickformat=".0%", yaxis_title="share of face-frames", height=340,
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return fig
+
+
+def _load(session_id: int) -> tuple[dict, list[dict]] | None:
+    try:
+        return store.load_session(session_id)
+    except SessionNotFoundError as exc:
+        st.warning(str(exc))
+    except StorageError as exc:
+        show_error(str(exc))
+    return None
+
+
+def _show_timeline(records: list[dict]) -> None:
+    if not records:
+        st.info("No faces were recorded in this session.")
+        return
+    try:
+        st.plotly_chart(_timeline(records), width="stretch")
+    except ImportError:
+        st.info("Timeline charts are not available in this version of the app.")
+    except ValueError as exc:
+        st.warning(f"This session's timeline cannot be drawn: {exc}")
+
+
+try:
+    sessions = store.list_sessions()
+except StorageError as exc:
+    show_error(str(exc))
+    st.stop()
+
+if not sessions:
+    st.info("No saved sessions yet. A live session is saved when you stop the webcam stream (with the save "
+            "switch on); a video analysis is saved when it finishes.")
+    st.stop()
+
+st.dataframe(pd.DataFrame([{
+    "id": s["id"], "date": _when(s), "source": s["source"], "duration": _duration(s["duration_s"]),
+    "dominant emotion": s["dominant_emotion"] or "-", "faces": s.get("n_faces"), "records": s["n_records"],
+} for s in sessions]), hide_index=True)
+
+by_id = {s["id"]: s for s in sessions}
+ids = list(by_id)
+chosen = st.selectbox("Open a session", ids, format_func=lambda i: _label(by_id[i]), key="history_open")
+loaded = _load(chosen)
+if loaded is None:
+    st.stop()
+info, records = loaded
+
+st.subheader(f"Session #{chosen}: {info['source']}")
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Duration", _duration(info["duration_s"]))
+c2.metric("Dominant emotion", info["dominant_emotion"] or "-")
+c3.metric("Faces", info.get("n_faces", 0))
+c4.metric("Face-frames", info["n_records"])
+_show_timeline(records)
+
+st.download_button("Download CSV", records_to_csv(records), file_name=f"fer_session_{chosen}.csv",
+                   mime="text/csv", icon=":material/download:", key="history_csv")
+
+st.subheader("Compare")
+others = [i for i in ids if i != chosen]
+other = st.selectbox("Compare with", [None, *others], key="history_compare",
+                     format_func=lambda i: "(choose a second session)" if i is None else _label(by_id[i]))
+if other is not None:
+    second = _load(other)
+    if second is not None:
+        info2, records2 = second
+        st.plotly_chart(_shares_figure({f"#{chosen} {info['source']}": records,
+                                        f"#{other} {info2['source']}": records2}), width="stretch")
+        left, right = st.columns(2)
+        with left:
+            st.markdown(f"**#{chosen}** ({info['source']}, {_duration(info['duration_s'])}, "
+                        f"mostly {info['dominant_emotion'] or '-'})")
+            _show_timeline(records)
+        with right:
+            st.markdown(f"**#{other}** ({info2['source']}, {_duration(info2['duration_s'])}, "
+                        f"mostly {info2['dominant_emotion'] or '-'})")
+            _show_timeline(records2)
+
+st.subheader("Delete")
+pending = st.session_state.get("history_pending_delete")
+if pending is None:
+    a, b = st.columns(2)
+    if a.button(f"Delete session #{chosen}", icon=":material/delete:", key="history_delete_one"):
+        st.session_state["history_pending_delete"] = chosen
+        st.rerun()
+    if b.button(f"Delete all {len(sessions)} sessions", icon=":material/delete_forever:", key="history_delete_all"):
+        st.session_state["history_pending_delete"] = "all"
+        st.rerun()
+else:
+    what = "all saved sessions" if pending == "all" else f"session #{pending}"
+    st.warning(f"Delete {what}? This cannot be undone.")
+    a, b = st.columns(2)
+    if a.button("Yes, delete", type="primary", key="history_confirm"):
+        st.session_state.pop("history_pending_delete", None)
+        try:
+            if pending == "all":
+                n = store.delete_all()
+                st.session_state["history_flash"] = f"Deleted {n} sessions."
+            else:
+                store.delete_session(pending)
+                st.session_state["history_flash"] = f"Deleted session #{pending}."
+            st.session_state.pop("history_open", None)
+            st.session_state.pop("history_compare", None)
+        except (SessionNotFoundError, StorageError) as exc:
+            st.session_state["history_flash"] = None
+            show_error(str(exc))
+            st.stop()
+        st.rerun()
+    if b.button("Cancel", key="history_cancel"):
+        st.session_state.pop("history_pending_delete", None)
+        st.rerun()

@@ -1,0 +1,6 @@
+"""Live page (stub until the PAGES owner's page lands)."""
+
+import streamlit as st
+
+st.title("Live")
+st.info("This page is not available yet.")

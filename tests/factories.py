@@ -1,0 +1,69 @@
+"""Test data built by code: session records and a model's side files (metrics, history, counts, card)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fer_core.labels import CLASSES
+from fer_core.metrics import classification_report
+
+
+def make_records(labels: list[str], faces: int = 1, fps: float = 10.0, seed: int = 0) -> list[dict]:
+    """Records shaped like the engine's: one per face per frame, probabilities peaked on the label."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for frame, label in enumerate(labels):
+        for face in range(faces):
+            p = rng.dirichlet(np.ones(len(CLASSES))) * 0.3
+            p[CLASSES.index(label)] += 0.7
+            out.append({"t": frame / fps, "frame": frame, "face_id": face, "x": 10 + face * 50, "y": 20,
+                        "w": 40, "h": 40, "label": label, "confidence": float(p.max()),
+                        **{c: float(v) for c, v in zip(CLASSES, p)}})
+    return out
+
+
+def fake_report(seed: int = 0, n: int = 700, skill: float = 0.7) -> dict:
+    """An evaluate-JSON report of a made-up classifier that is right ``skill`` of the time."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, len(CLASSES), n)
+    pred = np.where(rng.random(n) < skill, y, rng.integers(0, len(CLASSES), n))
+    return classification_report(y, pred)
+
+
+def fake_history(epochs: int = 6, seed: int = 0) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for e in range(1, epochs + 1):
+        acc = 0.3 + 0.05 * e + rng.random() * 0.01
+        rows.append({"epoch": e, "loss": 1.5 / e, "accuracy": acc, "val_accuracy": acc - 0.02,
+                     "val_macro_f1": acc - 0.05, "lr": 1e-3 / e, "seconds": 60.0 + e,
+                     "val_recall": {c: float(rng.random()) for c in CLASSES}})
+    return rows
+
+
+CARD = """# Model card: test model
+
+Made-up figures for tests.
+
+![confusion matrix](confusion_matrix.png)
+
+## Limitations
+
+Not for decisions about people. ![remote](https://example.com/tracker.png)
+"""
+
+
+def write_model_side_files(directory: Path, seed: int = 0) -> dict:
+    """Write metrics.json ({keras, served}), history.json, class_counts.json, MODEL_CARD.md and its image."""
+    metrics = {"keras": fake_report(seed, skill=0.72), "served": fake_report(seed + 1, skill=0.7)}
+    counts = {c: int(100 + 37 * i) for i, c in enumerate(CLASSES)}
+    (directory / "metrics.json").write_text(json.dumps(metrics))
+    (directory / "history.json").write_text(json.dumps(fake_history(seed=seed)))
+    (directory / "class_counts.json").write_text(json.dumps(counts))
+    (directory / "MODEL_CARD.md").write_text(CARD)
+    Image.fromarray(np.full((20, 20, 3), 128, np.uint8)).save(directory / "confusion_matrix.png")
+    return {"metrics": metrics, "counts": counts}
