@@ -40,13 +40,6 @@ def _label(s: dict) -> str:
     return f"#{s['id']} - {_when(s)} - {s['source']} - {_duration(s['duration_s'])} - {s['dominant_emotion'] or 'no faces'}"
 
 
-def _timeline(records: list[dict]) -> go.Figure:
-    """Emotion over time from the engine's timeline builders."""
-    from fer_core.timeline import Timeline, timeline_figure
-
-    return timeline_figure(Timeline.from_records(records))
-
-
 def _shares_figure(named: dict[str, list[dict]]) -> go.Figure:
     """Share of each emotion per session, side by side (colour plus text label for every bar)."""
     fig = go.Figure()
@@ -71,15 +64,24 @@ def _load(session_id: int) -> tuple[dict, list[dict]] | None:
     return None
 
 
-def _show_timeline(records: list[dict]) -> None:
+def _show_timeline(records: list[dict], key: str, distribution: bool = False) -> None:
+    """Emotion-over-time chart (engine's builders), one face at a time when several were seen."""
     if not records:
         st.info("No faces were recorded in this session.")
         return
     try:
-        st.plotly_chart(_timeline(records), width="stretch")
+        from fer_core.timeline import Timeline, distribution_figure, timeline_figure
+
+        tl = Timeline.from_records(records)
+        face = None
+        if len(tl.face_ids) > 1:
+            face = st.selectbox("Face", tl.face_ids, key=f"{key}_face", format_func=lambda f: f"face {f}")
+        st.plotly_chart(timeline_figure(tl, face_id=face), width="stretch", key=f"{key}_timeline")
+        if distribution:
+            st.plotly_chart(distribution_figure(tl), width="stretch", key=f"{key}_distribution")
     except ImportError:
         st.info("Timeline charts are not available in this version of the app.")
-    except ValueError as exc:
+    except (ValueError, KeyError) as exc:
         st.warning(f"This session's timeline cannot be drawn: {exc}")
 
 
@@ -113,7 +115,7 @@ c1.metric("Duration", _duration(info["duration_s"]))
 c2.metric("Dominant emotion", info["dominant_emotion"] or "-")
 c3.metric("Faces", info.get("n_faces", 0))
 c4.metric("Face-frames", info["n_records"])
-_show_timeline(records)
+_show_timeline(records, "open", distribution=True)
 
 st.download_button("Download CSV", records_to_csv(records), file_name=f"fer_session_{chosen}.csv",
                    mime="text/csv", icon=":material/download:", key="history_csv")
@@ -132,11 +134,11 @@ if other is not None:
         with left:
             st.markdown(f"**#{chosen}** ({info['source']}, {_duration(info['duration_s'])}, "
                         f"mostly {info['dominant_emotion'] or '-'})")
-            _show_timeline(records)
+            _show_timeline(records, "cmp_a")
         with right:
             st.markdown(f"**#{other}** ({info2['source']}, {_duration(info2['duration_s'])}, "
                         f"mostly {info2['dominant_emotion'] or '-'})")
-            _show_timeline(records2)
+            _show_timeline(records2, "cmp_b")
 
 st.subheader("Delete")
 pending = st.session_state.get("history_pending_delete")

@@ -1,0 +1,147 @@
+"""History page: list, open, compare, export CSV, delete one / all with confirmation, bad database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from factories import make_records
+
+from fer_core.storage import RECORD_COLUMNS, SessionStore
+
+
+@pytest.fixture
+def store(db_url, monkeypatch) -> SessionStore:
+    monkeypatch.setenv("FER_DB_URL", db_url)
+    return SessionStore(db_url)
+
+
+@pytest.fixture
+def two_sessions(store) -> tuple[int, int]:
+    a = store.save_session("live", make_records(["happy"] * 8 + ["sad"] * 4, faces=2, seed=1))
+    b = store.save_session("video", make_records(["angry"] * 6 + ["neutral"] * 2, seed=2), meta={"duration_s": 42})
+    return a, b
+
+
+@pytest.fixture
+def captured_downloads(monkeypatch) -> list[tuple[bytes, str]]:
+    """Bytes the page hands to download buttons (AppTest keeps media in a private in-memory store)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    seen: list[tuple[bytes, str]] = []
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, path_or_data, mimetype, kind, filename=None):
+        seen.append((path_or_data if isinstance(path_or_data, bytes) else path_or_data.encode(), mimetype))
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    return seen
+
+
+def charts(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_empty_history_explains_how_sessions_appear(open_page, store):
+    at = open_page("pages/history.py")
+    assert not at.exception
+    assert "No saved sessions yet" in at.info[0].value
+    assert not at.dataframe
+
+
+def test_lists_and_opens_the_newest_session(open_page, two_sessions, captured_downloads):
+    a, b = two_sessions
+    at = open_page("pages/history.py")
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    assert table["id"].tolist() == [b, a]
+    assert table["source"].tolist() == ["video", "live"]
+    assert table["dominant emotion"].tolist() == ["angry", "happy"]
+    assert table["duration"].tolist() == ["0:42", "0:01"]
+    assert at.selectbox(key="history_open").value == b
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Dominant emotion"] == "angry" and shown["Face-frames"] == "8"
+    figs = charts(at)
+    assert figs, "the opened session has a timeline chart"
+    assert {t["name"] for t in figs[0]["data"]} >= {"angry", "neutral"}
+    # the CSV export holds exactly the stored records
+    csv_bytes = [d for d, mime in captured_downloads if mime.startswith("text/csv")]
+    assert csv_bytes
+    rows = list(csv.DictReader(io.StringIO(csv_bytes[-1].decode())))
+    assert list(rows[0]) == list(RECORD_COLUMNS) and len(rows) == 8
+    assert [r["label"] for r in rows] == ["angry"] * 6 + ["neutral"] * 2
+
+
+def test_open_a_multi_face_session_and_pick_a_face(open_page, two_sessions):
+    a, _ = two_sessions
+    at = open_page("pages/history.py")
+    at.selectbox(key="history_open").set_value(a).run()
+    assert not at.exception
+    assert at.selectbox(key="open_face").options == ["face 0", "face 1"]
+    at.selectbox(key="open_face").set_value(1).run()
+    assert not at.exception
+    assert "face 1" in charts(at)[0]["layout"]["title"]["text"]
+
+
+def test_compare_two_sessions(open_page, two_sessions):
+    a, b = two_sessions
+    at = open_page("pages/history.py")
+    n_before = len(charts(at))
+    at.selectbox(key="history_compare").set_value(a).run()
+    assert not at.exception
+    figs = charts(at)
+    assert len(figs) > n_before
+    bars = [f for f in figs if f["data"] and f["data"][0]["type"] == "bar" and len(f["data"]) == 2]
+    assert bars, "a grouped bar chart compares the two sessions"
+    by_name = {t["name"]: dict(zip(t["x"], t["y"])) for t in bars[0]["data"]}
+    assert by_name[f"#{b} video"]["angry"] == pytest.approx(0.75)
+    assert by_name[f"#{a} live"]["happy"] == pytest.approx(8 / 12)
+
+
+def test_delete_one_needs_confirmation(open_page, two_sessions, store):
+    a, b = two_sessions
+    at = open_page("pages/history.py")
+    at.button(key="history_delete_one").click().run()
+    assert f"Delete session #{b}?" in at.warning[0].value
+    assert len(store.list_sessions()) == 2  # nothing deleted before confirming
+    at.button(key="history_cancel").click().run()
+    assert not at.warning and len(store.list_sessions()) == 2
+    at.button(key="history_delete_one").click().run()
+    at.button(key="history_confirm").click().run()
+    assert not at.exception
+    assert [s["id"] for s in store.list_sessions()] == [a]
+    assert f"Deleted session #{b}." in at.success[0].value
+    assert at.dataframe[0].value["id"].tolist() == [a]
+
+
+def test_delete_all_needs_confirmation(open_page, two_sessions, store):
+    at = open_page("pages/history.py")
+    at.button(key="history_delete_all").click().run()
+    assert "Delete all saved sessions?" in at.warning[0].value
+    at.button(key="history_confirm").click().run()
+    assert not at.exception
+    assert store.list_sessions() == []
+    assert "Deleted 2 sessions." in at.success[0].value
+    assert "No saved sessions yet" in at.info[0].value
+
+
+def test_session_deleted_elsewhere_is_reported(open_page, two_sessions, store):
+    a, b = two_sessions
+    at = open_page("pages/history.py")
+    store.delete_session(b)  # another app instance deletes the open session
+    at.selectbox(key="history_compare").set_value(a).run()
+    assert not at.exception
+    # the list refreshes and the page keeps working on what is left
+    assert at.dataframe[0].value["id"].tolist() == [a]
+
+
+def test_unusable_database_shows_a_message(open_page, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("FER_DB_URL", f"sqlite:///{blocker}/sub/sessions.db")
+    at = open_page("pages/history.py")
+    assert not at.exception
+    assert "session database is unavailable" in at.error[0].value and "FER_DB_URL" in at.error[0].value
