@@ -55,7 +55,7 @@ def _classifier(directory: str, stamp: tuple):
 
 MODEL_HINT = ("The app reads its model from models/ (or the folder named by FER_MODEL_DIR): "
               "model_config.json plus the model file it names. Train and ship one with "
-              "`python -m fer_core.train` and `python -m fer_core.export`, or restore models/ from git.")
+              "`python -m fer_core.train` and `python -m fer_core.ship`, or restore models/ from git.")
 
 
 def load_classifier(show: bool = True):
