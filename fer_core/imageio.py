@@ -1,0 +1,88 @@
+"""Decode uploaded image bytes safely into an RGB uint8 array.
+
+Uploads are untrusted: the pixel count is checked from the header before any pixel is
+decoded (decompression bombs), EXIF orientation is applied so faces are upright, and every
+mode Pillow can open (gray, RGBA, palette, 16-bit, CMYK, ...) ends as 3-channel RGB.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+DEFAULT_MAX_PIXELS = 50_000_000
+
+
+class ImageDecodeError(ValueError):
+    """The bytes are not a usable image; str() is a message for the user."""
+
+
+def _to_rgb(im: Image.Image) -> np.ndarray:
+    mode = im.mode
+    if mode.startswith("I"):  # 16/32-bit gray: 16-bit range -> 8 bits, wider ranges rescaled
+        a = np.asarray(im, dtype=np.float64)
+        hi = float(a.max()) if a.size else 0.0
+        if hi > 65535:
+            lo = float(a.min())
+            a = (a - lo) / max(hi - lo, 1.0) * 255.0
+        elif hi > 255 or mode.startswith("I;16"):
+            a = a / 257.0
+        g = np.clip(a, 0, 255).astype(np.uint8)
+        return np.repeat(g[:, :, None], 3, axis=2)
+    if mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        hi = float(np.nanmax(a)) if a.size else 1.0
+        a = a * 255.0 if hi <= 1.0 else a
+        g = np.clip(np.nan_to_num(a), 0, 255).astype(np.uint8)
+        return np.repeat(g[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(bg, rgba).convert("RGB"))
+    return np.asarray(im.convert("RGB"))
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Image file bytes -> HxWx3 RGB uint8; raises ImageDecodeError with a readable reason."""
+    if data is None or len(data) == 0:
+        raise ImageDecodeError("The file is empty.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(bytes(data)))
+            w, h = im.size
+            if w <= 0 or h <= 0:
+                raise ImageDecodeError("The image has no pixels.")
+            if w * h > max_pixels:
+                raise ImageDecodeError(
+                    f"The image is too large: {w}x{h} = {w * h / 1e6:.0f} megapixels; "
+                    f"the limit is {max_pixels / 1e6:.0f} megapixels. Please upload a smaller image."
+                )
+            if getattr(im, "n_frames", 1) > 1:
+                im.seek(0)  # animated GIF/WebP, multi-page TIFF: first frame
+            im.load()
+            im = ImageOps.exif_transpose(im) or im
+            rgb = _to_rgb(im)
+    except ImageDecodeError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageDecodeError("This file is not an image format we can read (use JPEG, PNG, WebP or BMP).") from None
+    except Image.DecompressionBombError:
+        raise ImageDecodeError(
+            f"The image is too large to open safely; the limit is {max_pixels / 1e6:.0f} megapixels."
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError, MemoryError) as exc:
+        raise ImageDecodeError(f"The image file is damaged or truncated and could not be decoded ({exc}).") from None
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.size == 0:
+        raise ImageDecodeError("The image could not be converted to RGB.")
+    return np.ascontiguousarray(rgb, dtype=np.uint8)
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """RGB array -> PNG bytes (for downloads)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
