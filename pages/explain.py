@@ -1,6 +1,103 @@
-"""Explain page (stub until the PAGES owner's page lands)."""
+"""Explain page: Grad-CAM for one face of a photo, for any target class, colormap and opacity.
+
+Grad-CAM needs gradients, so this page uses the Keras model and TensorFlow (imported through
+fer_core.tf_import, after pylibsrtp, so the live page keeps working in the same server).
+Heatmaps are cached per face and class in this session; changing colormap or opacity is instant.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.title("Explain")
-st.info("This page is not available yet.")
+from fer_core.gradcam import COLORMAPS, overlay_heatmap
+from fer_core.imageio import ImageDecodeError
+from fer_core.labels import CLASSES
+from fer_core.photo import analyze_photo
+from fer_core.timeline import probability_bar_figure
+from pages._analysis import (
+    compute_gradcam, detector_choices, digest, emotion_badge, face_crop, full_image_overlay, load_analyzer,
+    photo_inputs, show_error_safely, threshold_slider,
+)
+from pages._common import show_error
+
+st.title("Explain (Grad-CAM)")
+st.write("Grad-CAM highlights the parts of a face that pushed the model towards an emotion. Pick a "
+         "photo, a face and the emotion to explain (by default the predicted one).")
+
+with st.sidebar:
+    st.subheader("Explain settings")
+    names, label_of = detector_choices()
+    detector_name = st.selectbox("Face detector", names, format_func=label_of, key="explain_detector")
+    threshold = threshold_slider("explain_threshold")
+
+inputs = photo_inputs("explain", multiple=False)
+if not inputs:
+    st.info("Choose a photo to explain.")
+    st.stop()
+analyzer = load_analyzer(detector_name)
+if analyzer is None:
+    st.stop()
+item = inputs[0]
+key = f"{digest(item.data)}:{detector_name}"
+cache = st.session_state.setdefault("_explain_result", {})
+if cache.get("key") != key:
+    try:
+        with st.spinner(f"Finding faces in {item.name}..."):
+            result = analyze_photo(item.data, analyzer)
+    except ImageDecodeError as exc:
+        show_error(f"{item.name}: {exc}", "Upload a JPG, PNG, WebP or BMP photo.")
+        st.stop()
+    except Exception as exc:
+        show_error_safely(f"Analysing {item.name}", exc)
+        st.stop()
+    cache.clear()
+    cache.update(key=key, result=result)
+result = cache["result"]
+
+if not result.faces:
+    st.warning(f"No face found in {item.name}, so there is nothing to explain. Try a photo with a larger, "
+               "frontal face, or the MTCNN detector in the sidebar.")
+    st.image(result.image, caption=item.name, width="stretch")
+    st.stop()
+
+
+def _face_name(i: int) -> str:
+    p = result.faces[i]
+    shown = "uncertain" if p.is_uncertain(threshold) else p.label
+    return f"Face {i + 1}: {shown} ({p.confidence:.0%})"
+
+
+c1, c2, c3, c4 = st.columns(4)
+face_i = c1.selectbox("Face", range(len(result.faces)), format_func=_face_name, key="explain_face")
+pred = result.faces[face_i]
+target = c2.selectbox("Explain the emotion", CLASSES, index=CLASSES.index(pred.label),
+                      key=f"explain_target_{key}_{face_i}",
+                      help="Defaults to the predicted emotion of this face.")
+colormap = c3.selectbox("Colormap", list(COLORMAPS), key="explain_colormap")
+alpha = c4.slider("Heatmap opacity", 0.0, 1.0, 0.45, 0.05, key="explain_alpha")
+
+st.markdown(f"**Prediction for face {face_i + 1}:** "
+            + emotion_badge(pred.label, pred.confidence, pred.is_uncertain(threshold))
+            + f" &nbsp; explaining **{target}**", unsafe_allow_html=True)
+if result.whole_image:
+    st.info("No face was detected, but the image looks like a face crop, so the whole image is explained.")
+
+crop = face_crop(result.image, pred)
+heat = compute_gradcam(crop, CLASSES.index(target), f"{key}:{face_i}")
+if heat is None:
+    st.stop()
+try:
+    left, mid, right = st.columns([1, 1, 2])
+    left.image(crop, caption=f"Face {face_i + 1}", width="stretch")
+    mid.image(overlay_heatmap(crop, heat, colormap=colormap, alpha=alpha),
+              caption=f"Grad-CAM: '{target}'", width="stretch")
+    right.image(full_image_overlay(result.image, pred, heat, colormap, alpha),
+                caption="Heatmap over the full image", width="stretch")
+except Exception as exc:
+    show_error_safely("Drawing the heatmap", exc)
+    st.stop()
+
+st.subheader("Class probabilities")
+st.plotly_chart(probability_bar_figure(pred.probs), key="explain_probs", config={"displayModeBar": False})
+st.caption("Warm colours mark the regions whose activations raised the chosen emotion's score most. "
+           "Grad-CAM shows what the model looked at, not whether it was right.")

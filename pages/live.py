@@ -1,6 +1,204 @@
-"""Live page (stub until the PAGES owner's page lands)."""
+"""Live webcam page: the camera stream goes to the server, comes back annotated, and an
+emotion-over-time chart fills while it plays.
 
+The video callback runs on a streamlit-webrtc worker thread and only calls the session's
+``LiveProcessor`` (thread-safe; never imports TensorFlow). This script only lays out the page:
+a fragment polls the processor's record queue once a second while the stream plays, and when
+the stream stops the session's emotion scores go to History if the user left the switch on.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+import av
 import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-st.title("Live")
-st.info("This page is not available yet.")
+from fer_core.live import LiveProcessor
+from fer_core.rtc_config import IceConfigError, rtc_configuration
+from fer_core.timeline import Timeline, timeline_figure
+from fer_core.tracker import SMOOTHING_METHODS
+from pages._analysis import detector_choices, emotion_badge, threshold_slider
+from pages._common import load_classifier, load_store, show_error
+
+LOG = logging.getLogger(__name__)
+CHART_WINDOW_S = 120.0
+SMOOTHING_LABELS = {"ema": "Moving average (EMA)", "window": "Sliding window", "none": "Off"}
+CAMERA_HELP = (
+    "Browsers give the camera only to pages opened over HTTPS or from localhost "
+    "(http://localhost:8501). On a remote server, serve the app over HTTPS and, behind NAT, "
+    "name STUN/TURN servers in FER_ICE_SERVERS (see the README)."
+)
+TRANSLATIONS = {
+    "device_access_denied": "Camera access was denied. Allow the camera for this site (the camera icon "
+                            "in the address bar), then press START again.",
+    "device_not_available": "No camera was found, or another program is using it. Connect a camera or "
+                            "close the other program, then press START again.",
+    "media_api_not_available": "This page cannot use the camera: " + CAMERA_HELP,
+}
+
+st.title("Live webcam")
+st.write("Press **START** and allow the camera. Each face gets a box, an emotion and a confidence; "
+         "the chart below shows how emotions change while the stream plays.")
+
+classifier = load_classifier()
+if classifier is None:
+    st.stop()
+
+with st.sidebar:
+    st.subheader("Live settings")
+    names, label_of = detector_choices(live=True)
+    detector_name = st.selectbox("Face detector", names, format_func=label_of, key="live_detector",
+                                 help="Only detectors that need no TensorFlow can run next to the stream.")
+    detect_every = st.slider("Detect faces every N frames", 1, 10, 3, key="live_detect_every",
+                             help="Faces are tracked in between; higher is faster, lower follows quick moves.")
+    smoothing = st.selectbox("Smoothing", SMOOTHING_METHODS, format_func=lambda m: SMOOTHING_LABELS.get(m, m),
+                             key="live_smoothing", help="Averages each face's emotions over time so labels "
+                                                        "do not flicker.")
+    alpha, window = 0.3, 8
+    if smoothing == "ema":
+        alpha = st.slider("Responsiveness (EMA weight of the newest frame)", 0.05, 1.0, 0.3, 0.05,
+                          key="live_alpha", help="Lower is smoother, higher reacts faster.")
+    elif smoothing == "window":
+        window = st.slider("Window (frames)", 2, 30, 8, key="live_window")
+    threshold = threshold_slider("live_threshold")
+    show_bars = st.toggle("Probability bars on the video", value=False, key="live_bars")
+
+mirror = st.toggle("Mirror the video (selfie view)", value=True, key="live_mirror")
+save = st.toggle("Save this session's emotion scores (no video) to History", value=True, key="live_save",
+                 help="Only per-face emotion probabilities and box positions over time are stored; "
+                      "no frames or images.")
+
+settings = {"detector": detector_name, "detect_every": int(detect_every), "smoothing": smoothing,
+            "alpha": float(alpha), "window": int(window), "mirror": bool(mirror),
+            "threshold": float(threshold), "show_bars": bool(show_bars)}
+processor: LiveProcessor | None = st.session_state.get("_live_processor")
+if processor is None or processor.classifier is not classifier:
+    try:
+        processor = LiveProcessor(classifier, detector_name=detector_name, detect_every=settings["detect_every"],
+                                  smoothing=smoothing, alpha=alpha, window=window, mirror=mirror,
+                                  threshold=threshold, show_bars=show_bars)
+    except (ValueError, RuntimeError) as exc:
+        show_error(f"The live pipeline could not start: {exc}")
+        st.stop()
+    st.session_state["_live_processor"] = processor
+else:
+    current = processor.settings
+    changed = {k: v for k, v in settings.items() if current.get(k) != v}
+    if changed:
+        try:
+            processor.update_settings(**changed)
+        except (ValueError, RuntimeError) as exc:
+            show_error(f"That setting cannot be used: {exc}")
+
+errors: list[str] = st.session_state.setdefault("_live_errors", [])
+
+
+def video_frame_callback(frame: av.VideoFrame) -> av.VideoFrame:
+    """Worker thread: annotate one frame. Never touches st.* (no script context here)."""
+    rgb = frame.to_ndarray(format="rgb24")
+    try:
+        out = processor.process(rgb)
+    except Exception as exc:  # keep the stream alive; the page shows the message
+        if not errors:
+            LOG.exception("live frame processing failed")
+            errors.append(f"{type(exc).__name__}: {exc}")
+        out = rgb
+    return av.VideoFrame.from_ndarray(out, format="rgb24")
+
+
+def _secrets() -> dict | None:
+    try:
+        return dict(st.secrets) if len(st.secrets) else None
+    except Exception:  # no secrets.toml: the normal case
+        return None
+
+
+try:
+    rtc = rtc_configuration(secrets=_secrets())
+except IceConfigError as exc:
+    show_error(f"The ICE server setting is invalid, so none is used: {exc}")
+    rtc = {"iceServers": []}
+
+ctx = webrtc_streamer(
+    key="live-emotions",
+    mode=WebRtcMode.SENDRECV,
+    rtc_configuration=rtc,
+    media_stream_constraints={"video": True, "audio": False},
+    video_frame_callback=video_frame_callback,
+    async_processing=True,
+    translations=TRANSLATIONS,
+)
+st.caption(CAMERA_HELP)
+playing = bool(ctx.state.playing)
+
+records: list[dict] = st.session_state.setdefault("_live_records", [])
+if playing and not st.session_state.get("_live_active"):
+    # A new stream: start a fresh timeline.
+    processor.reset()
+    records.clear()
+    errors.clear()
+    st.session_state["_live_active"] = True
+    st.session_state["_live_started_at"] = datetime.now(timezone.utc).isoformat()
+    st.session_state.pop("_live_saved", None)
+
+if not playing and st.session_state.get("_live_active"):
+    # The stream just stopped: collect what is left and save it if the user agreed.
+    records.extend(processor.drain_records())
+    st.session_state["_live_active"] = False
+    saved: dict = {"n": len(records), "id": None, "save": save}
+    if save and records:
+        store = load_store()
+        if store is not None:
+            try:
+                saved["id"] = store.save_session(
+                    "live", records, started_at=st.session_state.get("_live_started_at"),
+                    meta={"detector": detector_name, "detect_every": int(detect_every), "smoothing": smoothing},
+                )
+            except Exception as exc:
+                show_error(f"The session could not be saved ({type(exc).__name__}: {exc}).")
+    st.session_state["_live_saved"] = saved
+
+saved = st.session_state.get("_live_saved")
+if not playing and saved:
+    if saved["id"] is not None:
+        st.success(f"Saved as session #{saved['id']} on the History page ({saved['n']} emotion records, no video).")
+    elif not saved["save"]:
+        st.info("This session was not saved (the History switch is off).")
+    elif not saved["n"]:
+        st.info("No face was seen during this session, so there was nothing to save.")
+
+
+@st.fragment(run_every=1.0 if playing else None)
+def live_panel() -> None:
+    """Polls the processor's queue (fed by the video thread) and redraws stats and the chart."""
+    if ctx.state.playing:
+        records.extend(processor.drain_records())
+    stats = processor.stats
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Frames per second", f"{stats.fps:.1f}" if ctx.state.playing else "-")
+    c2.metric("Faces", stats.n_faces if ctx.state.playing else 0)
+    c3.metric("Frames analysed", stats.frames)
+    c4.metric("Time per frame", f"{stats.process_ms:.0f} ms" if stats.frames else "-")
+    if errors:
+        show_error(f"Frames could not be analysed: {errors[0]}")
+    if not records:
+        st.info("The emotion chart fills once the stream plays and a face is in view."
+                if ctx.state.playing else "Press START to begin.")
+        return
+    last = records[-1]
+    shown = "uncertain" if float(last["confidence"]) < threshold else last["label"]
+    st.markdown("**Latest:** " + emotion_badge(last["label"], float(last["confidence"]),
+                                               shown == "uncertain"), unsafe_allow_html=True)
+    t_end = float(last["t"])
+    recent = [r for r in records if float(r["t"]) >= t_end - CHART_WINDOW_S]
+    tl = Timeline.from_records(recent)
+    title = f"Emotion over time (last {CHART_WINDOW_S:.0f} s)" if ctx.state.playing else "Emotion over time"
+    st.plotly_chart(timeline_figure(tl, title=title), key="live_chart",
+                    config={"displayModeBar": False})
+    st.caption(f"{len(records)} emotion records in this session ({len(tl.face_ids)} face(s) in the chart).")
+
+
+live_panel()

@@ -1,6 +1,100 @@
-"""Photo page (stub until the PAGES owner's page lands)."""
+"""Photo page: upload photos (or take one, or use the sample), see every face's emotion, download.
+
+Results are kept in this browser session only (keyed by file content) so that clicking a button
+does not re-analyse; nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
 
 import streamlit as st
 
+from fer_core.annotate import annotate_frame
+from fer_core.imageio import ImageDecodeError, encode_png
+from fer_core.labels import CLASSES
+from fer_core.photo import analyze_photo
+from fer_core.timeline import probability_bar_figure
+from pages._analysis import (
+    compute_gradcam, detector_choices, digest, face_crop, load_analyzer, photo_inputs,
+    show_error_safely, show_face_label, threshold_slider,
+)
+from pages._common import show_error
+
 st.title("Photo")
-st.info("This page is not available yet.")
+st.write("Upload one or more photos, take one with your camera, or try the sample photo. Every face "
+         "found gets an emotion, a probability chart and, on request, a Grad-CAM explanation.")
+
+with st.sidebar:
+    st.subheader("Photo settings")
+    names, label_of = detector_choices()
+    detector_name = st.selectbox("Face detector", names, format_func=label_of, key="photo_detector")
+    threshold = threshold_slider("photo_threshold")
+
+inputs = photo_inputs("photo", multiple=True)
+analyzer = load_analyzer(detector_name) if inputs else None
+if not inputs:
+    st.info("Choose a photo to analyse.")
+    st.stop()
+if analyzer is None:
+    st.stop()
+
+results: dict = st.session_state.setdefault("_photo_results", {})
+
+for n, item in enumerate(inputs):
+    key = f"{digest(item.data)}:{detector_name}"
+    st.divider()
+    st.subheader(item.name)
+    if key not in results:
+        try:
+            with st.spinner(f"Analysing {item.name}..."):
+                results[key] = analyze_photo(item.data, analyzer)
+        except ImageDecodeError as exc:
+            show_error(f"{item.name}: {exc}", "Upload a JPG, PNG, WebP or BMP photo.")
+            continue
+        except Exception as exc:
+            show_error_safely(f"Analysing {item.name}", exc)
+            continue
+        while len(results) > 12:  # keep the session's memory bounded
+            results.pop(next(iter(results)))
+    result = results[key]
+    result.threshold = threshold
+    annotated = annotate_frame(result.image, result.faces, threshold=threshold)
+    if not result.faces:
+        st.warning(f"No face found in {item.name}. Faces need to be roughly frontal, well lit and at "
+                   "least about 40 pixels wide; try another photo or the MTCNN detector in the sidebar.")
+        st.image(result.image, caption=item.name, width="stretch")
+        continue
+    if result.whole_image:
+        st.info("No face was detected, but the image looks like a face crop (small and square), so the "
+                "whole image was classified as one face.")
+    left, right = st.columns([3, 2])
+    with left:
+        st.image(annotated, caption=f"{item.name}: {len(result.faces)} face(s)", width="stretch")
+        stem = PurePath(item.name).stem or "photo"
+        d1, d2, d3 = st.columns(3)
+        d1.download_button("Annotated PNG", encode_png(annotated), f"{stem}_annotated.png", "image/png",
+                           key=f"png_{key}_{n}", on_click="ignore")
+        d2.download_button("Results JSON", result.to_json(), f"{stem}_emotions.json", "application/json",
+                           key=f"json_{key}_{n}", on_click="ignore")
+        d3.download_button("Results CSV", result.to_csv(), f"{stem}_emotions.csv", "text/csv",
+                           key=f"csv_{key}_{n}", on_click="ignore")
+    with right:
+        for i, pred in enumerate(result.faces):
+            show_face_label(i, pred, threshold)
+            st.plotly_chart(probability_bar_figure(pred.probs),
+                            key=f"bars_{key}_{n}_{i}", config={"displayModeBar": False})
+            if st.toggle("Explain with Grad-CAM", key=f"cam_{key}_{n}_{i}",
+                         help="Highlights the regions that drove this prediction. Loads TensorFlow the "
+                              "first time (a few seconds)."):
+                crop = face_crop(result.image, pred)
+                heat = compute_gradcam(crop, CLASSES.index(pred.label), f"{key}:{i}")
+                if heat is not None:
+                    from fer_core.gradcam import overlay_heatmap
+
+                    try:
+                        st.image(overlay_heatmap(crop, heat), width=220,
+                                 caption=f"Grad-CAM for '{pred.label}' (red: most influential)")
+                    except Exception as exc:
+                        show_error_safely("Drawing the Grad-CAM overlay", exc)
+st.caption("Open the Explain page to choose the target class, colormap and opacity of the heatmap.")

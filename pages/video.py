@@ -1,6 +1,144 @@
-"""Video page (stub until the PAGES owner's page lands)."""
+"""Video page: upload a clip, watch it analysed with a progress bar, see and download the results.
+
+The upload and the annotated video live in a temporary folder only while the clip is analysed;
+afterwards the session keeps the result in memory and History keeps the emotion scores (if the
+user leaves the switch on), never the video.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path, PurePath
 
 import streamlit as st
 
+from fer_core.timeline import distribution_figure, timeline_figure
+from fer_core.video import DEFAULT_SAMPLE_FPS, VIDEO_EXTENSIONS, VideoError, analyze_video
+from pages._analysis import (
+    detector_choices, digest, emotion_badge, load_analyzer, show_error_safely, threshold_slider,
+)
+from pages._common import load_store, show_error
+
+RATES = {
+    f"{DEFAULT_SAMPLE_FPS:g} frames per second (recommended)": DEFAULT_SAMPLE_FPS,
+    "5 frames per second (faster)": 5.0,
+    "2 frames per second (fastest)": 2.0,
+    "Every frame (slowest)": None,
+}
+
 st.title("Video")
-st.info("This page is not available yet.")
+st.write("Upload a short clip. Each face is tracked through the video; you get the annotated video, "
+         "an emotion timeline per face, how much of the time each emotion was shown, and the overall "
+         "emotion of the clip.")
+
+with st.sidebar:
+    st.subheader("Video settings")
+    rate_name = st.selectbox("Analyse", list(RATES), key="video_rate",
+                             help="Frames in between are annotated with the latest result.")
+    names, label_of = detector_choices()
+    detector_name = st.selectbox("Face detector", names, format_func=label_of, key="video_detector")
+    smooth = st.toggle("Smooth emotions over time", value=True, key="video_smooth",
+                       help="Averages each face's probabilities over recent frames so labels do not flicker.")
+    threshold = threshold_slider("video_threshold")
+
+save = st.toggle("Save this video's emotion scores (no video, no images) to History", value=True,
+                 key="video_save")
+upload = st.file_uploader(f"Upload a video ({', '.join(VIDEO_EXTENSIONS)})", type=list(VIDEO_EXTENSIONS),
+                          key="video_upload")
+if upload is None:
+    st.info("Choose a video to analyse. Up to 10 minutes and 4096 pixels on the long side.")
+    st.stop()
+
+data = upload.getvalue()
+settings = (RATES[rate_name], detector_name, smooth)
+key = f"{digest(data)}:{settings}"
+state = st.session_state.setdefault("_video", {})
+
+if state.get("key") != key:
+    analyzer = load_analyzer(detector_name, "video")
+    if analyzer is None:
+        st.stop()
+    bar = st.progress(0.0, text=f"Analysing {upload.name}...")
+
+    def report(fraction: float, text: str) -> None:
+        bar.progress(min(1.0, max(0.0, float(fraction))), text=text)
+
+    # Named like the upload (made safe), so the engine's messages name the user's file.
+    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", PurePath(upload.name).name)[-100:] or "video.mp4"
+    try:
+        with tempfile.TemporaryDirectory(prefix="fer-video-") as tmp:
+            src, out = Path(tmp) / safe_name, Path(tmp) / "annotated-output.mp4"
+            src.write_bytes(data)
+            result = analyze_video(src, analyzer, sample_fps=RATES[rate_name], progress=report,
+                                   annotated_out=out, threshold=threshold,
+                                   smoothing="ema" if smooth else "none")
+            video_bytes = out.read_bytes() if out.is_file() else None
+    except VideoError as exc:
+        bar.empty()
+        state.clear()
+        show_error(str(exc),
+                   "Upload an mp4, mov, webm, avi or mkv clip with a video track.")
+        st.stop()
+    except Exception as exc:
+        bar.empty()
+        state.clear()
+        show_error_safely(f"Analysing {upload.name}", exc)
+        st.stop()
+    bar.empty()
+    session_id = None
+    if save and result.records:
+        store = load_store()
+        if store is not None:
+            try:
+                session_id = store.save_session(
+                    "video", result.records,
+                    meta={"file_name": upload.name, "duration_s": result.duration_s, "fps": result.fps,
+                          "sample_fps": result.sample_fps, "detector": detector_name, "n_frames": result.n_frames},
+                )
+            except Exception as exc:
+                show_error_safely("Saving the session", exc)
+    state.clear()
+    state.update(key=key, result=result, video=video_bytes, session_id=session_id, name=upload.name)
+
+result, name = state["result"], state["name"]
+for w in result.warnings:
+    st.warning(w)
+if state["session_id"] is not None:
+    st.success(f"Saved as session #{state['session_id']} on the History page (emotion scores only).")
+
+summary = result.summary
+stem = PurePath(name).stem or "video"
+if not result.records:
+    st.warning(f"No face was found in {name} ({result.n_analyzed} frames analysed). Faces need to be "
+               "roughly frontal, well lit and at least about 40 pixels wide; try the MTCNN detector.")
+else:
+    overall = summary.get("overall_label")
+    confidence = float(summary.get("overall", {}).get(overall, 0.0)) if overall else 0.0
+    st.markdown("**Overall emotion of the clip:** "
+                + emotion_badge(overall, confidence, confidence < threshold), unsafe_allow_html=True)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Most frequent emotion", summary.get("dominant") or "-")
+    c2.metric("Faces", summary.get("n_faces", 0))
+    c3.metric("Duration", f"{result.duration_s:.1f} s")
+    c4.metric("Frames analysed", f"{result.n_analyzed} / {result.n_frames}")
+
+left, right = st.columns([3, 2])
+with left:
+    if state["video"]:
+        st.video(state["video"], format="video/mp4")
+        st.download_button("Annotated video (mp4)", state["video"], f"{stem}_annotated.mp4", "video/mp4",
+                           key="video_dl_mp4", on_click="ignore")
+with right:
+    if result.records:
+        st.download_button("Emotion scores (CSV)", result.to_csv(), f"{stem}_emotions.csv", "text/csv",
+                           key="video_dl_csv", on_click="ignore")
+        st.plotly_chart(distribution_figure(summary), key="video_dist", config={"displayModeBar": False})
+
+if result.records:
+    tl = result.timeline()
+    faces = tl.face_ids
+    face = faces[0]
+    if len(faces) > 1:
+        face = st.selectbox("Face", faces, format_func=lambda f: f"Face #{f}", key="video_face")
+    st.plotly_chart(timeline_figure(tl, face_id=face), key="video_timeline")

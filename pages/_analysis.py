@@ -1,0 +1,206 @@
+"""UI pieces the Photo, Video, Explain and Live pages share: detectors, photo sources, face results.
+
+Kept out of the page scripts so each page stays layout only and the four pages show faces,
+labels and the "uncertain" rule the same way. Heavy objects are cached once per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from fer_core.labels import COLORS_HEX
+from pages._common import load_classifier, show_error
+
+IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
+DEFAULT_THRESHOLD = 0.40
+THRESHOLD_HELP = ("Faces whose top probability is below this are shown as 'uncertain' instead of an "
+                  "emotion. The model is least reliable on exactly those faces.")
+SOURCES = ("Upload", "Camera", "Sample photo")
+
+
+class _LockedDetector:
+    """One detector shared by every session of the process; OpenCV's cascade and MTCNN are not
+    documented as thread-safe, so calls are serialised (detection takes milliseconds)."""
+
+    def __init__(self, detector) -> None:
+        self._detector = detector
+        self._lock = threading.Lock()
+        self.name = getattr(detector, "name", "detector")
+
+    def detect(self, rgb: np.ndarray):
+        with self._lock:
+            return self._detector.detect(rgb)
+
+
+@st.cache_resource(show_spinner="Loading the face detector...", max_entries=6)
+def _detector(name: str, purpose: str) -> _LockedDetector:
+    from fer_core import faces
+
+    settings = getattr(faces, f"{purpose.upper()}_SETTINGS", {}) if name == "haar" else {}
+    return _LockedDetector(faces.make_detector(name, **settings))
+
+
+def detector_choices(live: bool = False) -> tuple[tuple[str, ...], Callable[[str], str]]:
+    """Detector names for a selectbox and their display labels (live: TensorFlow-free ones only)."""
+    from fer_core import faces
+
+    names = tuple(getattr(faces, "TF_FREE_DETECTORS", ("haar",))) if live else tuple(faces.DETECTORS)
+    labels = getattr(faces, "DETECTOR_LABELS", {})
+    return names, lambda n: labels.get(n, n)
+
+
+def load_analyzer(detector_name: str, purpose: str = "photo"):
+    """A FaceAnalyzer over the cached classifier and detector (tuned for 'photo' or 'video'),
+    or None after a clear message."""
+    from fer_core.analyzer import FaceAnalyzer
+    from fer_core.faces import DetectorUnavailableError
+
+    classifier = load_classifier()
+    if classifier is None:
+        return None
+    try:
+        detector = _detector(detector_name, purpose)
+    except (DetectorUnavailableError, ValueError) as exc:
+        show_error(f"The face detector '{detector_name}' is not available: {exc}",
+                   "Choose the Haar cascade detector instead.")
+        return None
+    except Exception as exc:  # e.g. MTCNN failing to build its networks
+        show_error(f"The face detector '{detector_name}' could not be loaded ({type(exc).__name__}: {exc}).",
+                   "Choose the Haar cascade detector instead.")
+        return None
+    return FaceAnalyzer(classifier, detector)
+
+
+def digest(data: bytes) -> str:
+    """Short content hash: results are cached per upload in the session, not per file name."""
+    return hashlib.sha1(data).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PhotoInput:
+    name: str
+    data: bytes
+
+
+def photo_inputs(key: str, multiple: bool = True) -> list[PhotoInput]:
+    """Upload, camera or the built-in sample; returns the chosen image files (nothing is stored)."""
+    source = st.radio("Photo source", SOURCES, horizontal=True, key=f"{key}_source",
+                      help="The sample photo is drawn by code: cartoon faces for trying the app out.")
+    if source == "Upload":
+        files = st.file_uploader(
+            "Upload photos (JPG, PNG, WebP or BMP)" if multiple else "Upload a photo (JPG, PNG, WebP or BMP)",
+            type=IMAGE_TYPES, accept_multiple_files=multiple, key=f"{key}_upload",
+        )
+        if not files:
+            return []
+        files = files if isinstance(files, list) else [files]
+        return [PhotoInput(f.name, f.getvalue()) for f in files]
+    if source == "Camera":
+        shot = st.camera_input("Take a photo", key=f"{key}_camera",
+                               help="Your browser asks for camera permission; the photo is not stored.")
+        return [PhotoInput("camera.jpg", shot.getvalue())] if shot is not None else []
+    from fer_core.samples import sample_photo_png
+
+    st.caption("Sample photo: three drawn cartoon faces, made by code (no real person).")
+    return [PhotoInput("sample.png", sample_photo_png())]
+
+
+def threshold_slider(key: str) -> float:
+    return st.slider("Show 'uncertain' below confidence", 0.0, 0.9, DEFAULT_THRESHOLD, 0.05,
+                     key=key, help=THRESHOLD_HELP)
+
+
+def emotion_badge(label: str, confidence: float | None = None, uncertain: bool = False) -> str:
+    """HTML badge: the emotion colour (colour-blind-safe palette) always with its text label."""
+    colour = "#DDDDDD" if uncertain else COLORS_HEX.get(label, "#999999")
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    ink = "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#fff"
+    text = f"uncertain (best guess: {label})" if uncertain else label
+    if confidence is not None:
+        text += f" {confidence:.0%}"
+    return (f'<span style="background:{colour};color:{ink};padding:2px 8px;border-radius:8px;'
+            f'font-weight:600">{html.escape(text)}</span>')
+
+
+def show_face_label(index: int, pred, threshold: float) -> None:
+    """'Face N: <badge>' for one prediction."""
+    st.markdown(f"**Face {index + 1}:** " + emotion_badge(pred.label, pred.confidence, pred.is_uncertain(threshold)),
+                unsafe_allow_html=True)
+
+
+def show_error_safely(what: str, exc: BaseException) -> None:
+    """An unexpected failure as a message (with its type), never a traceback."""
+    show_error(f"{what} failed ({type(exc).__name__}: {exc}).",
+               "Try another file; if it keeps happening, report it with this message.")
+
+
+def crop_margin(pred) -> float:
+    """A whole-image prediction is its own crop; detected faces get the engine's margin."""
+    from fer_core.faces import DEFAULT_MARGIN
+
+    return 0.0 if pred.whole_image else DEFAULT_MARGIN
+
+
+def face_crop(image: np.ndarray, pred) -> np.ndarray:
+    """The face crop Grad-CAM explains: unaligned, so its map lines up with the original image."""
+    from fer_core.faces import crop_face
+
+    return crop_face(image, pred.box, crop_margin(pred), align=False)
+
+
+def full_image_overlay(image: np.ndarray, pred, heatmap: np.ndarray, colormap: str, alpha: float) -> np.ndarray:
+    """The full image with this face's heatmap blended over the face's crop square, outlined."""
+    import cv2
+
+    from fer_core.faces import expand_box
+    from fer_core.gradcam import overlay_on_image
+
+    out = overlay_on_image(image, pred.box, heatmap, crop_margin(pred), colormap=colormap, alpha=alpha)
+    h, w = out.shape[:2]
+    x0, y0, x1, y1 = expand_box(pred.box, crop_margin(pred))
+    cv2.rectangle(out, (max(0, x0), max(0, y0)), (min(w, x1) - 1, min(h, y1) - 1), (255, 255, 255),
+                  max(1, round(max(h, w) / 400)))
+    return out
+
+
+def gradcam_layer() -> str | None:
+    """The convolutional block the model config names for Grad-CAM (None: the module's default)."""
+    from fer_core.model_store import ModelFilesError, load_model_config
+
+    try:
+        return load_model_config().get("gradcam_layer")
+    except ModelFilesError:
+        return None
+
+
+def compute_gradcam(crop: np.ndarray, class_index: int, cache_key: str) -> np.ndarray | None:
+    """Grad-CAM heatmap (HxW, 0..1) for one face and class, cached in this session; None after a
+    message when the Keras model is unavailable. Imports TensorFlow (via fer_core.tf_import)."""
+    from pages._common import load_keras_model
+
+    cache = st.session_state.setdefault("_gradcam_cache", {})
+    key = f"{cache_key}:{class_index}"
+    if key in cache:
+        return cache[key]
+    model = load_keras_model()
+    if model is None:
+        return None
+    from fer_core.gradcam import gradcam_heatmap
+
+    with st.spinner("Computing Grad-CAM (the first one loads TensorFlow and takes a few seconds)..."):
+        try:
+            heat = gradcam_heatmap(model, crop, class_index=class_index, layer_name=gradcam_layer())
+        except Exception as exc:
+            show_error_safely("Grad-CAM", exc)
+            return None
+    if len(cache) > 32:  # bounded: heatmaps are small, but sessions can be long
+        cache.pop(next(iter(cache)))
+    cache[key] = heat
+    return heat
