@@ -6,8 +6,6 @@ An embedded SQLite file by default; ``FER_DB_URL`` (any SQLAlchemy URL, e.g.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -129,15 +127,6 @@ def dominant_emotion(records: list[dict]) -> str | None:
     counts = Counter(r["label"] for r in records)
     mean = {c: sum(r[c] for r in records) / len(records) for c in CLASSES}
     return max(CLASSES, key=lambda c: (counts[c], mean[c]))
-
-
-def records_to_csv(records: list[dict]) -> str:
-    """CSV with the record columns in their fixed order (header included even when empty)."""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(RECORD_COLUMNS), extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    w.writerows(records)
-    return buf.getvalue()
 
 
 class SessionStore:
