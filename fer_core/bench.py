@@ -1,0 +1,210 @@
+"""Speed and memory of the engine with the live and video pages' default settings.
+
+    python -m fer_core.bench [--json OUT] [--frames 300] [--video-seconds 6]
+
+Prints, and with --json writes: per-frame p50/p95 and fps through detect + classify + smooth +
+annotate (LiveProcessor) on 640x480 frames where the detector really finds 1 and 5 faces
+(FER-2013 faces from ../shared/data when present, drawn faces otherwise; the count is
+checked), the classifier alone per face, video throughput (decode + analysis + H.264 encode)
+as a multiple of real time for a 30 fps 640x480 clip, and the peak RSS of a fresh process
+running the live path for >= 300 frames with TensorFlow absent from sys.modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+TARGETS = {"one_face_p50_ms": 15.0, "five_faces_p50_ms": 30.0, "classifier_p50_ms": 2.0,
+           "video_realtime_factor": 2.0, "live_rss_mb": 400.0}
+
+
+def _pct(ms: list[float]) -> tuple[float, float]:
+    a = np.asarray(ms)
+    return round(float(np.percentile(a, 50)), 2), round(float(np.percentile(a, 95)), 2)
+
+
+def live_frame(n_faces: int, seed: int = 0) -> tuple[np.ndarray, str]:
+    """A 640x480 frame where the live detector finds exactly ``n_faces`` faces, and the face source."""
+    from fer_core.faces import LIVE_SETTINGS, make_detector
+    from fer_core.scenes import detected_scene, load_fer_faces
+
+    det = make_detector("haar", **LIVE_SETTINGS)
+    source = "fer2013-publictest" if load_fer_faces(1) else "drawn"
+    frame, _ = detected_scene(det, n_faces, 640, 480, face_size=110, seed=seed)
+    found = len(det.detect(frame))
+    if found != n_faces:
+        raise RuntimeError(f"bench frame check failed: detector found {found} faces, expected {n_faces}")
+    return frame, source
+
+
+def time_live(classifier, frame: np.ndarray, n_frames: int, warmup: int = 15) -> dict:
+    """Per-frame times of LiveProcessor.process with default settings on a repeated frame."""
+    from fer_core.live import LiveProcessor
+
+    lp = LiveProcessor(classifier)
+    for _ in range(warmup):
+        lp.process(frame)
+    lp.reset()
+    times = []
+    t_all = time.perf_counter()
+    for _ in range(n_frames):
+        t = time.perf_counter()
+        lp.process(frame)
+        times.append((time.perf_counter() - t) * 1000.0)
+    total = time.perf_counter() - t_all
+    p50, p95 = _pct(times)
+    return {"p50_ms": p50, "p95_ms": p95, "fps": round(n_frames / total, 1),
+            "faces_seen": lp.stats.n_faces, "settings": lp.settings}
+
+
+def time_classifier(classifier, reps: int = 200) -> float:
+    """p50 ms of one preprocessed face through the classifier."""
+    rng = np.random.default_rng(0)
+    s = classifier.input_size
+    x = rng.uniform(0, 255, (1, s, s, 3)).astype(np.float32)
+    for _ in range(10):
+        classifier.predict_preprocessed(x)
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        classifier.predict_preprocessed(x)
+        ts.append((time.perf_counter() - t) * 1000.0)
+    return _pct(ts)[0]
+
+
+def moving_clip(frame: np.ndarray, path: Path, seconds: float, fps: int = 30) -> Path:
+    """A clip of ``frame`` panning slowly (so tracking and encoding see motion)."""
+    from fer_core.video import write_test_clip
+
+    h, w = frame.shape[:2]
+    n = int(seconds * fps)
+    frames = []
+    for i in range(n):
+        dx = 20.0 * np.sin(2 * np.pi * i / (fps * 3))
+        m = np.float32([[1, 0, dx], [0, 1, 0]])
+        frames.append(cv2.warpAffine(frame, m, (w, h), borderMode=cv2.BORDER_REPLICATE))
+    return write_test_clip(path, frames, fps=fps)
+
+
+def time_video(classifier, frame: np.ndarray, seconds: float) -> dict:
+    from fer_core.analyzer import FaceAnalyzer
+    from fer_core.faces import DEFAULT_DETECTOR, VIDEO_SETTINGS, make_detector
+    from fer_core.video import DEFAULT_SAMPLE_FPS, analyze_video
+
+    analyzer = FaceAnalyzer(classifier, make_detector(DEFAULT_DETECTOR, **VIDEO_SETTINGS))
+    with tempfile.TemporaryDirectory(prefix="fer-bench-") as d:
+        clip = moving_clip(frame, Path(d) / "clip.mp4", seconds)
+        t = time.perf_counter()
+        res = analyze_video(clip, analyzer, sample_fps=DEFAULT_SAMPLE_FPS, annotated_out=Path(d) / "out.mp4")
+        el = time.perf_counter() - t
+    return {"realtime_factor": round(res.duration_s / el, 2), "seconds": round(el, 2),
+            "clip_s": res.duration_s, "frames": res.n_frames, "analysed": res.n_analyzed,
+            "sample_fps": DEFAULT_SAMPLE_FPS, "detector": DEFAULT_DETECTOR, "detector_settings": VIDEO_SETTINGS}
+
+
+def _live_child(n_frames: int) -> None:
+    """Runs in a fresh process: the live path only, then reports peak RSS and whether TF loaded."""
+    from fer_core.classifier import Classifier
+    from fer_core.live import LiveProcessor
+
+    clf = Classifier.from_dir()
+    frame, _ = live_frame(1)
+    lp = LiveProcessor(clf)
+    for _ in range(n_frames):
+        lp.process(frame)
+    lp.drain_records()
+    print(json.dumps({
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "tensorflow_loaded": "tensorflow" in sys.modules or "keras" in sys.modules,
+        "frames": lp.stats.frames, "faces": lp.stats.n_faces,
+    }))
+
+
+def live_rss(n_frames: int) -> dict:
+    out = subprocess.run([sys.executable, "-m", "fer_core.bench", "--live-child", str(n_frames)],
+                         capture_output=True, text=True, timeout=900,
+                         cwd=str(Path(__file__).resolve().parent.parent))
+    if out.returncode != 0:
+        raise RuntimeError(f"live RSS child failed: {out.stderr[-2000:]}")
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    if res["tensorflow_loaded"]:
+        raise RuntimeError("The live path imported TensorFlow.")
+    return res
+
+
+def run(frames: int = 300, video_seconds: float = 6.0, live_frames: int = 300) -> dict:
+    from fer_core.classifier import Classifier
+    from fer_core.faces import LIVE_SETTINGS
+
+    clf = Classifier.from_dir()
+    one, source = live_frame(1)
+    five, _ = live_frame(5)
+    r1 = time_live(clf, one, frames)
+    r5 = time_live(clf, five, frames)
+    if r1["faces_seen"] != 1 or r5["faces_seen"] != 5:
+        raise RuntimeError(f"live path saw {r1['faces_seen']} / {r5['faces_seen']} faces, expected 1 / 5")
+    vid = time_video(clf, one, video_seconds)
+    rss = live_rss(max(300, live_frames))
+    return {
+        "one_face_p50_ms": r1["p50_ms"], "one_face_p95_ms": r1["p95_ms"], "one_face_fps": r1["fps"],
+        "five_faces_p50_ms": r5["p50_ms"], "five_faces_p95_ms": r5["p95_ms"], "five_faces_fps": r5["fps"],
+        "classifier_p50_ms": time_classifier(clf),
+        "video_realtime_factor": vid["realtime_factor"],
+        "live_rss_mb": rss["peak_rss_mb"],
+        "settings": {
+            "live": {**r1["settings"], "detector_settings": LIVE_SETTINGS},
+            "video": vid, "frame_size": "640x480", "faces": source, "frames_timed": frames,
+            "live_rss_frames": rss["frames"], "model": str(clf.path), "backend": clf.backend,
+            "input_size": clf.input_size, "classifier_threads": clf.threads,
+            "cpu_count": os.cpu_count(), "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(), "machine": platform.machine(),
+        },
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m fer_core.bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    ap.add_argument("--frames", type=int, default=300, help="timed live frames per scene")
+    ap.add_argument("--video-seconds", type=float, default=6.0)
+    ap.add_argument("--live-frames", type=int, default=300, help="frames for the RSS child (>= 300)")
+    ap.add_argument("--live-child", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.live_child:
+        _live_child(args.live_child)
+        return 0
+    try:
+        res = run(args.frames, args.video_seconds, args.live_frames)
+    except Exception as exc:  # the CLI reports, it does not dump a traceback
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    for k, v in res.items():
+        if k == "settings":
+            continue
+        tgt = TARGETS.get(k)
+        mark = ""
+        if tgt is not None:
+            ok = v >= tgt if k == "video_realtime_factor" else v <= tgt
+            mark = f"  (target {'>=' if k == 'video_realtime_factor' else '<='} {tgt}: {'ok' if ok else 'MISSED'})"
+        print(f"{k:24s} {v}{mark}")
+    print("settings:", json.dumps(res["settings"]["live"]))
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
