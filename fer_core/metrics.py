@@ -16,10 +16,14 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, skipped: int =
     y_true = np.asarray(y_true, int)
     y_pred = np.asarray(y_pred, int)
     labels = list(range(len(CLASSES)))
-    cm = confusion_matrix(y_true, y_pred, labels=labels)
-    prec, rec, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0
-    )
+    if y_true.size == 0:  # sklearn refuses empty input; an empty evaluation is all zeros
+        cm = np.zeros((len(labels), len(labels)), int)
+        prec = rec = f1 = support = np.zeros(len(labels))
+    else:
+        cm = confusion_matrix(y_true, y_pred, labels=labels)
+        prec, rec, f1, support = precision_recall_fscore_support(
+            y_true, y_pred, labels=labels, zero_division=0
+        )
     n = int(cm.sum())
     per_class = {}
     for i, name in enumerate(CLASSES):
