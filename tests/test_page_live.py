@@ -1,0 +1,138 @@
+"""Live page through the router: the webcam component is configured safely (send-receive, no
+third-party ICE servers by default), settings reach the processor, and a stopped stream's records
+are saved to History only when the switch is on. The real stream is tested in tests/browser/."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from fer_core.samples import DrawnFace, draw_scene
+from fer_core.storage import SessionStore
+
+
+@pytest.fixture(autouse=True)
+def live_env(tiny_model_files, monkeypatch):
+    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))
+    monkeypatch.delenv("FER_ICE_SERVERS", raising=False)
+    # AppTest has no real Streamlit runtime (Runtime.instance() is a mock), and streamlit-webrtc
+    # asks it for the script run count; without a runtime it is meant to get None.
+    import streamlit_webrtc.component as component
+
+    monkeypatch.setattr(component, "get_this_session_info", lambda: None)
+
+
+@pytest.fixture
+def streamer_calls(monkeypatch) -> list[dict]:
+    """Keyword arguments the page passes to webrtc_streamer (the real one still runs)."""
+    import streamlit_webrtc
+
+    calls: list[dict] = []
+    real = streamlit_webrtc.webrtc_streamer
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", spy)
+    return calls
+
+
+@pytest.fixture
+def store(db_url, monkeypatch) -> SessionStore:
+    monkeypatch.setenv("FER_DB_URL", db_url)
+    return SessionStore(db_url)
+
+
+def assert_clean(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def texts(at, *kinds: str) -> str:
+    return "\n".join(str(e.value) for k in kinds for e in at.get(k))
+
+
+def stream_frames(processor, n: int = 8) -> None:
+    """What the video callback does for each camera frame, with a face in view."""
+    frame = draw_scene(640, 480, [DrawnFace(320, 240, 80, "happy")])
+    for _ in range(n):
+        processor.process(frame)
+        time.sleep(0.06)  # records are taken every 0.2 s of stream time
+
+
+def test_renders_with_a_safe_webrtc_setup(open_page, streamer_calls):
+    from streamlit_webrtc import WebRtcMode
+
+    at = open_page("pages/live.py")
+    assert_clean(at)
+    assert at.title[0].value == "Live webcam"
+    kw = streamer_calls[-1]
+    assert kw["mode"] == WebRtcMode.SENDRECV
+    assert kw["rtc_configuration"] == {"iceServers": []}  # nobody is contacted by default
+    assert kw["media_stream_constraints"] == {"video": True, "audio": False}
+    assert "HTTPS" in kw["translations"]["media_api_not_available"]
+    assert "denied" in kw["translations"]["device_access_denied"]
+    assert "HTTPS or from localhost" in texts(at, "caption")
+    save = at.toggle(key="live_save")
+    assert save.value is True and "(no video)" in save.label
+    assert [m.label for m in at.metric] == ["Frames per second", "Faces", "Frames analysed", "Time per frame"]
+    assert "Press START" in texts(at, "info")
+
+
+def test_ice_servers_from_the_environment(open_page, streamer_calls, monkeypatch):
+    servers = [{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]
+    monkeypatch.setenv("FER_ICE_SERVERS", json.dumps(servers))
+    at = open_page("pages/live.py")
+    assert_clean(at)
+    assert streamer_calls[-1]["rtc_configuration"] == {"iceServers": servers}
+
+
+def test_invalid_ice_setting_is_reported_and_none_used(open_page, streamer_calls, monkeypatch):
+    monkeypatch.setenv("FER_ICE_SERVERS", "stun.example.org")
+    at = open_page("pages/live.py")
+    assert_clean(at)
+    assert "ICE server setting is invalid" in at.error[0].value
+    assert streamer_calls[-1]["rtc_configuration"] == {"iceServers": []}
+
+
+def test_settings_reach_the_processor(open_page):
+    at = open_page("pages/live.py")
+    at.slider(key="live_detect_every").set_value(5).run()
+    at.selectbox(key="live_smoothing").set_value("window").run()
+    at.slider(key="live_window").set_value(12).run()
+    at.toggle(key="live_mirror").set_value(False).run()
+    assert_clean(at)
+    s = at.session_state["_live_processor"].settings
+    assert (s["detect_every"], s["smoothing"], s["window"], s["mirror"]) == (5, "window", 12, False)
+    assert list(at.selectbox(key="live_detector").options) == ["Haar cascade (OpenCV, fast, no TensorFlow)"]
+
+
+def test_stopped_stream_is_saved_to_history(open_page, store):
+    at = open_page("pages/live.py")
+    processor = at.session_state["_live_processor"]
+    stream_frames(processor)
+    assert processor.stats.n_faces == 1
+    at.session_state["_live_active"] = True  # the stream was playing; this run sees it stopped
+    at.run()
+    assert_clean(at)
+    sessions = store.list_sessions()
+    assert len(sessions) == 1 and sessions[0]["source"] == "live" and sessions[0]["n_records"] >= 2
+    meta, records = store.load_session(sessions[0]["id"])
+    assert {r["face_id"] for r in records} == {1}
+    assert f"Saved as session #{sessions[0]['id']}" in texts(at, "success")
+    assert len(at.get("plotly_chart")) == 1  # the finished session's chart stays on the page
+    at.run()  # later reruns do not save it again
+    assert len(store.list_sessions()) == 1
+
+
+def test_switch_off_means_nothing_is_saved(open_page, store):
+    at = open_page("pages/live.py")
+    at.toggle(key="live_save").set_value(False).run()
+    stream_frames(at.session_state["_live_processor"])
+    at.session_state["_live_active"] = True
+    at.run()
+    assert_clean(at)
+    assert store.list_sessions() == []
+    assert "was not saved" in texts(at, "info")

@@ -1,0 +1,137 @@
+"""Photo page through the router: sample and uploaded photos give faces, charts and downloads;
+bad files, faceless photos and face crops each get their own clear message."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core.labels import CLASSES
+from fer_core.samples import DEMO_FACES, backdrop, sample_photo_png
+
+
+@pytest.fixture(autouse=True)
+def tiny_model(tiny_model_files, monkeypatch):
+    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, bytes]:
+    """What the page hands to its download buttons, by file name."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    seen: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, path_or_data, mimetype, kind, filename=None):
+        if filename:
+            seen[filename] = path_or_data if isinstance(path_or_data, bytes) else path_or_data.encode()
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    return seen
+
+
+def png(rgb: np.ndarray) -> bytes:
+    return cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
+
+
+def texts(at, *kinds: str) -> str:
+    kinds = kinds or ("markdown", "caption", "info", "warning", "error", "success")
+    return "\n".join(str(e.value) for k in kinds for e in at.get(k))
+
+
+def assert_clean(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def face_lines(at) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith("**Face ")]
+
+
+def test_renders_and_asks_for_a_photo(open_page):
+    at = open_page("pages/photo.py")
+    assert_clean(at)
+    assert at.title[0].value == "Photo"
+    assert at.file_uploader(key="photo_upload").accept_multiple_files
+    assert set(at.file_uploader(key="photo_upload").allowed_type) >= {".jpg", ".png", ".webp", ".bmp"}
+    assert "Choose a photo" in texts(at, "info")
+
+
+def test_sample_photo_gives_one_result_per_face_with_downloads(open_page, downloads):
+    at = open_page("pages/photo.py")
+    at.radio(key="photo_source").set_value("Sample photo").run()
+    assert_clean(at)
+    assert not at.error
+    assert len(face_lines(at)) == len(DEMO_FACES)
+    assert len(at.get("plotly_chart")) == len(DEMO_FACES)  # one probability chart per face
+    assert any("3 face(s)" in c for img in at.image for c in img.captions)
+    report = json.loads(downloads["sample_emotions.json"])
+    assert report["n_faces"] == len(DEMO_FACES) and report["whole_image"] is False
+    rows = list(csv.DictReader(io.StringIO(downloads["sample_emotions.csv"].decode())))
+    assert [r["label"] for r in rows] == [f["label"] for f in report["faces"]]
+    for r in rows:
+        assert abs(sum(float(r[c]) for c in CLASSES) - 1.0) < 1e-3
+    annotated = cv2.imdecode(np.frombuffer(downloads["sample_annotated.png"], np.uint8), cv2.IMREAD_COLOR)
+    assert annotated.shape[:2] == (480, 720)
+    original = cv2.imdecode(np.frombuffer(sample_photo_png(), np.uint8), cv2.IMREAD_COLOR)
+    assert np.abs(annotated.astype(int) - original.astype(int)).sum() > 0  # boxes were drawn
+
+
+def test_threshold_switches_labels_to_uncertain(open_page, downloads):
+    at = open_page("pages/photo.py")
+    at.radio(key="photo_source").set_value("Sample photo").run()
+    at.slider(key="photo_threshold").set_value(0.0).run()
+    assert_clean(at)
+    labels = [f["label"] for f in json.loads(downloads["sample_emotions.json"])["faces"]]
+    lines = face_lines(at)
+    assert not any("uncertain" in line for line in lines)
+    assert all(label in line for label, line in zip(labels, lines))
+    at.slider(key="photo_threshold").set_value(0.9).run()  # the tiny random model is never this sure
+    assert all("uncertain (best guess:" in line for line in face_lines(at))
+
+
+def test_bad_file_shows_an_error_and_the_good_file_still_gets_results(open_page):
+    at = open_page("pages/photo.py")
+    at.file_uploader(key="photo_upload").set_value([
+        ("broken.png", b"\x89PNG\r\n\x1a\n" + b"not really a png" * 20, "image/png"),
+        ("faces.png", sample_photo_png(), "image/png"),
+    ]).run()
+    assert_clean(at)
+    assert len(at.error) == 1
+    assert "broken.png" in at.error[0].value and "Traceback" not in at.error[0].value
+    assert len(face_lines(at)) == len(DEMO_FACES)
+
+
+def test_photo_without_faces_says_so(open_page):
+    at = open_page("pages/photo.py")
+    at.file_uploader(key="photo_upload").set_value(("wall.png", png(backdrop(400, 300)), "image/png")).run()
+    assert_clean(at)
+    assert not at.error
+    assert "No face found in wall.png" in texts(at, "warning")
+    assert not face_lines(at)
+
+
+def test_small_square_crop_is_classified_as_a_whole_face(open_page):
+    crop = np.full((64, 64, 3), 128, np.uint8)  # no detectable face, but shaped like a FER crop
+    at = open_page("pages/photo.py")
+    at.file_uploader(key="photo_upload").set_value(("crop.png", png(crop), "image/png")).run()
+    assert_clean(at)
+    assert "whole image was classified" in texts(at, "info")
+    assert len(face_lines(at)) == 1
+
+
+def test_gradcam_on_demand_for_one_face(open_page):
+    at = open_page("pages/photo.py")
+    at.radio(key="photo_source").set_value("Sample photo").run()
+    n_images = len(at.image)
+    at.toggle[0].set_value(True).run()
+    assert_clean(at)
+    assert not at.error
+    assert len(at.image) == n_images + 1
+    assert any("Grad-CAM for" in c for c in at.image[-1].captions)

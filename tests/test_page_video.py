@@ -1,0 +1,147 @@
+"""Video page through the router: a clip with a face is analysed, shown, downloadable and saved
+to History; bad, audio-only and too-long uploads each get a clear message."""
+
+from __future__ import annotations
+
+import csv
+import io
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from fer_core.samples import DrawnFace, backdrop, draw_scene
+from fer_core.storage import SessionStore
+from fer_core.video import write_test_clip
+
+
+@pytest.fixture(autouse=True)
+def tiny_model(tiny_model_files, monkeypatch):
+    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))
+
+
+@pytest.fixture
+def store(db_url, monkeypatch) -> SessionStore:
+    monkeypatch.setenv("FER_DB_URL", db_url)
+    return SessionStore(db_url)
+
+
+@pytest.fixture(scope="module")
+def face_clip(tmp_path_factory) -> bytes:
+    """2 s at 10 fps, 320x240: one drawn face drifting right."""
+    frames = [draw_scene(320, 240, [DrawnFace(110 + 4 * i, 125, 42, "happy")]) for i in range(20)]
+    p = write_test_clip(tmp_path_factory.mktemp("clips") / "face.mp4", frames, fps=10)
+    return p.read_bytes()
+
+
+def audio_only(path: Path) -> bytes:
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=16000)
+        t = np.arange(16000, dtype=np.float32) / 16000
+        frame = av.AudioFrame.from_ndarray((0.1 * np.sin(2 * np.pi * 440 * t))[None, :], format="flt", layout="mono")
+        frame.sample_rate = 16000
+        frame.time_base = Fraction(1, 16000)
+        frame.pts = 0
+        for pkt in stream.encode(frame):
+            out.mux(pkt)
+        for pkt in stream.encode(None):
+            out.mux(pkt)
+    return path.read_bytes()
+
+
+def texts(at, *kinds: str) -> str:
+    return "\n".join(str(e.value) for k in kinds for e in at.get(k))
+
+
+def assert_clean(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def upload(at, name: str, data: bytes):
+    return at.file_uploader(key="video_upload").set_value((name, data, "video/mp4")).run()
+
+
+def test_renders_and_asks_for_a_video(open_page, store):
+    at = open_page("pages/video.py")
+    assert_clean(at)
+    assert at.title[0].value == "Video"
+    assert set(at.file_uploader(key="video_upload").allowed_type) >= {".mp4", ".mov", ".webm", ".avi", ".mkv"}
+    assert at.toggle(key="video_save").value is True
+    assert "(no video, no images)" in at.toggle(key="video_save").label
+
+
+def test_clip_is_analysed_shown_and_saved_as_a_session(open_page, store, face_clip, monkeypatch):
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    media: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, data, mimetype, kind, filename=None):
+        media[filename or mimetype] = data if isinstance(data, bytes) else data.encode()
+        return original(self, data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    at = upload(open_page("pages/video.py"), "party clip.mp4", face_clip)
+    assert_clean(at)
+    assert not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Faces"] == "1"
+    assert metrics["Frames analysed"] == "20 / 20"
+    assert metrics["Duration"] == "2.0 s"
+    assert "Overall emotion of the clip" in texts(at, "markdown")
+    assert len(at.get("plotly_chart")) == 2  # distribution + timeline
+    # The annotated video decodes and has every frame.
+    with av.open(io.BytesIO(media["party clip_annotated.mp4"])) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 20
+    rows = list(csv.DictReader(io.StringIO(media["party clip_emotions.csv"].decode())))
+    assert len(rows) == 20 and {r["face_id"] for r in rows} == {"1"}
+    # Saved exactly once, as a video session with the same records.
+    sessions = store.list_sessions()
+    assert len(sessions) == 1 and sessions[0]["source"] == "video" and sessions[0]["n_records"] == 20
+    assert f"session #{sessions[0]['id']}" in texts(at, "success")
+    at.slider(key="video_threshold").set_value(0.5).run()  # a rerun must not analyse or save again
+    assert_clean(at)
+    assert len(store.list_sessions()) == 1
+
+
+def test_switch_off_saves_nothing(open_page, store, face_clip):
+    at = open_page("pages/video.py")
+    at.toggle(key="video_save").set_value(False).run()
+    at = upload(at, "clip.mp4", face_clip)
+    assert_clean(at)
+    assert {m.label: m.value for m in at.metric}["Faces"] == "1"
+    assert store.list_sessions() == []
+
+
+def test_bad_upload_then_good_upload(open_page, store, face_clip):
+    at = upload(open_page("pages/video.py"), "fake.mp4", b"this is not a video" * 50)
+    assert_clean(at)
+    assert len(at.error) == 1 and "fake.mp4 could not be read as a video" in at.error[0].value
+    at = upload(at, "clip.mp4", face_clip)  # the page keeps working
+    assert_clean(at)
+    assert not at.error and {m.label: m.value for m in at.metric}["Faces"] == "1"
+
+
+def test_audio_only_file_has_no_video_stream(open_page, store, tmp_path):
+    at = upload(open_page("pages/video.py"), "voice.mp4", audio_only(tmp_path / "voice.mp4"))
+    assert_clean(at)
+    assert "has no video stream" in at.error[0].value
+    assert store.list_sessions() == []
+
+
+def test_too_long_video_is_refused_with_the_limit(open_page, store, tmp_path):
+    frames = [backdrop(64, 48)] * 610  # 610 s at 1 fps: over the 10-minute limit
+    clip = write_test_clip(tmp_path / "long.mp4", frames, fps=1).read_bytes()
+    at = upload(open_page("pages/video.py"), "long.mp4", clip)
+    assert_clean(at)
+    assert "the limit is 10.0 min" in at.error[0].value
+
+
+def test_clip_without_faces_says_so(open_page, store, tmp_path):
+    clip = write_test_clip(tmp_path / "empty.mp4", [backdrop(160, 120)] * 10, fps=10).read_bytes()
+    at = upload(open_page("pages/video.py"), "empty.mp4", clip)
+    assert_clean(at)
+    assert "No face was found in empty.mp4" in texts(at, "warning")
+    assert store.list_sessions() == []
