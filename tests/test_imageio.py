@@ -1,0 +1,105 @@
+"""Safe image decoding: orientation, every common mode to RGB uint8, size cap, bad bytes."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer_core.imageio import ImageDecodeError, decode_image, encode_png
+
+
+def _save(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def _gradient(w=60, h=40) -> np.ndarray:
+    x = np.linspace(0, 255, w, dtype=np.float32)[None, :].repeat(h, 0)
+    return np.dstack([x, np.full_like(x, 100), 255 - x]).astype(np.uint8)
+
+
+def test_exif_orientation_is_applied():
+    im = Image.fromarray(_gradient(60, 40))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when displayed
+    data = _save(im, "JPEG", exif=exif.tobytes(), quality=95)
+    out = decode_image(data)
+    assert out.shape == (60, 40, 3) and out.dtype == np.uint8
+    # the gradient's dark (left) end is now at the top
+    assert out[2, :, 0].mean() < out[-3, :, 0].mean()
+
+
+@pytest.mark.parametrize("mode", ["L", "1", "P", "RGBA", "LA", "CMYK", "RGB"])
+def test_modes_become_rgb(mode):
+    im = Image.fromarray(_gradient()).convert(mode)
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    out = decode_image(_save(im, fmt))
+    assert out.shape == (40, 60, 3) and out.dtype == np.uint8
+    assert out.std() > 5  # not blank
+
+
+def test_transparent_pixels_become_white():
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[:10, :, :] = (255, 0, 0, 255)  # top half opaque red, bottom half transparent
+    out = decode_image(_save(Image.fromarray(rgba, "RGBA"), "PNG"))
+    assert tuple(out[2, 2]) == (255, 0, 0) and tuple(out[15, 15]) == (255, 255, 255)
+
+
+def test_sixteen_bit_gray_keeps_its_range():
+    a = np.linspace(0, 65535, 50 * 30).reshape(30, 50).astype(np.uint16)
+    out = decode_image(_save(Image.fromarray(a), "PNG"))
+    assert out.shape == (30, 50, 3)
+    assert out.min() <= 1 and out.max() >= 254
+
+
+def test_animated_gif_gives_first_frame():
+    frames = [Image.new("RGB", (16, 16), c) for c in ((255, 0, 0), (0, 0, 255))]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    out = decode_image(buf.getvalue())
+    assert out.shape == (16, 16, 3) and out[0, 0, 0] > 200 and out[0, 0, 2] < 50
+
+
+def test_pixel_cap():
+    small = _save(Image.fromarray(_gradient(100, 100)), "PNG")
+    with pytest.raises(ImageDecodeError, match="megapixels"):
+        decode_image(small, max_pixels=5000)
+    # a 100-megapixel bilevel PNG is a few kB: refused from the header, before decoding
+    bomb = _save(Image.new("1", (10_000, 10_000)), "PNG")
+    assert len(bomb) < 200_000
+    with pytest.raises(ImageDecodeError, match="too large"):
+        decode_image(bomb)
+
+
+@pytest.mark.parametrize("data,match", [
+    (b"", "empty"),
+    (b"hello, this is a text file\n" * 20, "not an image"),
+    (bytes(range(256)) * 8, "not an image"),
+])
+def test_bad_bytes(data, match):
+    with pytest.raises(ImageDecodeError, match=match):
+        decode_image(data)
+
+
+def test_truncated_jpeg():
+    rng = np.random.default_rng(0)
+    data = _save(Image.fromarray(rng.integers(0, 255, (200, 200, 3), dtype=np.uint8)), "JPEG", quality=90)
+    with pytest.raises(ImageDecodeError, match="damaged or truncated"):
+        decode_image(data[: len(data) // 2])
+
+
+def test_error_message_is_user_facing():
+    try:
+        decode_image(b"not an image at all")
+    except ImageDecodeError as exc:
+        assert "Traceback" not in str(exc) and "JPEG" in str(exc)
+    assert isinstance(ImageDecodeError("x"), ValueError)
+
+
+def test_png_round_trip():
+    img = _gradient(33, 21)
+    np.testing.assert_array_equal(decode_image(encode_png(img)), img)
