@@ -1,0 +1,76 @@
+"""Photo analysis from uploaded bytes: faces, exports (JSON, CSV, PNG), bad files, face crops."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer_core.analyzer import FaceAnalyzer
+from fer_core.classifier import Classifier
+from fer_core.faces import HaarDetector
+from fer_core.imageio import ImageDecodeError, decode_image
+from fer_core.labels import CLASSES
+from fer_core.photo import analyze_image, analyze_photo
+from fer_core.scenes import drawn_face, paste_faces
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> FaceAnalyzer:
+    return FaceAnalyzer(Classifier.from_dir(), HaarDetector())
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=92)
+    return buf.getvalue()
+
+
+def test_photo_with_two_faces(analyzer):
+    frame, truth = paste_faces([drawn_face(120), drawn_face(120, smile=0.8)], 640, 480, 120,
+                               positions=[(60, 100), (400, 220)])
+    res = analyze_photo(_jpeg(frame), analyzer, threshold=0.3)
+    assert res.n_faces == 2 and not res.whole_image
+    assert res.image.shape == (480, 640, 3)
+    assert res.annotated.shape == res.image.shape and (res.annotated != res.image).any()
+
+    d = json.loads(res.to_json())
+    assert d["n_faces"] == 2 and d["width"] == 640 and d["classes"] == list(CLASSES)
+    for f, p in zip(d["faces"], res.faces):
+        assert f["label"] == p.label and f["uncertain"] == p.is_uncertain(0.3)
+        assert abs(sum(f["probs"].values()) - 1) < 1e-3
+
+    rows = list(csv.DictReader(io.StringIO(res.to_csv())))
+    assert len(rows) == 2 and list(rows[0])[-len(CLASSES):] == list(CLASSES)
+    assert {int(r["x"]) for r in rows} == {p.box.x for p in res.faces}
+
+    png = res.annotated_png()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    np.testing.assert_array_equal(decode_image(png), res.annotated)
+
+
+def test_fer_sized_crop_is_classified_whole(analyzer):
+    crop = np.random.default_rng(1).integers(100, 120, (48, 48), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(crop, "L").save(buf, format="PNG")
+    res = analyze_photo(buf.getvalue(), analyzer)
+    assert res.whole_image and res.n_faces == 1
+    assert json.loads(res.to_json())["whole_image"] is True
+
+
+def test_no_face(analyzer):
+    res = analyze_image(np.full((300, 400, 3), 128, np.uint8), analyzer)
+    assert res.n_faces == 0 and not res.whole_image
+    assert res.to_csv().count("\n") == 1  # header only
+    assert json.loads(res.to_json())["faces"] == []
+
+
+def test_bad_upload_raises_user_message(analyzer):
+    with pytest.raises(ImageDecodeError, match="not an image"):
+        analyze_photo(b"%PDF-1.4 definitely not a picture", analyzer)
+    with pytest.raises(ImageDecodeError, match="empty"):
+        analyze_photo(b"", analyzer)
