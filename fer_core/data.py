@@ -246,8 +246,9 @@ def load_ferplus(root: Path, split: str) -> FaceDataset:
             continue
         with open(d / "label.csv", newline="") as fh:
             for row in csv.reader(fh):
-                if len(row) < 12 or not row[0].strip() or row[0].strip().lower() in ("image name", "image"):
-                    if row:
+                is_header = bool(row) and row[0].strip().lower() in ("image name", "image")
+                if len(row) < 12 or not row[0].strip() or is_header:
+                    if row and not is_header:
                         _count(reasons, "malformed row")
                     continue
                 try:

@@ -1,0 +1,116 @@
+"""Ship a finished training run into models/: export, measure, evaluate, copy the final files.
+
+    python -m fer_core.ship --run runs/main --data ../shared/data/fer2013 --out models
+
+Exports the run's model.keras to every TFLite variant (fer_core.export; scratch files go to
+<run>/export, never to models/), serves the smallest variant that agrees with Keras, evaluates
+the Keras and the served model on PublicTest with fer_core.evaluate, and writes to --out only
+the final files: model.keras (no optimizer), model.tflite (the served variant),
+model_config.json, history.json, class_counts.json, metrics.json, confusion_matrix.png and
+training_curves.png. MODEL_CARD.md is written by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from fer_core.export import MAX_LATENCY_MS, VARIANTS, export_all, parse_variants, write_model_config
+
+SERVED_NAME = "model.tflite"
+KERAS_NAME = "model.keras"
+SIZE_LIMIT_MB = 50
+
+
+class ShipError(RuntimeError):
+    """The run directory lacks what shipping needs; str() says what."""
+
+
+def _run_files(run: Path) -> dict:
+    if not run.is_dir():
+        raise ShipError(f"Run directory {run} does not exist.")
+    missing = [n for n in (KERAS_NAME, "model_config.json") if not (run / n).is_file()]
+    if missing:
+        raise ShipError(f"Run directory {run} lacks {', '.join(missing)}: has training finished "
+                        f"(python -m fer_core.train writes them at the end)?")
+    return json.loads((run / "model_config.json").read_text())
+
+
+def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto",
+         variants: tuple[str, ...] = VARIANTS, n_representative: int = 300,
+         max_latency_ms: float | None = MAX_LATENCY_MS, log=print) -> dict:
+    """Do the whole shipping; returns the metrics.json content."""
+    from fer_core.classifier import Classifier
+    from fer_core.evaluate import evaluate
+    from fer_core.model_card import confusion_matrix_png, training_curves_png
+    from fer_core.tf_import import keras as _keras
+
+    keras = _keras()
+    run, out = Path(run_dir), Path(out_dir)
+    base_cfg = _run_files(run)
+    t0 = time.time()
+    exp = export_all(run / KERAS_NAME, data_path, run / "export", fmt, variants, n_representative,
+                     max_latency_ms=max_latency_ms, log=log)
+    out.mkdir(parents=True, exist_ok=True)
+    # Re-save uncompiled: guarantees no optimizer state whatever the run saved.
+    keras.models.load_model(run / KERAS_NAME, compile=False).save(out / KERAS_NAME)
+    shutil.copyfile(exp.served_path, out / SERVED_NAME)
+    base_cfg.pop("placeholder", None)
+    write_model_config(out, base_cfg, served_model=SERVED_NAME, keras_model=KERAS_NAME,
+                       served_variant=exp.chosen.variant)
+    for name in ("history.json", "class_counts.json"):
+        if (run / name).is_file():
+            shutil.copyfile(run / name, out / name)
+        else:
+            log(f"warning: {run / name} missing; not shipped")
+    split = exp.split
+    reports = {}
+    for key, name in (("keras", KERAS_NAME), ("served", SERVED_NAME)):
+        log(f"evaluating {name} on {split} ...")
+        clf = Classifier.from_path(out / name)
+        reports[key] = evaluate(out / name, data_path, fmt, split, classifier=clf)
+        log(f"  accuracy {reports[key]['accuracy']:.4f}  macro-F1 {reports[key]['macro_f1']:.4f}")
+    metrics = {"keras": reports["keras"], "served": reports["served"], "served_model": SERVED_NAME,
+               "served_variant": exp.chosen.variant, "variants": exp.to_dict()["variants"], "split": split}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    confusion_matrix_png(reports["served"], out / "confusion_matrix.png",
+                         title=f"served {exp.chosen.variant} TFLite on {split}: accuracy "
+                               f"{reports['served']['accuracy']:.3f}, macro-F1 {reports['served']['macro_f1']:.3f}")
+    if (out / "history.json").is_file():
+        training_curves_png(json.loads((out / "history.json").read_text()), out / "training_curves.png")
+    total = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6
+    log(f"shipped to {out} in {time.time() - t0:.0f}s: served {exp.chosen.variant}, models/ total {total:.1f} MB")
+    if total > SIZE_LIMIT_MB:
+        log(f"warning: {out} holds {total:.1f} MB, over the {SIZE_LIMIT_MB} MB budget")
+    return metrics
+
+
+def main(argv=None) -> int:
+    from fer_core.data import FORMATS, DatasetError
+    from fer_core.model_store import ModelFilesError
+
+    ap = argparse.ArgumentParser(prog="python -m fer_core.ship", description=__doc__.split("\n")[0])
+    ap.add_argument("--run", required=True, help="training run directory (python -m fer_core.train --out)")
+    ap.add_argument("--data", required=True, help="the dataset the run was trained on")
+    ap.add_argument("--format", default="auto", choices=FORMATS)
+    ap.add_argument("--out", default="models")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--representative", type=int, default=300, help="training faces for int8 calibration")
+    ap.add_argument("--max-latency-ms", type=float, default=MAX_LATENCY_MS,
+                    help="p50 budget per face at batch 1, 2 threads (<= 0: no latency criterion)")
+    args = ap.parse_args(argv)
+    try:
+        ship(args.run, args.data, args.out, args.format, parse_variants(args.variants), args.representative,
+             args.max_latency_ms if args.max_latency_ms > 0 else None)
+    except (ShipError, DatasetError, ModelFilesError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
