@@ -206,7 +206,7 @@ def analyze_video(path: str | os.PathLike, analyzer, *, sample_fps: float | None
                 if writer is None and annotated_out is not None:
                     writer = _Writer(Path(annotated_out), rgb.shape[1], rgb.shape[0], info.fps)
                 if not every or t + 1e-6 >= next_t:
-                    next_t = (np.floor(t / every) + 1) * every if every else 0.0
+                    next_t = (np.floor((t + 1e-6) / every) + 1) * every if every else 0.0
                     preds = analyzer.analyze(rgb)
                     tracks = tracker.update([f.box for f in preds], frame=idx)
                     current = []

@@ -1,0 +1,177 @@
+"""Video analysis: a round trip through a clip written with av, sampling, progress, limits and bad files."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from fer_core.analyzer import FaceAnalyzer
+from fer_core.classifier import Classifier
+from fer_core.faces import VIDEO_SETTINGS, HaarDetector
+from fer_core.labels import CLASSES
+from fer_core.results import RECORD_KEYS
+from fer_core.scenes import drawn_face, paste_faces
+from fer_core.video import VideoError, VideoLimits, analyze_video, probe_video, write_test_clip
+
+FPS = 30
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> FaceAnalyzer:
+    return FaceAnalyzer(Classifier.from_dir(), HaarDetector(**VIDEO_SETTINGS))
+
+
+def _frames(n: int, w: int = 320, h: int = 240, size: int = 100) -> list[np.ndarray]:
+    """A face drifting right by 2 px per frame."""
+    base, _ = paste_faces([drawn_face(120)], w, h, size, positions=[((h - size) // 3, (h - size) // 2)])
+    return [cv2.warpAffine(base, np.float32([[1, 0, 2 * i], [0, 1, 0]]), (w, h), borderMode=cv2.BORDER_REPLICATE)
+            for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return write_test_clip(tmp_path_factory.mktemp("vid") / "clip.mp4", _frames(45), fps=FPS)
+
+
+def _decode_all(path: Path) -> tuple[list[np.ndarray], av.video.stream.VideoStream]:
+    with av.open(str(path)) as c:
+        st = c.streams.video[0]
+        info = (st.codec_context.name, st.codec_context.pix_fmt, st.codec_context.width, st.codec_context.height)
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(st)]
+    return frames, info
+
+
+@pytest.mark.slow
+def test_round_trip_every_frame(analyzer, clip, tmp_path):
+    seen = []
+    out = tmp_path / "annotated.mp4"
+    res = analyze_video(clip, analyzer, progress=lambda f, msg: seen.append((f, msg)), annotated_out=out)
+    assert res.n_frames == 45 and res.n_analyzed == 45
+    assert res.fps == pytest.approx(FPS, rel=1e-3)
+    assert res.duration_s == pytest.approx(45 / FPS, abs=0.01)
+    assert (res.width, res.height) == (320, 240)
+    # one face found on (almost) every frame, one stable id, timestamps at the frame times
+    frames = sorted({r["frame"] for r in res.records})
+    assert len(frames) >= 43
+    assert {r["face_id"] for r in res.records} == {1}
+    for r in res.records:
+        assert tuple(r) == RECORD_KEYS
+        assert r["t"] == pytest.approx(r["frame"] / FPS, abs=1e-3)
+        assert abs(sum(r[c] for c in CLASSES) - 1) < 1e-3
+    xs = [r["x"] for r in sorted(res.records, key=lambda r: r["frame"])]
+    assert xs[-1] - xs[0] > 60  # the box followed the face
+    # progress: increasing, ending at 1.0
+    fracs = [f for f, _ in seen]
+    assert fracs == sorted(fracs) and fracs[-1] == 1.0
+    # annotated output: decodable H.264 in yuv420p with every frame, boxes drawn on it
+    decoded, (codec, pix, w, h) = _decode_all(out)
+    assert (codec, pix, w, h) == ("h264", "yuv420p", 320, 240)
+    assert len(decoded) == 45
+    assert res.annotated_path == out
+    # summary
+    s = res.summary
+    assert s["n_faces"] == 1 and s["dominant"] in CLASSES
+    assert abs(sum(s["shares"].values()) - 1) < 1e-3
+    assert s["overall_label"] in CLASSES and s["segments"]
+    assert res.to_csv().splitlines()[0].split(",")[:3] == ["t", "frame", "face_id"]
+
+
+@pytest.mark.slow
+def test_sampling_rate(analyzer, clip):
+    res = analyze_video(clip, analyzer, sample_fps=10)
+    assert res.n_frames == 45
+    assert res.n_analyzed == 15
+    analysed = sorted({r["frame"] for r in res.records})
+    assert all(b - a == 3 for a, b in zip(analysed, analysed[1:]))
+    assert res.annotated_path is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix,codec", [(".webm", "libvpx-vp9"), (".avi", "mpeg4"), (".mkv", "libx264"),
+                                          (".mov", "libx264")])
+def test_other_containers(analyzer, tmp_path, suffix, codec):
+    p = write_test_clip(tmp_path / f"c{suffix}", _frames(12), fps=FPS, codec=codec)
+    res = analyze_video(p, analyzer)
+    assert res.n_frames == 12 and len(res.records) >= 10
+
+
+@pytest.mark.slow
+def test_odd_size_source_gives_even_annotated_video(analyzer, tmp_path):
+    src = tmp_path / "odd.mkv"
+    frames = _frames(6, 161, 121, size=90)
+    with av.open(str(src), "w", format="matroska") as out:
+        st = out.add_stream("ffv1", rate=FPS)
+        st.width, st.height, st.pix_fmt = 161, 121, "yuv444p"
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts = i
+            for pkt in st.encode(vf):
+                out.mux(pkt)
+        for pkt in st.encode(None):
+            out.mux(pkt)
+    res = analyze_video(src, analyzer, annotated_out=tmp_path / "o.mp4")
+    assert (res.width, res.height) == (161, 121)
+    decoded, (_, pix, w, h) = _decode_all(tmp_path / "o.mp4")
+    assert (w % 2, h % 2) == (0, 0) and pix == "yuv420p" and len(decoded) == 6
+
+
+def test_limits(analyzer, clip):
+    with pytest.raises(VideoError, match="limit"):
+        analyze_video(clip, analyzer, limits=VideoLimits(max_duration_s=1.0))
+    with pytest.raises(VideoError, match="long side"):
+        analyze_video(clip, analyzer, limits=VideoLimits(max_side=200))
+    with pytest.raises(VideoError, match="frames"):
+        analyze_video(clip, analyzer, limits=VideoLimits(max_frames=20))
+    with pytest.raises(VideoError, match="MB"):
+        analyze_video(clip, analyzer, limits=VideoLimits(max_bytes=100))
+    info = probe_video(clip)
+    assert (info.width, info.height, info.n_frames) == (320, 240, 45)
+
+
+def test_empty_and_missing_files(analyzer, tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(VideoError, match="empty"):
+        analyze_video(empty, analyzer)
+    with pytest.raises(VideoError, match="does not exist"):
+        analyze_video(tmp_path / "missing.mp4", analyzer)
+
+
+@pytest.mark.parametrize("content", [b"this is a text file, not a video\n" * 50, bytes(range(256)) * 64])
+def test_non_video_with_video_extension(analyzer, tmp_path, content):
+    p = tmp_path / "fake.mp4"
+    p.write_bytes(content)
+    with pytest.raises(VideoError, match="could not be read as a video"):
+        analyze_video(p, analyzer)
+
+
+def test_truncated_file(analyzer, clip, tmp_path):
+    data = clip.read_bytes()
+    p = tmp_path / "cut.mp4"
+    p.write_bytes(data[: len(data) // 2])  # the index (moov) is at the end: lost
+    with pytest.raises(VideoError) as exc:
+        analyze_video(p, analyzer)
+    assert "damaged or truncated" in str(exc.value)
+
+
+def test_audio_only_file(analyzer, tmp_path):
+    p = tmp_path / "sound.mp4"
+    with av.open(str(p), "w", format="mp4") as out:
+        st = out.add_stream("aac", rate=44100)
+        st.layout = "mono"
+        for i in range(20):
+            fr = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            fr.sample_rate = 44100
+            fr.pts = i * 1024
+            fr.time_base = Fraction(1, 44100)
+            for pkt in st.encode(fr):
+                out.mux(pkt)
+        for pkt in st.encode(None):
+            out.mux(pkt)
+    with pytest.raises(VideoError, match="no video stream"):
+        analyze_video(p, analyzer)
