@@ -1,0 +1,43 @@
+"""The benchmark CLI: runs end to end on short settings and writes every promised key."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fer_core.bench import live_frame
+from fer_core.faces import LIVE_SETTINGS, make_detector
+
+REPO = Path(__file__).resolve().parents[1]
+KEYS = {"one_face_p50_ms", "one_face_p95_ms", "one_face_fps", "five_faces_p50_ms", "five_faces_p95_ms",
+        "classifier_p50_ms", "video_realtime_factor", "live_rss_mb", "settings"}
+
+
+@pytest.mark.parametrize("n", [1, 5])
+def test_bench_frames_really_hold_n_detectable_faces(n):
+    frame, source = live_frame(n)
+    assert frame.shape == (480, 640, 3)
+    assert len(make_detector("haar", **LIVE_SETTINGS).detect(frame)) == n
+    assert source in ("fer2013-publictest", "drawn")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_bench_cli_writes_all_keys(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "fer_core.bench", "--frames", "20", "--video-seconds", "1",
+                           "--json", str(out)], capture_output=True, text=True, cwd=REPO, timeout=580)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert KEYS <= set(res)
+    for k in KEYS - {"settings"}:
+        assert isinstance(res[k], (int, float)) and res[k] > 0, k
+    assert res["one_face_p50_ms"] <= res["one_face_p95_ms"]
+    s = res["settings"]
+    assert s["live"]["detector"] == "haar" and s["live"]["detect_every"] >= 1
+    assert s["live_rss_frames"] >= 300
+    assert "one_face_p50_ms" in proc.stdout

@@ -1,0 +1,159 @@
+"""LiveProcessor: the webcam path without TensorFlow, detection interval, mirroring, records,
+stats, settings and concurrent calls."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_core.classifier import Classifier
+from fer_core.faces import LIVE_SETTINGS, HaarDetector
+from fer_core.labels import CLASSES
+from fer_core.live import LiveProcessor
+from fer_core.results import RECORD_KEYS
+from fer_core.scenes import drawn_face, paste_faces
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class CountingHaar(HaarDetector):
+    """The real live detector, counting how often it runs."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.calls = 0
+
+    def detect(self, rgb):
+        self.calls += 1
+        return super().detect(rgb)
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier.from_dir()
+
+
+def _scene(x=80, y=120, w=640, h=480, size=130):
+    frame, _ = paste_faces([drawn_face(120)], w, h, size, positions=[(x, y)])
+    return frame
+
+
+class FakeClock:
+    def __init__(self, step=1 / 30):
+        self.t, self.step = 0.0, step
+
+    def __call__(self):
+        self.t += self.step / 2  # called twice per frame
+        return self.t
+
+
+def test_live_path_never_imports_tensorflow():
+    code = (
+        "import sys, json\n"
+        "from fer_core.classifier import Classifier\n"
+        "from fer_core.live import LiveProcessor\n"
+        "from fer_core.scenes import drawn_face, paste_faces\n"
+        "frame, _ = paste_faces([drawn_face(120)], 640, 480, 130, positions=[(80, 120)])\n"
+        "lp = LiveProcessor(Classifier.from_dir())\n"
+        "for _ in range(30): out = lp.process(frame)\n"
+        "print(json.dumps({'tf': sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')),\n"
+        "  'faces': lp.stats.n_faces, 'frames': lp.stats.frames, 'shape': list(out.shape)}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res == {"tf": [], "faces": 1, "frames": 30, "shape": [480, 640, 3]}
+
+
+def test_detect_every_n_frames_and_tracking_in_between(classifier):
+    det = CountingHaar(**LIVE_SETTINGS)
+    lp = LiveProcessor(classifier, detector=det, detect_every=4, clock=FakeClock())
+    frame = _scene()
+    for _ in range(20):
+        out = lp.process(frame)
+        assert out.shape == frame.shape and (out != frame).any()  # annotated every frame
+        assert lp.stats.n_faces == 1
+    assert det.calls == 5
+    recs = lp.drain_records()
+    ids = {r["face_id"] for r in recs}
+    assert ids == {1}
+    assert lp.drain_records() == []
+
+
+def test_records_are_throttled_and_well_formed(classifier):
+    lp = LiveProcessor(classifier, record_interval_s=0.2, clock=FakeClock(1 / 30))
+    frame = _scene()
+    for _ in range(60):  # two seconds at 30 fps
+        lp.process(frame)
+    recs = lp.drain_records()
+    assert 9 <= len(recs) <= 11
+    for r in recs:
+        assert tuple(r) == RECORD_KEYS and r["label"] in CLASSES
+    ts = [r["t"] for r in recs]
+    assert ts == sorted(ts) and all(b - a >= 0.2 - 1e-6 for a, b in zip(ts, ts[1:]))
+    st = lp.stats
+    assert st.frames == 60 and st.fps == pytest.approx(30, rel=0.05) and st.process_ms > 0
+
+
+def test_mirror_flips_the_view(classifier):
+    frame = _scene(x=60)
+    plain = LiveProcessor(classifier, record_interval_s=0.0)
+    plain.process(frame)
+    mirrored = LiveProcessor(classifier, mirror=True, record_interval_s=0.0)
+    mirrored.process(frame)
+    (a,), (b,) = plain.drain_records(), mirrored.drain_records()
+    assert a["x"] < 320 < b["x"]
+    assert abs((a["x"] + a["w"] / 2) - (640 - (b["x"] + b["w"] / 2))) <= 3
+
+
+def test_smoothing_setting_changes_output_and_validation(classifier):
+    lp = LiveProcessor(classifier)
+    assert lp.settings["detector"] == "haar" and lp.settings["detect_every"] == 3
+    lp.update_settings(smoothing="window", window=4, threshold=0.5, mirror=True)
+    assert lp.settings["smoothing"] == "window" and lp.settings["mirror"] is True
+    with pytest.raises(ValueError, match="Unknown live settings"):
+        lp.update_settings(speed=3)
+    with pytest.raises(ValueError, match="at least 1"):
+        lp.update_settings(detect_every=0)
+    with pytest.raises(ValueError, match="only use haar"):
+        LiveProcessor(classifier, detector_name="mtcnn")
+    with pytest.raises(ValueError, match="only use haar"):
+        lp.update_settings(detector="mtcnn")
+
+
+def test_no_face_frames(classifier):
+    lp = LiveProcessor(classifier)
+    blank = np.full((480, 640, 3), 90, np.uint8)
+    out = lp.process(blank)
+    np.testing.assert_array_equal(out, blank)
+    assert lp.stats.n_faces == 0 and lp.drain_records() == []
+
+
+def test_concurrent_calls_are_serialised(classifier):
+    lp = LiveProcessor(classifier, record_interval_s=0.0)
+    frame = _scene()
+    errors = []
+
+    def run():
+        try:
+            for _ in range(10):
+                assert lp.process(frame).shape == frame.shape
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and lp.stats.frames == 30
+    recs = lp.drain_records()
+    assert sorted(r["frame"] for r in recs) == list(range(30))
+    lp.reset()
+    assert lp.stats.frames == 0 and lp.drain_records() == []
