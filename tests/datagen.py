@@ -18,10 +18,41 @@ from fer_core.labels import CLASSES, FER2013_CSV_ORDER, FERPLUS_VOTE_ORDER
 def synth_face(class_index: int, rng: np.random.Generator, size: int = 48) -> np.ndarray:
     """Gray uint8 image whose bar position encodes the class."""
     img = rng.normal(100, 15, (size, size)).clip(0, 255)
-    band = size // len(CLASSES)
-    top = class_index * band
-    img[top:top + max(2, band - 2), :] = 230
+    top = -(-class_index * size // len(CLASSES))  # ceil: the bar starts at the same fraction at any size
+    img[top:top + max(2, size // len(CLASSES) - 2), :] = 230
     return img.astype(np.uint8)
+
+
+def bar_class(img: np.ndarray) -> int:
+    """The class synth_face drew, read back from the pixels (any size, after resizing too)."""
+    rows = np.asarray(img, float)
+    rows = rows.mean(axis=tuple(range(1, rows.ndim)))
+    return min(int(np.argmax(rows) * len(CLASSES) // len(rows)), len(CLASSES) - 1)
+
+
+def oracle_model(size: int = 48):
+    """A tiny Keras model that classifies synth_face images (nearly) perfectly, by construction.
+
+    Its Dense weights average the rows where each class's bar lies, so real predictions and a
+    real confusion matrix flow through evaluation and export without any training.
+    """
+    from fer_core.tf_import import keras as _keras
+
+    keras = _keras()
+    k = len(CLASSES)
+    w = np.zeros((size, size, 3, k), np.float32)
+    for c in range(k):
+        rows = [r for r in range(size) if c / k <= (r + 0.5) / size <= c / k + 0.06]
+        w[rows, :, :, c] = 1.0 / (len(rows) * size * 3)
+    inp = keras.Input((size, size, 3), name="face")
+    x = keras.layers.Flatten()(inp)
+    dense = keras.layers.Dense(k, name="logits")
+    x = dense(x)
+    x = keras.layers.Rescaling(0.1)(x)
+    out = keras.layers.Softmax(name="emotion")(x)
+    model = keras.Model(inp, out, name="oracle")
+    dense.set_weights([w.reshape(-1, k), np.full(k, 0.0, np.float32)])
+    return model
 
 
 def write_image(path: Path, gray: np.ndarray) -> Path:
@@ -102,5 +133,5 @@ def write_class_folders(root: Path, folders: dict[str, int], seed: int = 0, ext:
         cls = canonical_class(folder)
         idx = CLASSES.index(cls) if cls else 0
         for i in range(n):
-            write_image(root / folder / f"img{i:03d}{ext}", synth_face(idx, rng, size=int(rng.integers(40, 120))))
+            write_image(root / folder / f"img{i:03d}{ext}", synth_face(idx, rng, size=int(rng.integers(40, 160))))
     return root

@@ -9,16 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datagen import (fer2013_csv_rows, synth_face, votes_for, write_class_folders, write_csv,
+from datagen import (bar_class, fer2013_csv_rows, synth_face, votes_for, write_class_folders, write_csv,
                      write_fer2013_folders, write_ferplus, write_image)
 from fer_core.data import DatasetError, detect_format, ferplus_votes_to_label, load_dataset
 from fer_core.labels import CLASSES, FERPLUS_VOTE_ORDER
-
-
-def bar_class(img: np.ndarray) -> int:
-    """Class drawn by datagen.synth_face, read back from the pixels."""
-    rows = img.astype(float).mean(axis=1)
-    return min(int(np.argmax(rows) // (img.shape[0] // len(CLASSES))), len(CLASSES) - 1)
 
 
 def assert_labels_match_pixels(ds) -> None:
