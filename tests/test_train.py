@@ -1,0 +1,101 @@
+"""A tiny end-to-end run on generated data: train -> ship (export + evaluate) -> serve.
+
+EfficientNet-B0 at 32x32 for one short epoch: the figures are meaningless, the plumbing is
+what is checked (files, configs, JSON shapes, int8 export, the served model loading).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from datagen import write_fer2013_folders
+from fer_core.labels import CLASSES
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+
+REQUIRED_KEYS = {"accuracy", "macro_f1", "per_class", "confusion_matrix", "classes", "n", "skipped"}
+SHIPPED = {"model.keras", "model.tflite", "model_config.json", "history.json", "class_counts.json",
+           "metrics.json", "confusion_matrix.png", "training_curves.png"}
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory) -> dict[str, Path]:
+    from fer_core.ship import ship
+    from fer_core.train import main as train_main
+
+    base = tmp_path_factory.mktemp("e2e")
+    data = write_fer2013_folders(base / "fer2013", n_train=8, n_public=3, n_private=1)
+    run, out = base / "run", base / "models"
+    rc = train_main(["--data", str(data), "--out", str(run), "--epochs", "1", "--input-size", "32",
+                     "--batch-size", "16", "--no-augment", "--patience", "5"])
+    assert rc == 0
+    ship(str(run), str(data), str(out), variants=("fp32", "int8"), n_representative=30,
+         max_latency_ms=None, log=lambda *_: None)
+    return {"data": data, "run": run, "out": out}
+
+
+def test_training_run_writes_its_files(pipeline):
+    run = pipeline["run"]
+    for name in ("model.keras", "model_config.json", "history.json", "class_counts.json", "best.weights.h5",
+                 "checkpoint_last.keras", "state.json"):
+        assert (run / name).is_file(), name
+    cfg = json.loads((run / "model_config.json").read_text())
+    assert cfg["input_size"] == 32 and cfg["classes"] == list(CLASSES)
+    hist = json.loads((run / "history.json").read_text())
+    assert [h["epoch"] for h in hist] == [1] and 0 <= hist[0]["val_accuracy"] <= 1
+    assert json.loads((run / "class_counts.json").read_text()) == {c: 8 for c in CLASSES}
+
+
+def test_ship_writes_only_final_files(pipeline):
+    out = pipeline["out"]
+    assert {p.name for p in out.iterdir()} == SHIPPED
+    assert not (out / "export").exists()
+
+
+def test_shipped_config_and_models_load(pipeline):
+    from fer_core.classifier import Classifier
+    from fer_core.model_store import load_model_config
+    from fer_core.tf_import import keras as _keras
+
+    out = pipeline["out"]
+    cfg = load_model_config(out)
+    assert cfg["input_size"] == 32 and cfg["served_model"] == "model.tflite" and "placeholder" not in cfg
+    assert cfg["served_variant"] in ("fp32", "int8")
+    keras_model = _keras().models.load_model(out / "model.keras", compile=False)
+    assert keras_model.optimizer is None
+    clf = Classifier.from_dir(out)
+    probs = clf.predict([np.zeros((48, 48), np.uint8), np.full((80, 60, 3), 200, np.uint8)])
+    assert probs.shape == (2, 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-3)
+
+
+def test_metrics_json_is_the_evaluate_json_of_both_models(pipeline):
+    from fer_core.evaluate import main as evaluate_main
+
+    out = pipeline["out"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["split"] == "public_test" and metrics["served_model"] == "model.tflite"
+    assert {v["variant"] for v in metrics["variants"]} == {"fp32", "int8"}
+    for key in ("keras", "served"):
+        assert REQUIRED_KEYS <= set(metrics[key])
+        assert metrics[key]["n"] == 21 and np.array(metrics[key]["confusion_matrix"]).sum() == 21
+    # evaluating the served file again from the CLI gives the same figures
+    again = out.parent / "again.json"
+    assert evaluate_main(["--model", str(out / "model.tflite"), "--data", str(pipeline["data"]),
+                          "--split", "public_test", "--json", str(again), "--quiet"]) == 0
+    rep = json.loads(again.read_text())
+    assert rep["confusion_matrix"] == metrics["served"]["confusion_matrix"]
+    assert rep["accuracy"] == pytest.approx(metrics["served"]["accuracy"])
+
+
+def test_ship_refuses_an_unfinished_run(tmp_path, pipeline):
+    from fer_core.ship import main as ship_main
+
+    (tmp_path / "run").mkdir()
+    assert ship_main(["--run", str(tmp_path / "run"), "--data", str(pipeline["data"]),
+                      "--out", str(tmp_path / "m")]) == 2
+    assert not (tmp_path / "m").exists()
