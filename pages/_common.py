@@ -12,6 +12,29 @@ from pathlib import Path
 
 import streamlit as st
 
+
+def _use_the_router() -> None:
+    """Send a fresh server's first visit through app.py's router.
+
+    A script folder named ``pages/`` next to app.py makes Streamlit start each server process in
+    its old pages-directory mode: until some visit runs app.py (and so ``st.navigation``), a deep
+    link such as /explain runs that page alone, without the router's import order, notice and
+    menu. Every page imports this module, so the first such visit switches the process to the
+    router for good and reruns itself through it (same page: page ids come from the URL path).
+    """
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without the old mode
+        return
+    if getattr(PagesManager, "uses_pages_directory", False) and get_script_run_ctx() is not None:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_use_the_router()
+
 DISCLAIMER = (
     "Emotion estimates from faces are unreliable for individuals and are not for diagnosis, "
     "hiring or surveillance decisions (see the model card on the Model page)."

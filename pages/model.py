@@ -28,6 +28,9 @@ try:
     st.markdown(f"Model folder `{directory}`: {config.get('backbone', 'EfficientNet-B0')}, input "
                 f"{config['input_size']}x{config['input_size']}, serves **{config['served_model']}**, "
                 f"preprocessing `{config['preprocessing']}`.")
+    if config.get("placeholder"):
+        st.warning("This is a placeholder model with untrained weights, shipped so the app runs until the trained "
+                   "model lands.")
 except ModelFilesError as exc:
     show_error(f"No usable model configuration: {exc}", MODEL_HINT)
 

@@ -24,6 +24,9 @@ SHARED_DATA = Path(os.environ.get("FER_SHARED_DATA", REPO_ROOT.parent / "shared"
 NO_DATA_REASON = f"datasets not found at {SHARED_DATA} (see ../shared/data/README.md; set FER_SHARED_DATA to move it)"
 REQUIRE_BROWSER = os.environ.get("FER_REQUIRE_BROWSER", "") not in ("", "0", "false", "no")
 
+# Tests see the full message of an unexpected exception (users get only its type: .streamlit/config.toml).
+os.environ.setdefault("STREAMLIT_CLIENT_SHOW_ERROR_DETAILS", "full")
+
 # No test may write to the user's session database: unless a test database is named
 # (FER_TEST_DB_URL, e.g. a PostgreSQL URL in CI), every test and every server a test starts
 # uses a throw-away SQLite file.
@@ -141,6 +144,29 @@ def tiny_model_dir(tiny_model_files: Path, tmp_path: Path) -> Path:
     d = tmp_path / "model"
     shutil.copytree(tiny_model_files, d)
     return d
+
+
+@pytest.fixture(autouse=True)
+def _apptest_uses_the_router(monkeypatch):
+    """AppTest runs the app the way a served app runs after its first visit: through app.py.
+
+    AppTest resets Streamlit's pages-directory flag before every run, so with our pages/ folder
+    each AppTest run would start in Streamlit's old mode and run a page without app.py (no
+    router, no notice). A served app leaves that mode on its first visit for good
+    (pages/_common.py); this does the same for AppTest. Tested for real in
+    test_app_home.py::test_deep_link_on_a_fresh_server_goes_through_the_router.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:
+        return
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 @pytest.fixture

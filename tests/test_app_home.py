@@ -80,3 +80,83 @@ def test_broken_model_gives_a_clear_message_not_a_traceback(open_page, tiny_mode
     assert "Traceback" not in texts(at)
     assert DISCLAIMER in texts(at)  # the page still renders around the error
     assert [p.label for p in at.get("page_link")][:2] == ["Live webcam", "Photo"]
+
+
+PAGES = ["pages/home.py", "pages/live.py", "pages/photo.py", "pages/video.py", "pages/explain.py",
+         "pages/history.py", "pages/model.py"]
+
+
+def test_router_lists_every_page_and_each_shows_the_notice(open_page, tiny_model_files, monkeypatch, repo_root):
+    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))
+    app_src = (repo_root / "app.py").read_text()
+    assert [p for p in PAGES if f'"{p}"' in app_src] == PAGES
+    # the live page's streamlit-webrtc component needs a real server session (AppTest mocks the
+    # runtime), so its notice is checked in the browser test below
+    for page in (p for p in PAGES if p != "pages/live.py"):
+        at = open_page(page)
+        assert_clean(at)
+        assert DISCLAIMER in at.caption[0].value, page  # the notice heads every page
+
+
+@pytest.fixture
+def served_app(repo_root, tiny_model_files, tmp_path):
+    """A fresh `streamlit run app.py` server process on a free local port."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**__import__("os").environ, "FER_MODEL_DIR": str(tiny_model_files),
+           "FER_DB_URL": f"sqlite:///{tmp_path / 'sessions.db'}"}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1"], cwd=repo_root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the Streamlit server did not become healthy within 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_deep_link_on_a_fresh_server_goes_through_the_router(served_app, chromium_path):
+    """The first visit of a new server process is /model, not /: it must still get the router."""
+    from conftest import skip_or_fail
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("playwright is not installed (pip install -r requirements-dev.txt)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page()
+            page.goto(f"{served_app}/model")
+            page.get_by_role("heading", name="Model", exact=True).wait_for(timeout=60_000)
+            page.get_by_text(DISCLAIMER[:40]).wait_for(timeout=30_000)
+            nav = page.get_by_test_id("stSidebarNav").inner_text()
+            for title in ("Home", "Live webcam", "Photo", "Video", "Explain (Grad-CAM)", "History", "Model"):
+                assert title in nav
+            assert "common" not in nav and "app" not in nav.split()  # no pages-folder menu
+            for path in ("live", "history", "photo", ""):
+                page.goto(f"{served_app}/{path}")
+                page.get_by_text(DISCLAIMER[:40]).wait_for(timeout=60_000)
+                assert page.get_by_test_id("stException").count() == 0, path
+        finally:
+            browser.close()
