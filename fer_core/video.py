@@ -167,6 +167,12 @@ class _Writer:
         self.out.close()
 
 
+def _report(progress: Progress | None, idx: int, total: int, t: float) -> None:
+    if progress is not None and (idx % 10 == 0 or idx == total):
+        frac = min(1.0, idx / total) if total else 0.0
+        progress(frac, f"Analysed {idx}/{total or '?'} frames ({t:.1f} s)")
+
+
 def analyze_video(path: str | os.PathLike, analyzer, *, sample_fps: float | None = None,
                   progress: Progress | None = None, limits: VideoLimits = VideoLimits(),
                   annotated_out: str | os.PathLike | None = None, threshold: float = 0.0,
@@ -202,10 +208,16 @@ def analyze_video(path: str | os.PathLike, analyzer, *, sample_fps: float | None
                 if t > limits.max_duration_s + 0.5 or idx >= max_frames:
                     raise VideoError(f"{p.name} is longer than the limit of {limits.max_duration_s / 60:.1f} min "
                                      f"({max_frames} frames). Please trim it.")
+                sampled = not every or t + 1e-6 >= next_t
+                if not sampled and annotated_out is None:  # nothing to analyse or draw on this frame
+                    last_t = t
+                    idx += 1
+                    _report(progress, idx, total, t)
+                    continue
                 rgb = frame.to_ndarray(format="rgb24")
                 if writer is None and annotated_out is not None:
                     writer = _Writer(Path(annotated_out), rgb.shape[1], rgb.shape[0], info.fps)
-                if not every or t + 1e-6 >= next_t:
+                if sampled:
                     next_t = (np.floor((t + 1e-6) / every) + 1) * every if every else 0.0
                     preds = analyzer.analyze(rgb)
                     tracks = tracker.update([f.box for f in preds], frame=idx)
@@ -222,9 +234,7 @@ def analyze_video(path: str | os.PathLike, analyzer, *, sample_fps: float | None
                                  if current else rgb)
                 last_t = t
                 idx += 1
-                if progress is not None and (idx % 10 == 0 or idx == total):
-                    frac = min(1.0, idx / total) if total else 0.0
-                    progress(frac, f"Analysed {idx}/{total or '?'} frames ({t:.1f} s)")
+                _report(progress, idx, total, t)
         except av.FFmpegError as exc:
             if idx == 0:
                 raise _fail_open(p, exc) from None

@@ -138,5 +138,5 @@ def test_mtcnn_finds_faces_with_landmarks():
     assert _matches(found, truth, 0.3) == 2
     for b in found:
         assert b.landmarks and {"left_eye", "right_eye"} <= set(b.landmarks)
-        (lx, ly), (rx, ry) = b.landmarks["left_eye"], b.landmarks["right_eye"]
+        (lx, ly), (rx, _) = b.landmarks["left_eye"], b.landmarks["right_eye"]
         assert b.x <= min(lx, rx) and max(lx, rx) <= b.x + b.w and ly < b.y + b.h / 2 + 10
