@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -229,6 +229,9 @@ def analyze_video(path: str | os.PathLike, analyzer, *, sample_fps: float | None
                         current.append(fp)
                         records.append(make_record(fp, t, idx, tr.id))
                     n_analyzed += 1
+                elif current:  # between samples, boxes follow the faces' tracked motion
+                    moved = {t.id: t.box for t in tracker.predict(idx)}
+                    current = [replace(fp, box=moved.get(fp.track_id, fp.box)) for fp in current]
                 if writer is not None:
                     writer.write(annotate_frame(rgb, current, threshold=threshold, show_ids=True, copy=False)
                                  if current else rgb)
