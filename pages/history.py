@@ -110,7 +110,8 @@ if loaded is None:
     st.stop()
 info, records = loaded
 
-st.subheader(f"Session #{chosen}: {info['source']}")
+file_name = info["meta"].get("file_name")
+st.subheader(f"Session #{chosen}: {info['source']}" + (f" ({file_name})" if file_name else ""))
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Duration", _duration(info["duration_s"]))
 c2.metric("Dominant emotion", info["dominant_emotion"] or "-")

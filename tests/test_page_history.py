@@ -21,7 +21,8 @@ def store(db_url, monkeypatch) -> SessionStore:
 @pytest.fixture
 def two_sessions(store) -> tuple[int, int]:
     a = store.save_session("live", make_records(["happy"] * 8 + ["sad"] * 4, faces=2, seed=1))
-    b = store.save_session("video", make_records(["angry"] * 6 + ["neutral"] * 2, seed=2), meta={"duration_s": 42})
+    b = store.save_session("video", make_records(["angry"] * 6 + ["neutral"] * 2, seed=2),
+                          meta={"duration_s": 42, "file_name": "clip.mp4"})
     return a, b
 
 
@@ -62,6 +63,7 @@ def test_lists_and_opens_the_newest_session(open_page, two_sessions, captured_do
     assert table["dominant emotion"].tolist() == ["angry", "happy"]
     assert table["duration"].tolist() == ["0:42", "0:01"]
     assert at.selectbox(key="history_open").value == b
+    assert at.subheader[0].value == f"Session #{b}: video (clip.mp4)"
     shown = {m.label: m.value for m in at.metric}
     assert shown["Dominant emotion"] == "angry" and shown["Face-frames"] == "8"
     figs = charts(at)
