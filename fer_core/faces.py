@@ -31,7 +31,7 @@ DEFAULT_MARGIN = 0.05
 # Per-use detector settings (max_side: long side of the image the detector sees; min_face in
 # original pixels). Live favours speed (webcam faces are large), photos favour recall.
 LIVE_SETTINGS: dict = {"max_side": 320, "scale_factor": 1.15, "min_face": 48}
-VIDEO_SETTINGS: dict = {"max_side": 480, "scale_factor": 1.1, "min_face": 36}
+VIDEO_SETTINGS: dict = {"max_side": 400, "scale_factor": 1.15, "min_face": 32}
 PHOTO_SETTINGS: dict = {"max_side": 1024, "scale_factor": 1.1, "min_face": 24}
 DETECTOR_LABELS = {
     "haar": "Haar cascade (OpenCV, fast, no TensorFlow)",

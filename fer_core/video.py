@@ -149,7 +149,7 @@ class _Writer:
         self.stream = self.out.add_stream("libx264", rate=rate)
         self.stream.width, self.stream.height = self.w, self.h
         self.stream.pix_fmt = "yuv420p"
-        self.stream.options = {"preset": "veryfast", "crf": "23", "tune": "zerolatency"}
+        self.stream.options = {"preset": "superfast", "crf": "23", "tune": "zerolatency"}
         self.stream.codec_context.thread_count = 2
         self.n = 0
 

@@ -40,4 +40,5 @@ def test_bench_cli_writes_all_keys(tmp_path):
     s = res["settings"]
     assert s["live"]["detector"] == "haar" and s["live"]["detect_every"] >= 1
     assert s["live_rss_frames"] >= 300
+    assert res["live_rss_mb"] <= 400  # the live path stays small: no TensorFlow, one interpreter
     assert "one_face_p50_ms" in proc.stdout
