@@ -153,7 +153,7 @@ def test_pytest_markers_and_timeout():
 
 def test_gitignore_keeps_user_data_out_of_git():
     ignored = (ROOT / ".gitignore").read_text().split()
-    assert "*.db" in ignored and ".venv/" in ignored and "test-artifacts/" in ignored
+    assert {"*.db", "*.db-wal", "*.db-shm", ".venv/", "test-artifacts/"} <= set(ignored)
 
 
 def test_app_imports_webrtc_before_anything_else():
@@ -190,3 +190,23 @@ def test_server_process_survives_tensorflow_after_the_router(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, f"exit {out.returncode}: {out.stderr[-3000:]}"
     assert out.stdout.strip().splitlines()[-1] == "4.0 True"
+
+
+SKIP_PROBE = """
+import pytest
+import conftest
+try:
+    conftest.skip_or_fail("Chromium not installed")
+except pytest.fail.Exception as exc:
+    print("failed:", exc)
+except pytest.skip.Exception as exc:
+    print("skipped:", exc)
+"""
+
+
+@pytest.mark.parametrize("flag, outcome", [("", "skipped"), ("0", "skipped"), ("1", "failed")])
+def test_require_browser_turns_skips_into_failures(flag, outcome):
+    env = {**os.environ, "FER_REQUIRE_BROWSER": flag, "PYTHONPATH": f"{ROOT / 'tests'}{os.pathsep}{ROOT}"}
+    out = subprocess.run([sys.executable, "-c", SKIP_PROBE], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith(f"{outcome}: Chromium not installed")
