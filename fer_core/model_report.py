@@ -47,6 +47,35 @@ def all_reports(metrics: Mapping | None) -> dict[str, dict]:
     return {str(k): dict(v) for k, v in metrics.items() if isinstance(v, Mapping) and "accuracy" in v}
 
 
+SPLIT_NAMES = {"public_test": "FER-2013 PublicTest", "private_test": "FER-2013 PrivateTest", "valid": "FER+ valid",
+               "train": "the training split", "all": "all images"}
+
+
+def split_name(metrics: Mapping | None) -> str:
+    """Readable name of the split metrics.json was measured on (PublicTest when unstated)."""
+    split = metrics.get("split") if isinstance(metrics, Mapping) else None
+    return SPLIT_NAMES.get(split, split) if split else SPLIT_NAMES["public_test"]
+
+
+def variant_rows(metrics: Mapping | None) -> list[dict]:
+    """The TFLite variants the export measured (size, agreement with Keras, accuracy, latency), served one marked."""
+    variants = metrics.get("variants") if isinstance(metrics, Mapping) else None
+    if not isinstance(variants, list):
+        return []
+    served = metrics.get("served_variant")
+    rows = []
+    for v in variants:
+        if not isinstance(v, Mapping) or "variant" not in v:
+            continue
+        rows.append({
+            "variant": v["variant"], "served": v["variant"] == served,
+            "size_mb": round(float(v.get("size_bytes", 0)) / 1e6, 2),
+            **{k: float(v[k]) for k in ("agreement", "accuracy", "accuracy_drop", "macro_f1", "latency_p50_ms")
+               if isinstance(v.get(k), (int, float))},
+        })
+    return rows
+
+
 def headline(report: Mapping) -> dict:
     """Accuracy, macro-F1, the weakest class's recall and the test-set size of one report."""
     per = report.get("per_class") or {}
@@ -58,7 +87,6 @@ def headline(report: Mapping) -> dict:
         "n": int(report.get("n", 0) or 0),
         "worst_class": worst,
         "worst_recall": recalls.get(worst, float("nan")) if worst else float("nan"),
-        "split": report.get("split") or report.get("data_split"),
     }
 
 

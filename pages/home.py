@@ -3,7 +3,7 @@
 import streamlit as st
 
 from fer_core.labels import CLASSES, COLORS_HEX
-from fer_core.model_report import headline, served_report
+from fer_core.model_report import headline, served_report, split_name
 from fer_core.model_store import ModelFilesError, load_metrics, load_model_config
 from pages._common import APP_TITLE, MODEL_HINT, load_classifier, model_dir, show_error
 
@@ -69,6 +69,6 @@ if classifier is not None:
         if h["worst_class"]:
             cols[2].metric(f"Lowest recall ({h['worst_class']})", f"{h['worst_recall']:.0%}")
         cols[3].metric("Test images", f"{h['n']:,}")
-        st.caption(f"Measured on {h['split'] or 'FER-2013 PublicTest'} for the {found[0]} model. PublicTest is also "
-                   "where the model was selected, so these are validation figures. Details on the Model page.")
+        st.caption(f"The {found[0]} model on {split_name(metrics)}, which is also where the model was selected: "
+                   "these are validation figures. Details on the Model page.")
         st.page_link("pages/model.py", label="All figures and the model card", icon=":material/analytics:")

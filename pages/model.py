@@ -52,13 +52,16 @@ with tab_eval:
         c1.metric("Accuracy", f"{h['accuracy']:.1%}")
         c2.metric("Macro-F1", f"{h['macro_f1']:.3f}")
         c3.metric("Test images", f"{h['n']:,}")
-        st.caption(f"{which} model on {h['split'] or 'FER-2013 PublicTest'} (also the model-selection split: "
-                   "validation figures, see the model card).")
+        st.caption(f"The {which} model on {mr.split_name(metrics)}, which is also where the model was selected: "
+                   "these are validation figures (see the model card).")
         reports = mr.all_reports(metrics)
         if len(reports) > 1:
-            st.markdown("**Variants evaluated**")
-            st.dataframe(pd.DataFrame([{"model": k, **{m: v for m, v in mr.headline(r).items() if m != 'split'}}
-                                       for k, r in reports.items()]), hide_index=True)
+            st.markdown("**Keras model and the served model**")
+            st.dataframe(pd.DataFrame([{"model": k, **mr.headline(r)} for k, r in reports.items()]), hide_index=True)
+        variants = mr.variant_rows(metrics)
+        if variants:
+            st.markdown("**TFLite variants measured** (the app serves the smallest that agrees with Keras)")
+            st.dataframe(pd.DataFrame(variants), hide_index=True)
         rows = mr.per_class_rows(report)
         if rows:
             st.markdown("**Per class**")

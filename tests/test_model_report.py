@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from factories import CARD, fake_history, fake_report
+from factories import CARD, fake_history, fake_report, write_model_side_files
 
 from fer_core import model_report as mr
 from fer_core.labels import CLASSES, COLORS_HEX
@@ -89,3 +89,15 @@ def test_model_card_images_split_out(tmp_path):
     # a missing local image becomes text too, so the card stays one markdown part
     parts = mr.split_markdown_images(CARD, tmp_path / "elsewhere")
     assert [k for k, _ in parts] == ["markdown"] and "*[image: confusion matrix]*" in parts[0][1]
+
+
+def test_split_name_and_variant_rows(tmp_path):
+    metrics = write_model_side_files(tmp_path)["metrics"]
+    assert mr.split_name(metrics) == "FER-2013 PublicTest"
+    assert mr.split_name({**metrics, "split": "valid"}) == "FER+ valid"
+    assert mr.split_name({**metrics, "split": "my_split"}) == "my_split"
+    assert mr.split_name(None) == "FER-2013 PublicTest"
+    rows = mr.variant_rows(metrics)
+    assert [(r["variant"], r["served"], r["size_mb"]) for r in rows] == [("fp32", False, 16.0), ("int8", True, 4.5)]
+    assert rows[1]["agreement"] == 0.985 and rows[1]["latency_p50_ms"] == 1.2
+    assert mr.variant_rows({"variants": "nonsense"}) == [] and mr.variant_rows(None) == []

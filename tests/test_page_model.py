@@ -28,10 +28,13 @@ def test_model_page_shows_every_section(open_page, tiny_model_dir, monkeypatch):
     shown = {m.label: m.value for m in at.metric}
     assert shown["Accuracy"] == f"{served['accuracy']:.1%}" and shown["Macro-F1"] == f"{served['macro_f1']:.3f}"
     frames = [d.value for d in at.dataframe]
-    variants, per_class = frames
-    assert list(variants["model"]) == ["keras", "served"]
-    assert variants["accuracy"].tolist() == pytest.approx(
+    models, variants, per_class = frames
+    assert list(models["model"]) == ["keras", "served"]
+    assert models["accuracy"].tolist() == pytest.approx(
         [headline(side["metrics"][k])["accuracy"] for k in ("keras", "served")])
+    assert variants["variant"].tolist() == ["fp32", "int8"] and variants["served"].tolist() == [False, True]
+    assert variants["size_mb"].tolist() == [16.0, 4.5]
+    assert "FER-2013 PublicTest" in texts(at)
     assert list(per_class["class"]) == list(CLASSES)
     for _, row in per_class.iterrows():
         for k in ("precision", "recall", "f1", "specificity", "support"):
