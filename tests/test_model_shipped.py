@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from fer_core.model_store import load_metrics, load_model_config
+from fer_core.model_store import default_model_dir, load_metrics, load_model_config
 
 pytestmark = [pytest.mark.data, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
-def shipped(repo_root):
-    d = repo_root / "models"
+def shipped():
+    d = default_model_dir()  # models/, or FER_MODEL_DIR
     cfg = load_model_config(d)
     metrics = load_metrics(d)
     if metrics is None or cfg.get("placeholder"):
-        pytest.skip("models/ holds the placeholder model (no metrics.json yet); nothing shipped to re-measure")
+        pytest.skip(f"{d} holds the placeholder model (no metrics.json yet); nothing shipped to re-measure")
     return d, cfg, metrics
 
 

@@ -56,6 +56,17 @@ def test_ship_writes_only_final_files(pipeline):
     assert not (out / "export").exists()
 
 
+def _saved_groups(keras_file: Path) -> set[str]:
+    """Top-level groups of the weights file inside a .keras archive."""
+    import io
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(keras_file) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+        return set(f.keys())
+
+
 def test_shipped_config_and_models_load(pipeline):
     from fer_core.classifier import Classifier
     from fer_core.model_store import load_model_config
@@ -65,8 +76,10 @@ def test_shipped_config_and_models_load(pipeline):
     cfg = load_model_config(out)
     assert cfg["input_size"] == 32 and cfg["served_model"] == "model.tflite" and "placeholder" not in cfg
     assert cfg["served_variant"] in ("fp32", "int8")
+    assert _saved_groups(pipeline["run"] / "checkpoint_last.keras") >= {"layers", "optimizer"}
+    assert "optimizer" not in _saved_groups(out / "model.keras")  # shipped without optimizer state
     keras_model = _keras().models.load_model(out / "model.keras", compile=False)
-    assert keras_model.optimizer is None
+    assert keras_model.output_shape == (None, 7)
     clf = Classifier.from_dir(out)
     probs = clf.predict([np.zeros((48, 48), np.uint8), np.full((80, 60, 3), 200, np.uint8)])
     assert probs.shape == (2, 7)
