@@ -135,3 +135,26 @@ def test_gradcam_on_demand_for_one_face(open_page):
     assert not at.error
     assert len(at.image) == n_images + 1
     assert any("Grad-CAM for" in c for c in at.image[-1].captions)
+
+
+def test_camera_photo_is_analysed(open_page):
+    from fer_core.samples import sample_photo
+
+    jpeg = cv2.imencode(".jpg", cv2.cvtColor(sample_photo(), cv2.COLOR_RGB2BGR))[1].tobytes()
+    at = open_page("pages/photo.py")
+    at.radio(key="photo_source").set_value("Camera").run()
+    assert_clean(at)
+    at.camera_input(key="photo_camera").upload("camera.jpg", jpeg).run()
+    assert_clean(at)
+    assert at.subheader[0].value == "camera.jpg"
+    assert len(face_lines(at)) == len(DEMO_FACES)
+
+
+@pytest.mark.slow
+def test_mtcnn_detector_finds_the_sample_faces(open_page):
+    at = open_page("pages/photo.py")
+    at.selectbox(key="photo_detector").set_value("mtcnn")
+    at.radio(key="photo_source").set_value("Sample photo").run()
+    assert_clean(at)
+    assert not at.error, at.error[0].value
+    assert len(face_lines(at)) == len(DEMO_FACES)
