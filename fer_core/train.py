@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core.augment import augment_batch
 from fer_core.data import FORMATS, DatasetError, FaceDataset, load_dataset
 from fer_core.labels import CLASSES
 from fer_core.metrics import classification_report
@@ -104,27 +105,11 @@ def make_loss(args, labels: np.ndarray):
     )
 
 
-def augmenter(seed: int):
-    """Flip, small rotation/shift/scale, brightness/contrast: what changes between webcam frames."""
-    from fer_core.tf_import import keras as _keras
-
-    keras = _keras()
-
-    return keras.Sequential([
-        keras.layers.RandomFlip("horizontal", seed=seed),
-        keras.layers.RandomRotation(0.04, fill_mode="reflect", seed=seed + 1),
-        keras.layers.RandomTranslation(0.08, 0.08, fill_mode="reflect", seed=seed + 2),
-        keras.layers.RandomZoom((-0.12, 0.12), fill_mode="reflect", seed=seed + 3),
-        keras.layers.RandomBrightness(0.2, value_range=(0, 255), seed=seed + 4),
-        keras.layers.RandomContrast(0.25, seed=seed + 5),
-    ], name="augment")
-
-
 def train_dataset(x: np.ndarray, y: np.ndarray, args):
+    """Endless (faces, one-hot) batches, class-weighted and augmented, prefetched by tf.data."""
     from fer_core.tf_import import tensorflow
 
     tf = tensorflow()
-
     rng = np.random.default_rng(args.seed + int(time.time()))
     power = args.sampling_power if args.sampling == "weighted" else 0.0
     batches = weighted_batches(y, args.batch_size, len(CLASSES), power, rng)
@@ -132,16 +117,12 @@ def train_dataset(x: np.ndarray, y: np.ndarray, args):
 
     def gen():
         for idx in batches:
-            yield x[idx], eye[y[idx]]
+            xb = x[idx]
+            yield (xb if args.no_augment else augment_batch(xb, rng)), eye[y[idx]]
 
     s = args.input_size
-    ds = tf.data.Dataset.from_generator(gen, output_signature=(
-        tf.TensorSpec((None, s, s, 3), tf.float32), tf.TensorSpec((None, len(CLASSES)), tf.float32)))
-    if not args.no_augment:
-        aug = augmenter(args.seed)
-        ds = ds.map(lambda a, b: (tf.clip_by_value(aug(a, training=True), 0.0, 255.0), b),
-                    num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(2)
+    return tf.data.Dataset.from_generator(gen, output_signature=(
+        tf.TensorSpec((None, s, s, 3), tf.float32), tf.TensorSpec((None, len(CLASSES)), tf.float32))).prefetch(2)
 
 
 def make_callback(run_dir: Path, x_val, y_val, state: dict, args):
@@ -153,6 +134,10 @@ def make_callback(run_dir: Path, x_val, y_val, state: dict, args):
     class _Callback(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.t0 = time.time()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if batch and batch % 100 == 0:
+                print(f"  step {batch}: {(time.time() - self.t0) / batch:.2f}s/step", flush=True)
 
         def on_epoch_end(self, epoch, logs=None):
             probs = self.model.predict(x_val, batch_size=256, verbose=0)
@@ -186,6 +171,14 @@ def make_callback(run_dir: Path, x_val, y_val, state: dict, args):
                 self.model.stop_training = True
 
     return _Callback()
+
+
+def lr_schedule(keras, hparams: dict, epochs: int, steps: int):
+    """Linear warm-up to the peak rate, then cosine decay to 1% of it at the last epoch."""
+    warmup = int(hparams["warmup_epochs"] * steps)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=hparams["lr"] / 10, decay_steps=max(1, epochs * steps - warmup),
+        warmup_target=hparams["lr"], warmup_steps=warmup, alpha=0.01)
 
 
 def model_config(args, val_name: str) -> dict:
@@ -243,8 +236,12 @@ def main(argv=None) -> int:
     if args.resume and (run_dir / "checkpoint_last.keras").exists() and state_path.exists():
         state = json.loads(state_path.read_text())
         model = keras.models.load_model(run_dir / "checkpoint_last.keras")
-        print(f"resumed from epoch {state['epoch']} (best {state['best_score']:.4f} at epoch {state['best_epoch']})",
-              flush=True)
+        if state["args"]["epochs"] != args.epochs:
+            # Keep the step counter and warm-up, stretch or shrink the cosine to the new length.
+            model.optimizer._learning_rate = lr_schedule(keras, state["args"], args.epochs, steps)
+            state["args"]["epochs"] = args.epochs
+        print(f"resumed from epoch {state['epoch']} (best {state['best_score']:.4f} at epoch {state['best_epoch']}), "
+              f"training to epoch {args.epochs}", flush=True)
     else:
         state = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "history": [],
                  "args": vars(args), "hardware": f"{platform.processor() or platform.machine()}, "
@@ -253,12 +250,9 @@ def main(argv=None) -> int:
         if args.init_from:
             model.set_weights(keras.models.load_model(args.init_from, compile=False).get_weights())
             print(f"initialised from {args.init_from}", flush=True)
-        warmup = int(args.warmup_epochs * steps)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=args.lr / 10, decay_steps=max(1, args.epochs * steps - warmup),
-            warmup_target=args.lr, warmup_steps=warmup, alpha=0.01)
         model.compile(
-            optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=args.weight_decay),
+            optimizer=keras.optimizers.AdamW(learning_rate=lr_schedule(keras, vars(args), args.epochs, steps),
+                                             weight_decay=args.weight_decay),
             loss=make_loss(args, y_train),
             metrics=[keras.metrics.CategoricalAccuracy()],
         )
