@@ -82,7 +82,7 @@ for n, item in enumerate(inputs):
     with right:
         for i, pred in enumerate(result.faces):
             show_face_label(i, pred, threshold)
-            st.plotly_chart(probability_bar_figure(pred.probs),
+            st.plotly_chart(probability_bar_figure(pred.probs, height=210),
                             key=f"bars_{key}_{n}_{i}", config={"displayModeBar": False})
             if st.toggle("Explain with Grad-CAM", key=f"cam_{key}_{n}_{i}",
                          help="Highlights the regions that drove this prediction. Loads TensorFlow the "

@@ -62,7 +62,10 @@ class LoopbackNamespace:
                                      stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().strip()
         if line != "ready":
-            err = self.proc.stderr.read() if self.proc.poll() is not None else ""
+            try:
+                err = self.proc.communicate(timeout=5)[1]
+            except subprocess.TimeoutExpired:
+                err = ""
             self.close()
             raise HarnessUnavailable(f"cannot create a loopback-only network namespace: {err.strip() or line}")
         pid = str(self.proc.pid)
@@ -268,7 +271,19 @@ def stream_until(page, condition, timeout: float = 90.0, max_starts: int = 5, pe
 
 
 def stop_stream(page) -> None:
-    page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="STOP").click(timeout=15_000)
+    """Press STOP; a stream that streamlit-webrtc already reset as stale (START showing) is stopped too."""
+    frame = page.frame_locator(WEBRTC_IFRAME)
+    stop = frame.get_by_role("button", name="STOP")
+    start = frame.get_by_role("button", name="START")
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        if stop.is_visible():
+            stop.click(timeout=15_000)
+            return
+        if start.is_visible():
+            return
+        time.sleep(0.3)
+    raise AssertionError("neither STOP nor START is shown on the live page")
 
 
 def screenshot(page, name: str, settle: bool = True) -> Path:
