@@ -148,7 +148,8 @@ def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 30) -> Y4M:
     return Y4M(path, w, h, fps, len(frames))
 
 
-def face_frames(n: int = 30, width: int = 640, height: int = 480) -> tuple[list[np.ndarray], str]:
+def face_frames(n: int = 30, width: int = 320, height: int = 240,
+                face_size: int = 100) -> tuple[list[np.ndarray], str]:
     """Frames with one face that the live page's detector finds: a FER-2013 face pasted into a
     scene when ../shared/data is there, else a drawn face. The face drifts a little, like a person."""
     from fer_core.faces import LIVE_SETTINGS, make_detector
@@ -156,8 +157,8 @@ def face_frames(n: int = 30, width: int = 640, height: int = 480) -> tuple[list[
 
     detector = make_detector("haar", **LIVE_SETTINGS)
     real = bool(load_fer_faces(1))
-    frame, _ = detected_scene(detector, 1, width, height, face_size=160, seed=3, real=real or None)
-    frames = [np.roll(frame, shift=int(6 * np.sin(2 * np.pi * i / n)), axis=1) for i in range(n)]
+    frame, _ = detected_scene(detector, 1, width, height, face_size=face_size, seed=3, real=real or None)
+    frames = [np.roll(frame, shift=int(width / 100 * np.sin(2 * np.pi * i / n)), axis=1) for i in range(n)]
     return frames, "FER-2013 face" if real else "drawn face"
 
 
@@ -239,7 +240,7 @@ def wait_idle(page, timeout: float = 120.0) -> None:
     raise TimeoutError(f"the page was still running after {timeout:.0f} s")
 
 
-def stream_until(page, condition, timeout: float = 90.0, max_starts: int = 5, per_start: float = 20.0) -> int:
+def stream_until(page, condition, timeout: float = 90.0, max_starts: int = 5, per_start: float = 45.0) -> int:
     """Keep the live stream playing until ``condition()`` holds; returns how often START was pressed.
 
     streamlit-webrtc sometimes resets a just-made connection as stale (about 1 run in 4 on these
