@@ -113,18 +113,23 @@ def clean_records(records: Iterable[Mapping]) -> list[dict]:
     return out
 
 
+def _top_class(record: dict) -> str:
+    """The record's most probable class: the same rule fer_core.timeline uses, so History's table and charts agree."""
+    return max(CLASSES, key=lambda c: record[c])
+
+
 def emotion_shares(records: list[dict]) -> dict[str, float]:
-    """Share of records (faces x frames) labelled with each emotion, in CLASSES order."""
-    counts = Counter(r["label"] for r in records)
+    """Share of records (faces x frames) whose most probable emotion is each class, in CLASSES order."""
+    counts = Counter(_top_class(r) for r in records)
     n = sum(counts.values())
     return {c: (counts[c] / n if n else 0.0) for c in CLASSES}
 
 
 def dominant_emotion(records: list[dict]) -> str | None:
-    """Most frequent label; ties go to the higher mean probability. None for no records."""
+    """Most frequent top class; ties go to the higher mean probability. None for no records."""
     if not records:
         return None
-    counts = Counter(r["label"] for r in records)
+    counts = Counter(_top_class(r) for r in records)
     mean = {c: sum(r[c] for r in records) / len(records) for c in CLASSES}
     return max(CLASSES, key=lambda c: (counts[c], mean[c]))
 

@@ -75,9 +75,10 @@ class VideoResult:
 
 
 def _fail_open(path: Path, exc: Exception) -> VideoError:
-    name = path.name
-    return VideoError(f"{name} could not be read as a video (not a supported video file, or it is damaged "
-                      f"or truncated). Supported: {', '.join(VIDEO_EXTENSIONS)}. Details: {exc}")
+    # The decoder's message names the server-side temp file: keep only its reason.
+    reason = str(exc).replace(str(path), path.name)
+    return VideoError(f"{path.name} could not be read as a video (not a supported video file, or it is damaged "
+                      f"or truncated). Supported: {', '.join(VIDEO_EXTENSIONS)}. Details: {reason}")
 
 
 def _open(path: Path, limits: VideoLimits):

@@ -187,3 +187,14 @@ def test_clean_records_coerces_numpy_values():
     assert (out["frame"], out["x"], out["t"], out["sad"]) == (3, 5, 0.5, 0.75)
     with pytest.raises(ValueError, match="Record 0 is a list"):
         clean_records([[1, 2]])
+
+
+def test_dominant_emotion_follows_probabilities_like_the_timeline():
+    """History's table and its charts (fer_core.timeline) must name the same emotion."""
+    from fer_core.timeline import Timeline
+
+    flat = {c: 0.14 for c in CLASSES}
+    recs = [{"t": i * 0.1, "frame": i, "face_id": 1, "x": 0, "y": 0, "w": 10, "h": 10, "label": "happy",
+             "confidence": 0.15, **flat, "sad": 0.16} for i in range(5)]
+    assert dominant_emotion(recs) == "sad"
+    assert Timeline.from_records(recs).summary()["dominant"] == "sad"

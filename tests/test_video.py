@@ -146,8 +146,9 @@ def test_empty_and_missing_files(analyzer, tmp_path):
 def test_non_video_with_video_extension(analyzer, tmp_path, content):
     p = tmp_path / "fake.mp4"
     p.write_bytes(content)
-    with pytest.raises(VideoError, match="could not be read as a video"):
+    with pytest.raises(VideoError, match="could not be read as a video") as exc:
         analyze_video(p, analyzer)
+    assert str(tmp_path) not in str(exc.value)  # no server paths in user-facing messages
 
 
 def test_truncated_file(analyzer, clip, tmp_path):
