@@ -73,17 +73,11 @@ def time_live(classifier, frame: np.ndarray, n_frames: int, warmup: int = 15) ->
 
 def time_classifier(classifier, reps: int = 200) -> float:
     """p50 ms of one preprocessed face through the classifier."""
-    rng = np.random.default_rng(0)
+    from fer_core.classifier import latency_ms
+
     s = classifier.input_size
-    x = rng.uniform(0, 255, (1, s, s, 3)).astype(np.float32)
-    for _ in range(10):
-        classifier.predict_preprocessed(x)
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        classifier.predict_preprocessed(x)
-        ts.append((time.perf_counter() - t) * 1000.0)
-    return _pct(ts)[0]
+    x = np.random.default_rng(0).uniform(0, 255, (1, s, s, 3)).astype(np.float32)
+    return round(latency_ms(classifier, x, reps)[0], 3)
 
 
 def moving_clip(frame: np.ndarray, path: Path, seconds: float, fps: int = 30) -> Path:

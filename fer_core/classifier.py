@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -248,3 +249,14 @@ class Classifier:
     def __repr__(self) -> str:
         return f"Classifier({self.path.name}, {self.backend}, {self.input_size}px, {len(self.classes)} classes)"
 
+
+def latency_ms(clf: Classifier, x1: np.ndarray, repeats: int = 50) -> tuple[float, float]:
+    """p50/p90 ms of one batch-1 inference of a preprocessed face (after a short warm-up)."""
+    for _ in range(5):
+        clf.predict_preprocessed(x1)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        clf.predict_preprocessed(x1)
+        times.append((time.perf_counter() - t) * 1e3)
+    return float(np.percentile(times, 50)), float(np.percentile(times, 90))

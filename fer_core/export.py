@@ -150,23 +150,11 @@ def make_placeholder(out_dir: str | os.PathLike, input_size: int = 64, seed: int
                               served_model="model.tflite", placeholder=True)
 
 
-def latency_ms(clf, x1: np.ndarray, repeats: int = 50) -> tuple[float, float]:
-    """p50/p90 ms of one batch-1 inference (the classifier decides threads; export uses 2, as served)."""
-    for _ in range(5):
-        clf.predict_preprocessed(x1)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        clf.predict_preprocessed(x1)
-        times.append((time.perf_counter() - t) * 1e3)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 90))
-
-
 def measure_variant(variant: str, path: Path, x_val: np.ndarray, y_val: np.ndarray,
                     keras_pred: np.ndarray, keras_accuracy: float, latency_repeats: int = 50,
                     max_latency_ms: float | None = MAX_LATENCY_MS) -> VariantResult:
     """Size, agreement with Keras, accuracy and latency of one exported file."""
-    from fer_core.classifier import Classifier
+    from fer_core.classifier import Classifier, latency_ms
     from fer_core.metrics import classification_report
 
     clf = Classifier.from_path(path, input_size=x_val.shape[1], threads=LATENCY_THREADS, pool_size=1)
