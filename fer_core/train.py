@@ -125,6 +125,23 @@ def train_dataset(x: np.ndarray, y: np.ndarray, args):
         tf.TensorSpec((None, s, s, 3), tf.float32), tf.TensorSpec((None, len(CLASSES)), tf.float32))).prefetch(2)
 
 
+def restore_malloc_caching() -> None:
+    """Undo tf.data's generator-dataset malloc patch (M_TRIM_THRESHOLD=128 kB).
+
+    With it, glibc hands every large activation buffer back to the kernel and faults it in again
+    on the next step: measured here, a training step took twice as long. Called once the
+    iterator exists, since the op applies its patch then.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to undo
+        return
+    libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+    libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD (glibc's maximum on 64-bit)
+
+
 def make_callback(run_dir: Path, x_val, y_val, state: dict, args):
     """Per epoch: PublicTest metrics, best-model selection, resumable checkpoint, early stopping."""
     from fer_core.tf_import import keras as _keras
@@ -134,6 +151,10 @@ def make_callback(run_dir: Path, x_val, y_val, state: dict, args):
     class _Callback(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.t0 = time.time()
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 0:
+                restore_malloc_caching()
 
         def on_train_batch_end(self, batch, logs=None):
             if batch and batch % 100 == 0:
