@@ -78,22 +78,22 @@ def load_model_config(model_dir: str | os.PathLike | None = None) -> dict:
     return cfg
 
 
+def _named_model_file(model_dir: str | os.PathLike | None, key: str, what: str) -> Path:
+    d = _dir(model_dir)
+    p = d / load_model_config(d)[key]
+    if not p.is_file():
+        raise ModelFilesError(f"The {what} {p} named in {d / CONFIG_NAME} is missing.")
+    return p
+
+
 def served_model_path(model_dir: str | os.PathLike | None = None) -> Path:
     """Path of the model file the app serves (TFLite normally), checked to exist."""
-    d = _dir(model_dir)
-    p = d / load_model_config(d)["served_model"]
-    if not p.is_file():
-        raise ModelFilesError(f"The served model {p} named in {d / CONFIG_NAME} is missing.")
-    return p
+    return _named_model_file(model_dir, "served_model", "served model")
 
 
 def keras_model_path(model_dir: str | os.PathLike | None = None) -> Path:
     """Path of the Keras model (Grad-CAM, evaluation), checked to exist."""
-    d = _dir(model_dir)
-    p = d / load_model_config(d)["keras_model"]
-    if not p.is_file():
-        raise ModelFilesError(f"The Keras model {p} named in {d / CONFIG_NAME} is missing.")
-    return p
+    return _named_model_file(model_dir, "keras_model", "Keras model")
 
 
 def _optional_json(model_dir, name: str, what: str):
