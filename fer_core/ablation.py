@@ -1,0 +1,87 @@
+"""Ablation: cross-entropy vs focal loss, each with and without class-weighted sampling.
+
+    python -m fer_core.ablation --data ../shared/data/fer2013 --out runs/ablation \
+        --init-from runs/next/checkpoint_last.keras --epochs 1 --limit 12800
+
+Runs ``fer_core.train`` once per arm (same data, seed, schedule and starting weights; only the
+loss and the sampling change), each in its own process so no Keras state leaks between arms, then
+writes ``ablation.json`` and prints the markdown table the model card shows. An arm whose run
+directory already holds a finished ``state.json`` is not trained again, so an interrupted
+ablation resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+ARMS = (("ce", "uniform"), ("ce", "weighted"), ("focal", "uniform"), ("focal", "weighted"))
+MINORITY = ("disgust", "fear", "surprise")  # the three smallest FER-2013 training classes
+
+
+def arm_name(loss: str, sampling: str) -> str:
+    return f"{loss}-{sampling}"
+
+
+def arm_row(loss: str, sampling: str, state: Mapping) -> dict:
+    """One table row from a finished run's state.json (its best PublicTest report)."""
+    rep = state["best_report"]
+    return {
+        "arm": arm_name(loss, sampling), "loss": loss, "sampling": sampling,
+        "epochs": state["epoch"], "minutes": round(state.get("wall_seconds", 0.0) / 60, 1),
+        "accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"],
+        "recall": {c: rep["per_class"][c]["recall"] for c in MINORITY},
+    }
+
+
+def table_md(rows: Sequence[Mapping]) -> str:
+    head = ["loss", "weighted sampling", "accuracy", "macro-F1", *(f"{c} recall" for c in MINORITY), "minutes"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    for r in rows:
+        cells = ["focal" if r["loss"] == "focal" else "cross-entropy", "yes" if r["sampling"] == "weighted" else "no",
+                 f"{r['accuracy']:.4f}", f"{r['macro_f1']:.4f}", *(f"{r['recall'][c]:.3f}" for c in MINORITY),
+                 f"{r['minutes']:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def run_arm(loss: str, sampling: str, out: Path, train_args: Sequence[str]) -> dict:
+    run_dir = out / arm_name(loss, sampling)
+    state_path = run_dir / "state.json"
+    if not (run_dir / "model.keras").exists():
+        cmd = [sys.executable, "-u", "-m", "fer_core.train", "--out", str(run_dir), "--loss", loss,
+               "--sampling", sampling, "--resume", *train_args]
+        print("$ " + " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+    return arm_row(loss, sampling, json.loads(state_path.read_text()))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m fer_core.ablation", description=__doc__.split("\n")[0])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--limit", type=int, default=0, help="training images per arm (0 = all)")
+    ap.add_argument("--init-from", default=None, help="common starting weights for every arm")
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--warmup-epochs", type=float, default=0.1)
+    args = ap.parse_args(argv)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    train_args = ["--data", args.data, "--epochs", str(args.epochs), "--limit", str(args.limit),
+                  "--lr", str(args.lr), "--warmup-epochs", str(args.warmup_epochs), "--patience", "1000"]
+    if args.init_from:
+        train_args += ["--init-from", args.init_from]
+    rows = [run_arm(loss, sampling, out, train_args) for loss, sampling in ARMS]
+    (out / "ablation.json").write_text(json.dumps({"settings": vars(args), "arms": rows}, indent=1))
+    print(table_md(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

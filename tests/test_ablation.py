@@ -1,0 +1,61 @@
+"""The ablation driver: one train run per arm, same settings but loss and sampling, finished arms skipped.
+
+Training itself is covered by test_train; here the train process is replaced by a fake that writes
+what fer_core.train writes, so the orchestration and the table are checked in milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fer_core import ablation
+from fer_core.labels import CLASSES
+
+
+def _state(acc: float) -> dict:
+    per_class = {c: {"precision": 0.5, "recall": acc / 2, "f1": 0.4, "specificity": 0.9, "support": 10}
+                 for c in CLASSES}
+    return {"epoch": 1, "wall_seconds": 90.0,
+            "best_report": {"accuracy": acc, "macro_f1": acc - 0.1, "per_class": per_class}}
+
+
+@pytest.fixture()
+def fake_train(monkeypatch):
+    calls: list[list[str]] = []
+
+    def run(cmd, check):
+        calls.append(cmd)
+        run_dir = Path(cmd[cmd.index("--out") + 1])
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "state.json").write_text(json.dumps(_state(0.3 + 0.1 * len(calls))))
+        (run_dir / "model.keras").write_bytes(b"")
+
+    monkeypatch.setattr(ablation.subprocess, "run", run)
+    return calls
+
+
+def test_every_arm_trains_once_with_the_same_settings(tmp_path, fake_train, capsys):
+    assert ablation.main(["--data", "D", "--out", str(tmp_path), "--limit", "500", "--init-from", "w.keras"]) == 0
+    arms = [(c[c.index("--loss") + 1], c[c.index("--sampling") + 1]) for c in fake_train]
+    assert arms == list(ablation.ARMS)
+    common = {tuple(c[c.index("--data"):]) for c in fake_train}
+    assert len(common) == 1  # only loss / sampling / out differ
+    assert "w.keras" in fake_train[0] and "500" in fake_train[0]
+
+    saved = json.loads((tmp_path / "ablation.json").read_text())
+    assert [r["arm"] for r in saved["arms"]] == ["ce-uniform", "ce-weighted", "focal-uniform", "focal-weighted"]
+    assert saved["arms"][3]["accuracy"] == pytest.approx(0.7)
+    table = capsys.readouterr().out
+    assert "| focal | yes | 0.7000 | 0.6000 | 0.350 |" in table
+    assert "| cross-entropy | no | 0.4000 |" in table
+
+
+def test_finished_arms_are_not_trained_again(tmp_path, fake_train):
+    ablation.main(["--data", "D", "--out", str(tmp_path)])
+    (tmp_path / "focal-weighted" / "model.keras").unlink()  # as if interrupted in the last arm
+    fake_train.clear()
+    ablation.main(["--data", "D", "--out", str(tmp_path)])
+    assert len(fake_train) == 1 and "focal" in fake_train[0] and "weighted" in fake_train[0]
