@@ -45,10 +45,9 @@ def test_map_is_normalised_not_flat_and_class_specific(model, face):
     assert heat.shape == crop.shape[:2] and heat.dtype == np.float32
     assert heat.min() >= 0.0 and heat.max() == pytest.approx(1.0, abs=1e-3)
     assert heat.std() > 0.05
-    # The predicted and the least likely class. (The top two would be a stricter check, but the
-    # shipped early checkpoint separates classes along one direction only, so it fails it.)
-    first_last = np.argsort(probs)[::-1][[0, -1]]
-    maps = [gradcam_heatmap(model, crop, int(k), layer) for k in first_last]
+    # The two most likely classes must still get different maps.
+    top2 = np.argsort(probs)[::-1][:2]
+    maps = [gradcam_heatmap(model, crop, int(k), layer) for k in top2]
     np.testing.assert_allclose(maps[0], heat, atol=1e-5)  # default target = predicted class
     corr = np.corrcoef(maps[0].ravel(), maps[1].ravel())[0, 1]
     assert corr < 0.9
