@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import html
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,13 +46,13 @@ def _detector(name: str, purpose: str) -> _LockedDetector:
     return _LockedDetector(faces.make_detector(name, **settings))
 
 
-def detector_choices(live: bool = False) -> tuple[tuple[str, ...], Callable[[str], str]]:
-    """Detector names for a selectbox and their display labels (live: TensorFlow-free ones only)."""
+def detector_select(key: str, live: bool = False, help: str | None = None) -> str:
+    """The face-detector picker every analysis page shows (live: TensorFlow-free detectors only)."""
     from fer_core import faces
 
-    names = tuple(getattr(faces, "TF_FREE_DETECTORS", ("haar",))) if live else tuple(faces.DETECTORS)
-    labels = getattr(faces, "DETECTOR_LABELS", {})
-    return names, lambda n: labels.get(n, n)
+    names = faces.TF_FREE_DETECTORS if live else faces.DETECTORS
+    return st.selectbox("Face detector", names, format_func=lambda n: faces.DETECTOR_LABELS.get(n, n),
+                        key=key, help=help)
 
 
 def load_analyzer(detector_name: str, purpose: str = "photo"):

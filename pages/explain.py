@@ -15,7 +15,7 @@ from fer_core.labels import CLASSES
 from fer_core.photo import analyze_photo
 from fer_core.timeline import probability_bar_figure
 from pages._analysis import (
-    compute_gradcam, detector_choices, digest, emotion_badge, face_crop, full_image_overlay, load_analyzer,
+    compute_gradcam, detector_select, digest, emotion_badge, face_crop, full_image_overlay, load_analyzer,
     photo_inputs, show_error_safely, threshold_slider,
 )
 from pages._common import show_error
@@ -26,8 +26,7 @@ st.write("Grad-CAM highlights the parts of a face that pushed the model towards 
 
 with st.sidebar:
     st.subheader("Explain settings")
-    names, label_of = detector_choices()
-    detector_name = st.selectbox("Face detector", names, format_func=label_of, key="explain_detector")
+    detector_name = detector_select("explain_detector")
     threshold = threshold_slider("explain_threshold")
 
 inputs = photo_inputs("explain", multiple=False)

@@ -20,7 +20,7 @@ from fer_core.live import LiveProcessor
 from fer_core.rtc_config import IceConfigError, rtc_configuration
 from fer_core.timeline import Timeline, timeline_figure
 from fer_core.tracker import SMOOTHING_METHODS
-from pages._analysis import detector_choices, emotion_badge, threshold_slider
+from pages._analysis import detector_select, emotion_badge, threshold_slider
 from pages._common import load_classifier, load_store, show_error
 
 LOG = logging.getLogger(__name__)
@@ -49,9 +49,8 @@ if classifier is None:
 
 with st.sidebar:
     st.subheader("Live settings")
-    names, label_of = detector_choices(live=True)
-    detector_name = st.selectbox("Face detector", names, format_func=label_of, key="live_detector",
-                                 help="Only detectors that need no TensorFlow can run next to the stream.")
+    detector_name = detector_select("live_detector", live=True,
+                                    help="Only detectors that need no TensorFlow can run next to the stream.")
     detect_every = st.slider("Detect faces every N frames", 1, 10, 3, key="live_detect_every",
                              help="Faces are tracked in between; higher is faster, lower follows quick moves.")
     smoothing = st.selectbox("Smoothing", SMOOTHING_METHODS, format_func=lambda m: SMOOTHING_LABELS.get(m, m),

@@ -16,7 +16,7 @@ from fer_core.labels import CLASSES
 from fer_core.photo import analyze_photo
 from fer_core.timeline import probability_bar_figure
 from pages._analysis import (
-    compute_gradcam, detector_choices, digest, face_crop, load_analyzer, photo_inputs,
+    compute_gradcam, detector_select, digest, face_crop, load_analyzer, photo_inputs,
     show_error_safely, show_face_label, threshold_slider,
 )
 from pages._common import show_error
@@ -27,8 +27,7 @@ st.write("Upload one or more photos, take one with your camera, or try the sampl
 
 with st.sidebar:
     st.subheader("Photo settings")
-    names, label_of = detector_choices()
-    detector_name = st.selectbox("Face detector", names, format_func=label_of, key="photo_detector")
+    detector_name = detector_select("photo_detector")
     threshold = threshold_slider("photo_threshold")
 
 inputs = photo_inputs("photo", multiple=True)

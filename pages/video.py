@@ -16,7 +16,7 @@ import streamlit as st
 from fer_core.timeline import distribution_figure, timeline_figure
 from fer_core.video import DEFAULT_SAMPLE_FPS, VIDEO_EXTENSIONS, VideoError, analyze_video
 from pages._analysis import (
-    detector_choices, digest, emotion_badge, load_analyzer, show_error_safely, threshold_slider,
+    detector_select, digest, emotion_badge, load_analyzer, show_error_safely, threshold_slider,
 )
 from pages._common import load_store, show_error
 
@@ -36,8 +36,7 @@ with st.sidebar:
     st.subheader("Video settings")
     rate_name = st.selectbox("Analyse", list(RATES), key="video_rate",
                              help="Frames in between are annotated with the latest result.")
-    names, label_of = detector_choices()
-    detector_name = st.selectbox("Face detector", names, format_func=label_of, key="video_detector")
+    detector_name = detector_select("video_detector")
     smooth = st.toggle("Smooth emotions over time", value=True, key="video_smooth",
                        help="Averages each face's probabilities over recent frames so labels do not flicker.")
     threshold = threshold_slider("video_threshold")
