@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -54,6 +55,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--monitor", choices=("val_accuracy", "val_macro_f1"), default="val_macro_f1")
     ap.add_argument("--patience", type=int, default=10, help="early stopping patience in epochs")
+    ap.add_argument("--keep-epochs", action="store_true",
+                    help="also keep every epoch's checkpoint as epochs/epoch_NN.keras (for fer_core.average)")
     ap.add_argument("--val-fraction", type=float, default=0.1,
                     help="slice of train held out for validation when the data has no validation split")
     ap.add_argument("--limit", type=int, default=0, help="use at most N training images (smoke tests)")
@@ -181,6 +184,9 @@ def make_callback(run_dir: Path, x_val, y_val, state: dict, args):
                 state.update(best_score=score, best_epoch=epoch + 1, best_report=rep)
                 self.model.save_weights(run_dir / "best.weights.h5")
             self.model.save(run_dir / "checkpoint_last.keras")
+            if args.keep_epochs:
+                (run_dir / "epochs").mkdir(exist_ok=True)
+                shutil.copyfile(run_dir / "checkpoint_last.keras", run_dir / "epochs" / f"epoch_{epoch + 1:02d}.keras")
             (run_dir / "state.json").write_text(json.dumps(state, indent=1))
             (run_dir / "history.json").write_text(json.dumps(state["history"], indent=1))
             print(f"epoch {epoch + 1}/{args.epochs}  loss {row['loss']:.4f}  train_acc {row['accuracy']:.3f}  "

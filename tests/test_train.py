@@ -31,7 +31,7 @@ def pipeline(tmp_path_factory) -> dict[str, Path]:
     data = write_fer2013_folders(base / "fer2013", n_train=8, n_public=3, n_private=1)
     run, out = base / "run", base / "models"
     rc = train_main(["--data", str(data), "--out", str(run), "--epochs", "1", "--input-size", "32",
-                     "--batch-size", "16", "--no-augment", "--patience", "5"])
+                     "--batch-size", "16", "--no-augment", "--patience", "5", "--keep-epochs"])
     assert rc == 0
     ship(str(run), str(data), str(out), variants=("fp32", "int8"), n_representative=30,
          max_latency_ms=None, log=lambda *_: None)
@@ -43,6 +43,7 @@ def test_training_run_writes_its_files(pipeline):
     for name in ("model.keras", "model_config.json", "history.json", "class_counts.json", "best.weights.h5",
                  "checkpoint_last.keras", "state.json"):
         assert (run / name).is_file(), name
+    assert [p.name for p in (run / "epochs").iterdir()] == ["epoch_01.keras"]  # --keep-epochs
     cfg = json.loads((run / "model_config.json").read_text())
     assert cfg["input_size"] == 32 and cfg["classes"] == list(CLASSES)
     hist = json.loads((run / "history.json").read_text())
