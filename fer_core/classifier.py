@@ -252,11 +252,25 @@ class Classifier:
 
 def latency_ms(clf: Classifier, x1: np.ndarray, repeats: int = 50) -> tuple[float, float]:
     """p50/p90 ms of one batch-1 inference of a preprocessed face (after a short warm-up)."""
-    for _ in range(5):
-        clf.predict_preprocessed(x1)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        clf.predict_preprocessed(x1)
-        times.append((time.perf_counter() - t) * 1e3)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 90))
+    return interleaved_latency_ms([clf], x1, rounds=1, repeats=repeats)[0]
+
+
+def interleaved_latency_ms(classifiers: Sequence, x1: np.ndarray, rounds: int = 10, repeats: int = 10,
+                           clock=time.perf_counter) -> list[tuple[float, float]]:
+    """p50/p90 ms of each classifier at batch 1, timed in alternating rounds.
+
+    Timed one after another, a burst of load from elsewhere on the machine lands on one model and
+    decides which looks faster; alternating rounds (forward, then backward) spread it over all.
+    """
+    for clf in classifiers:
+        for _ in range(5):
+            clf.predict_preprocessed(x1)
+    times: list[list[float]] = [[] for _ in classifiers]
+    for r in range(rounds):
+        order = range(len(classifiers)) if r % 2 == 0 else reversed(range(len(classifiers)))
+        for i in order:
+            for _ in range(repeats):
+                t = clock()
+                classifiers[i].predict_preprocessed(x1)
+                times[i].append((clock() - t) * 1e3)
+    return [(float(np.percentile(t, 50)), float(np.percentile(t, 90))) for t in times]
