@@ -5,8 +5,9 @@
 
 Each variant is measured against the Keras model on the validation split (PublicTest for
 FER-2013): file size, top-1 agreement, accuracy, and single-face latency at batch 1 with
-2 threads (all variants timed together, in alternating rounds, after the accuracy pass). The smallest variant that agrees on >= 98% of faces, loses <= 1 accuracy point and
-runs within the 2 ms per-face budget is chosen; ``variants.json`` records all of them so the
+2 threads (all variants timed together, in alternating rounds, after the accuracy pass).
+The smallest variant that agrees on >= 98% of faces, loses <= 1 accuracy point and runs
+within the 2 ms per-face budget is chosen; ``variants.json`` records all of them so the
 model card can show the trade-off.
 """
 
