@@ -21,7 +21,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -151,28 +151,24 @@ def make_placeholder(out_dir: str | os.PathLike, input_size: int = 64, seed: int
                               served_model="model.tflite", placeholder=True)
 
 
-def measure_variant(variant: str, path: Path, clf, x_val: np.ndarray, y_val: np.ndarray,
-                    keras_pred: np.ndarray, keras_accuracy: float) -> VariantResult:
-    """Size, agreement with Keras and accuracy of one exported file; latency is timed later, for all at once."""
+def measure_variant(variant: str, path: Path, pred: np.ndarray, y_val: np.ndarray, keras_pred: np.ndarray,
+                    keras_accuracy: float, latency: tuple[float, float],
+                    max_latency_ms: float | None = MAX_LATENCY_MS) -> VariantResult:
+    """Size, agreement with Keras, accuracy and latency (p50, p90 ms) of one exported file."""
     from fer_core.metrics import classification_report
 
-    pred = predict_in_batches(clf.predict_preprocessed, x_val).argmax(1)
     rep = classification_report(y_val, pred)
     agreement = float(np.mean(pred == keras_pred))
     drop = keras_accuracy - rep["accuracy"]
+    p50, p90 = latency
     return VariantResult(
         variant=variant, file=path.name, size_bytes=path.stat().st_size, agreement=round(agreement, 5),
         accuracy=round(rep["accuracy"], 5), keras_accuracy=round(keras_accuracy, 5),
         accuracy_drop=round(drop, 5), macro_f1=round(rep["macro_f1"], 5),
-        latency_p50_ms=float("nan"), latency_p90_ms=float("nan"),
+        latency_p50_ms=round(p50, 3), latency_p90_ms=round(p90, 3),
         meets_accuracy=bool(agreement >= MIN_AGREEMENT and drop <= MAX_ACCURACY_DROP + 1e-9),
-        meets_latency=False,
+        meets_latency=bool(max_latency_ms is None or p50 <= max_latency_ms),
     )
-
-
-def with_latency(r: VariantResult, p50: float, p90: float, max_latency_ms: float | None) -> VariantResult:
-    return replace(r, latency_p50_ms=round(p50, 3), latency_p90_ms=round(p90, 3),
-                   meets_latency=bool(max_latency_ms is None or p50 <= max_latency_ms))
 
 
 def predict_in_batches(fn, x: np.ndarray, batch_size: int = 256, progress: bool = False) -> np.ndarray:
@@ -255,22 +251,21 @@ def export_all(model_path: str | os.PathLike, data_path: str, out_dir: str | os.
     keras_acc = float(np.mean(keras_pred == y_val))
     log(f"keras accuracy {keras_acc:.4f}")
     rep = representative_faces(data_path, fmt, size, n_representative) if "int8" in variants else None
-    results, classifiers = [], []
+    classifiers, preds = [], []
     for v in variants:
         t = time.time()
         path = out / variant_filename(v)
         path.write_bytes(convert_keras(model, v, rep))
-        clf = Classifier.from_path(path, input_size=size, threads=LATENCY_THREADS, pool_size=1)
-        r = measure_variant(v, path, clf, x_val, y_val, keras_pred, keras_acc)
-        results.append(r)
-        classifiers.append(clf)
-        log(f"{v:8s} {r.size_mb:6.2f} MB  agreement {r.agreement:.4f}  accuracy {r.accuracy:.4f} "
-            f"(drop {r.accuracy_drop * 100:+.2f} pt)  ({time.time() - t:.0f}s)")
-    log(f"timing {len(results)} variant(s) at batch 1, {LATENCY_THREADS} threads, {latency_rounds} alternating rounds ...")
+        classifiers.append(Classifier.from_path(path, input_size=size, threads=LATENCY_THREADS, pool_size=1))
+        preds.append(predict_in_batches(classifiers[-1].predict_preprocessed, x_val).argmax(1))
+        log(f"{v:8s} converted and evaluated ({time.time() - t:.0f}s)")
+    log(f"timing {len(variants)} variant(s) at batch 1, {LATENCY_THREADS} threads, {latency_rounds} alternating rounds ...")
     latencies = interleaved_latency_ms(classifiers, x_val[:1], latency_rounds, latency_repeats)
-    results = [with_latency(r, p50, p90, max_latency_ms) for r, (p50, p90) in zip(results, latencies)]
+    results = [measure_variant(v, out / variant_filename(v), pred, y_val, keras_pred, keras_acc, lat, max_latency_ms)
+               for v, pred, lat in zip(variants, preds, latencies)]
     for r in results:
-        log(f"{r.variant:8s} p50 {r.latency_p50_ms:.2f} ms  p90 {r.latency_p90_ms:.2f} ms  "
+        log(f"{r.variant:8s} {r.size_mb:6.2f} MB  agreement {r.agreement:.4f}  accuracy {r.accuracy:.4f} "
+            f"(drop {r.accuracy_drop * 100:+.2f} pt)  p50 {r.latency_p50_ms:.2f} ms  "
             f"{'eligible' if r.eligible else 'too slow' if r.meets_accuracy else 'not eligible'}")
     chosen = choose_variant(results)
     served = out / "served.tflite"
