@@ -29,20 +29,21 @@ class FaceAnalyzer:
     """Detector + classifier; ``analyze`` is safe to call from several threads if both parts are."""
 
     def __init__(self, classifier, detector, margin: float = DEFAULT_MARGIN, align: bool = True,
-                 whole_image_fallback: bool = True, max_faces: int = 32) -> None:
+                 whole_image_fallback: bool = True, max_faces: int = 32, mirror: bool = False) -> None:
         self.classifier = classifier
         self.detector = detector
         self.margin = margin
         self.align = align
         self.whole_image_fallback = whole_image_fallback
         self.max_faces = max_faces
+        self.mirror = mirror  # average with the mirror image (Classifier.predict_preprocessed)
 
     def classify_boxes(self, rgb: np.ndarray, boxes: list[FaceBox]) -> np.ndarray:
         """Probabilities for the given boxes, in one classifier batch."""
         if not boxes:
             return np.zeros((0, len(self.classifier.classes)), np.float32)
         crops = [crop_face(rgb, b, self.margin, self.align) for b in boxes]
-        return self.classifier.predict(crops)
+        return self.classifier.predict(crops, self.mirror)
 
     def analyze(self, rgb: np.ndarray) -> list[FacePrediction]:
         img = np.asarray(rgb)
@@ -55,7 +56,7 @@ class FaceAnalyzer:
             return [FacePrediction(b, p, classes=self.classifier.classes) for b, p in zip(boxes, probs)]
         if self.whole_image_fallback and looks_like_face_crop(img.shape):
             h, w = img.shape[:2]
-            probs = self.classifier.predict([img])[0]
+            probs = self.classifier.predict([img], self.mirror)[0]
             return [FacePrediction(FaceBox(0, 0, w, h, 0.0), probs, whole_image=True,
                                    classes=self.classifier.classes)]
         return []

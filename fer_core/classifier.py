@@ -223,13 +223,22 @@ class Classifier:
                 return self._factory()
         return self._pool.get()
 
-    def predict_preprocessed(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities for an already preprocessed (N, S, S, 3) float32 batch."""
+    def predict_preprocessed(self, x: np.ndarray, mirror: bool = False) -> np.ndarray:
+        """Probabilities for an already preprocessed (N, S, S, 3) float32 batch.
+
+        ``mirror`` averages each face's probabilities with those of its left-right mirror image
+        (one batch of 2N): a face and its mirror show the same emotion, and the average is
+        right more often (model card), at twice the compute, so stills use it and live video does not.
+        """
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 4 or x.shape[1:] != (self.input_size, self.input_size, 3):
             raise ValueError(f"Expected a (N, {self.input_size}, {self.input_size}, 3) batch, got {x.shape}.")
         if x.shape[0] == 0:
             return np.zeros((0, len(self.classes)), np.float32)
+        if mirror:
+            n = x.shape[0]
+            both = self.predict_preprocessed(np.concatenate([x, x[:, :, ::-1]]))
+            return (both[:n] + both[n:]) / 2
         if self.backend == "keras":
             with self._keras_lock:
                 # predict_on_batch runs Keras' compiled predict function: twice as fast as eager calls.
@@ -242,9 +251,9 @@ class Classifier:
             self._pool.put(runner)
         return _softmax_if_needed(y)
 
-    def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+    def predict(self, crops: Sequence[np.ndarray], mirror: bool = False) -> np.ndarray:
         """Probabilities for RGB or gray face crops of any size, with the training preprocessing."""
-        return self.predict_preprocessed(preprocess_faces(list(crops), self.input_size))
+        return self.predict_preprocessed(preprocess_faces(list(crops), self.input_size), mirror)
 
     def __repr__(self) -> str:
         return f"Classifier({self.path.name}, {self.backend}, {self.input_size}px, {len(self.classes)} classes)"

@@ -43,7 +43,7 @@ def _dataset(data_path: str | os.PathLike, fmt: str, split: str):
 
 
 def predict_dataset(classifier, images: list[np.ndarray], batch_size: int = 256,
-                    progress: bool = False) -> np.ndarray:
+                    progress: bool = False, mirror: bool = False) -> np.ndarray:
     """(N, 7) probabilities, preprocessing batch by batch so memory stays bounded on big splits."""
     from fer_core.preprocess import preprocess_faces
 
@@ -52,7 +52,7 @@ def predict_dataset(classifier, images: list[np.ndarray], batch_size: int = 256,
     tty = sys.stderr.isatty()
     for start in range(0, len(images), batch_size):
         x = preprocess_faces(images[start:start + batch_size], classifier.input_size)
-        out.append(classifier.predict_preprocessed(x))
+        out.append(classifier.predict_preprocessed(x, mirror))
         done = min(start + batch_size, len(images))
         if progress and (tty or time.time() - last > 10 or done == len(images)):
             last = time.time()
@@ -66,7 +66,7 @@ def predict_dataset(classifier, images: list[np.ndarray], batch_size: int = 256,
 
 def evaluate(model_path: str | os.PathLike, data_path: str | os.PathLike, fmt: str = "auto",
              split: str = DEFAULT_SPLIT, batch_size: int = 256, progress: bool = False,
-             classifier=None) -> dict:
+             classifier=None, mirror: bool = False) -> dict:
     """The evaluate JSON (fer_core.metrics.classification_report) plus what was evaluated on what."""
     from fer_core.classifier import Classifier
     from fer_core.metrics import classification_report
@@ -77,11 +77,12 @@ def evaluate(model_path: str | os.PathLike, data_path: str | os.PathLike, fmt: s
     if progress:
         print(f"evaluating {Path(model_path).name} on {len(ds)} images ({ds.fmt}, split {ds.split}, "
               f"{ds.skipped} skipped)", file=sys.stderr, flush=True)
-    probs = predict_dataset(clf, ds.images, batch_size, progress)
+    probs = predict_dataset(clf, ds.images, batch_size, progress, mirror)
     report = classification_report(ds.labels, probs.argmax(1), skipped=ds.skipped)
     report.update({
         "model": Path(model_path).name,
         "backend": getattr(clf, "backend", None),
+        "mirror": mirror,
         "input_size": int(clf.input_size),
         "data": str(data_path),
         "format": ds.fmt,
@@ -96,7 +97,7 @@ def format_report(report: dict) -> str:
     """Readable text: headline figures, per-class table, confusion matrix with class names."""
     classes = report["classes"]
     lines = [
-        f"model {report.get('model', '?')} on {report.get('format', '?')} split {report.get('split', '?')}: "
+        f"model {report.get('model', '?')}{' (mirror-averaged)' if report.get('mirror') else ''} on {report.get('format', '?')} split {report.get('split', '?')}: "
         f"{report['n']} images, {report['skipped']} skipped"
         + (f" ({', '.join(f'{k}: {v}' for k, v in report.get('skipped_reasons', {}).items())})"
            if report.get("skipped_reasons") else ""),
@@ -129,9 +130,12 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None, help="write the report as JSON here")
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--quiet", action="store_true", help="no progress output")
+    ap.add_argument("--mirror", action="store_true",
+                    help="average each face with its mirror image, as the app does for photos and videos")
     args = ap.parse_args(argv)
     try:
-        report = evaluate(args.model, args.data, args.format, args.split, args.batch_size, not args.quiet)
+        report = evaluate(args.model, args.data, args.format, args.split, args.batch_size, not args.quiet,
+                          mirror=args.mirror)
     except (DatasetError, ModelFilesError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -47,6 +47,9 @@ def all_reports(metrics: Mapping | None) -> dict[str, dict]:
     return {str(k): dict(v) for k, v in metrics.items() if isinstance(v, Mapping) and "accuracy" in v}
 
 
+REPORT_LABELS = {"keras": "Keras model", "served": "served TFLite (live page)",
+                 "served_mirror": "served TFLite, mirror-averaged (photos, videos)"}
+
 SPLIT_NAMES = {"public_test": "FER-2013 PublicTest", "private_test": "FER-2013 PrivateTest", "valid": "FER+ valid",
                "train": "the training split", "all": "all images"}
 

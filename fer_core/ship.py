@@ -4,7 +4,8 @@
 
 Exports the run's model.keras to every TFLite variant (fer_core.export; scratch files go to
 <run>/export, never to models/), serves the smallest variant that agrees with Keras, evaluates
-the Keras and the served model on PublicTest with fer_core.evaluate, and writes to --out only
+the Keras and the served model (also mirror-averaged, as photos and videos use it) on
+PublicTest with fer_core.evaluate, and writes to --out only
 the final files: model.keras (no optimizer), model.tflite (the served variant),
 model_config.json, history.json, class_counts.json, metrics.json, confusion_matrix.png and
 training_curves.png. MODEL_CARD.md is written by hand.
@@ -69,12 +70,14 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
             log(f"warning: {run / name} missing; not shipped")
     split = exp.split
     reports = {}
-    for key, name in (("keras", KERAS_NAME), ("served", SERVED_NAME)):
-        log(f"evaluating {name} on {split} ...")
+    # served_mirror: the served model as the photo and video pages run it (mirror-averaged)
+    for key, name, mirror in (("keras", KERAS_NAME, False), ("served", SERVED_NAME, False),
+                              ("served_mirror", SERVED_NAME, True)):
+        log(f"evaluating {name}{' mirror-averaged' if mirror else ''} on {split} ...")
         clf = Classifier.from_path(out / name)
-        reports[key] = evaluate(out / name, data_path, fmt, split, classifier=clf)
+        reports[key] = evaluate(out / name, data_path, fmt, split, classifier=clf, mirror=mirror)
         log(f"  accuracy {reports[key]['accuracy']:.4f}  macro-F1 {reports[key]['macro_f1']:.4f}")
-    metrics = {"keras": reports["keras"], "served": reports["served"], "served_model": SERVED_NAME,
+    metrics = {**reports, "served_model": SERVED_NAME,
                "served_variant": exp.chosen.variant, "variants": exp.to_dict()["variants"], "split": split}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     confusion_matrix_png(reports["served"], out / "confusion_matrix.png",

@@ -56,8 +56,9 @@ with tab_eval:
                    "these are validation figures (see the model card).")
         reports = mr.all_reports(metrics)
         if len(reports) > 1:
-            st.markdown("**Keras model and the served model**")
-            st.dataframe(pd.DataFrame([{"model": k, **mr.headline(r)} for k, r in reports.items()]), hide_index=True)
+            st.markdown("**The Keras model and the served model as each page runs it**")
+            st.dataframe(pd.DataFrame([{"model": mr.REPORT_LABELS.get(k, k), **mr.headline(r)}
+                                       for k, r in reports.items()]), hide_index=True)
         variants = mr.variant_rows(metrics)
         if variants:
             st.markdown("**TFLite variants measured** (the app serves the smallest that agrees with Keras)")

@@ -110,6 +110,22 @@ def test_thread_safe_under_concurrent_calls(models):
     assert clf._created <= 2  # the interpreter pool never grows past its size
 
 
+@pytest.mark.slow
+def test_mirror_averages_a_face_with_its_left_right_mirror():
+    clf = Classifier.from_dir()  # the shipped model: not symmetric, unlike the tiny test models
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0, 255, (3, clf.input_size, clf.input_size, 3)).astype(np.float32)
+    x[:, :, : clf.input_size // 2] *= 0.3  # left half darker: the mirror is a different input
+    plain, mirrored = clf.predict_preprocessed(x), clf.predict_preprocessed(x[:, :, ::-1])
+    assert np.abs(plain - mirrored).max() > 1e-3
+    both = clf.predict_preprocessed(x, mirror=True)
+    np.testing.assert_allclose(both, (plain + mirrored) / 2, atol=1e-5)
+    np.testing.assert_allclose(clf.predict_preprocessed(x[:, :, ::-1], mirror=True), both, atol=1e-5)
+    crops = [np.asarray(f, np.uint8) for f in x]
+    np.testing.assert_allclose(clf.predict(crops, mirror=True), clf.predict([c[:, ::-1] for c in crops], mirror=True),
+                               atol=1e-5)
+
+
 def test_missing_and_corrupt_files(tmp_path):
     with pytest.raises(ModelFilesError, match="not found"):
         Classifier.from_path(tmp_path / "nope.tflite")

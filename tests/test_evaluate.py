@@ -79,6 +79,10 @@ def test_cli_prints_table_and_writes_json(models, fer_dir, tmp_path, capsys):
     assert REQUIRED_KEYS <= set(rep) and rep["n"] == 21
     assert set(rep["per_class"]["happy"]) == {"precision", "recall", "f1", "specificity", "support"}
     assert format_report(rep).splitlines()[-1].startswith("surprise")
+    assert rep["mirror"] is False and "mirror" not in text
+    assert main(["--model", str(models["tflite"]), "--data", str(fer_dir), "--json", str(out), "--quiet",
+                 "--mirror"]) == 0
+    assert "(mirror-averaged)" in capsys.readouterr().out and json.loads(out.read_text())["mirror"] is True
 
 
 @pytest.mark.parametrize("case", ["missing data", "empty dir", "bad model path", "corrupt model", "bad csv"])

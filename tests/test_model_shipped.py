@@ -19,16 +19,16 @@ def shipped():
     return d, cfg, metrics
 
 
-@pytest.mark.parametrize("key", ["served", "keras"])
+@pytest.mark.parametrize("key", ["served", "served_mirror", "keras"])
 def test_publictest_figures_match_metrics_json(shipped, fer2013_dir, key):
     from fer_core.evaluate import evaluate
 
     d, cfg, metrics = shipped
     assert metrics["split"] == "public_test"
-    name = cfg["served_model"] if key == "served" else cfg["keras_model"]
-    if key == "served":
+    name = cfg["keras_model"] if key == "keras" else cfg["served_model"]
+    if key != "keras":
         assert metrics["served_model"] == cfg["served_model"]
-    rep = evaluate(d / name, fer2013_dir, split="public_test")
+    rep = evaluate(d / name, fer2013_dir, split="public_test", mirror=key == "served_mirror")
     want = metrics[key]
     assert rep["n"] == want["n"] == 3589
     # the same file on the same images: identical up to at most one borderline face

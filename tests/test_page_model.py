@@ -29,7 +29,7 @@ def test_model_page_shows_every_section(open_page, tiny_model_dir, monkeypatch):
     assert shown["Accuracy"] == f"{served['accuracy']:.1%}" and shown["Macro-F1"] == f"{served['macro_f1']:.3f}"
     frames = [d.value for d in at.dataframe]
     models, variants, per_class = frames
-    assert list(models["model"]) == ["keras", "served"]
+    assert list(models["model"]) == ["Keras model", "served TFLite (live page)"]
     assert models["accuracy"].tolist() == pytest.approx(
         [headline(side["metrics"][k])["accuracy"] for k in ("keras", "served")])
     assert variants["variant"].tolist() == ["fp32", "int8"] and variants["served"].tolist() == [False, True]

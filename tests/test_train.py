@@ -87,15 +87,16 @@ def test_shipped_config_and_models_load(pipeline):
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-3)
 
 
-def test_metrics_json_is_the_evaluate_json_of_both_models(pipeline):
+def test_metrics_json_is_the_evaluate_json_of_each_model(pipeline):
     from fer_core.evaluate import main as evaluate_main
 
     out = pipeline["out"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["split"] == "public_test" and metrics["served_model"] == "model.tflite"
     assert {v["variant"] for v in metrics["variants"]} == {"fp32", "int8"}
-    for key in ("keras", "served"):
+    for key in ("keras", "served", "served_mirror"):
         assert REQUIRED_KEYS <= set(metrics[key])
+        assert metrics[key]["mirror"] is (key == "served_mirror")
         assert metrics[key]["n"] == 21 and np.array(metrics[key]["confusion_matrix"]).sum() == 21
     # evaluating the served file again from the CLI gives the same figures
     again = out.parent / "again.json"
