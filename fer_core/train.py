@@ -52,6 +52,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--sampling", choices=("weighted", "uniform"), default="weighted")
     ap.add_argument("--sampling-power", type=float, default=0.5,
                     help="0 = natural class mix, 1 = all classes equally often")
+    ap.add_argument("--soft-labels", action="store_true",
+                    help="FER+ only: train on each face's annotator vote distribution instead of its majority label")
     ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--monitor", choices=("val_accuracy", "val_macro_f1"), default="val_macro_f1")
     ap.add_argument("--patience", type=int, default=10, help="early stopping patience in epochs")
@@ -108,20 +110,23 @@ def make_loss(args, labels: np.ndarray):
     )
 
 
-def train_dataset(x: np.ndarray, y: np.ndarray, args):
-    """Endless (faces, one-hot) batches, class-weighted and augmented, prefetched by tf.data."""
+def train_dataset(x: np.ndarray, y: np.ndarray, args, targets: np.ndarray | None = None):
+    """Endless (faces, targets) batches, class-weighted by ``y`` and augmented, prefetched by tf.data.
+
+    Targets are one-hot ``y`` unless given (FER+ vote distributions: ten annotators' disagreement
+    is information a single label throws away)."""
     from fer_core.tf_import import tensorflow
 
     tf = tensorflow()
     rng = np.random.default_rng(args.seed + int(time.time()))
     power = args.sampling_power if args.sampling == "weighted" else 0.0
     batches = weighted_batches(y, args.batch_size, len(CLASSES), power, rng)
-    eye = np.eye(len(CLASSES), dtype=np.float32)
+    targets = np.eye(len(CLASSES), dtype=np.float32)[y] if targets is None else np.asarray(targets, np.float32)
 
     def gen():
         for idx in batches:
             xb = x[idx]
-            yield (xb if args.no_augment else augment_batch(xb, rng)), eye[y[idx]]
+            yield (xb if args.no_augment else augment_batch(xb, rng)), targets[idx]
 
     s = args.input_size
     return tf.data.Dataset.from_generator(gen, output_signature=(
@@ -242,7 +247,10 @@ def main(argv=None) -> int:
     if args.limit and args.limit < len(train):
         keep = np.random.default_rng(args.seed).permutation(len(train))[:args.limit]
         train = FaceDataset([train.images[i] for i in keep], train.labels[keep], [train.names[i] for i in keep],
-                            fmt=train.fmt)
+                            None if train.soft_labels is None else train.soft_labels[keep], fmt=train.fmt)
+    if args.soft_labels and train.soft_labels is None:
+        print(f"error: --soft-labels needs annotator votes (FER+ data); {args.data} is {train.fmt}", file=sys.stderr)
+        return 2
     print(f"data: {len(train)} train ({train.fmt}), {len(val)} validation ({val_name}), "
           f"loaded in {time.time() - t_load:.0f}s; class counts {train.class_counts()}", flush=True)
     x_train = preprocess_faces(train.images, args.input_size)
@@ -287,7 +295,8 @@ def main(argv=None) -> int:
     (run_dir / "model_config.json").write_text(json.dumps(model_config(args, val_name), indent=1))
 
     if state["epoch"] < args.epochs:
-        model.fit(train_dataset(x_train, y_train, args), epochs=args.epochs, initial_epoch=state["epoch"],
+        targets = train.soft_labels if args.soft_labels else None
+        model.fit(train_dataset(x_train, y_train, args, targets), epochs=args.epochs, initial_epoch=state["epoch"],
                   steps_per_epoch=steps, callbacks=[make_callback(run_dir, x_val, y_val, state, args)],
                   verbose=2)
 

@@ -114,3 +114,30 @@ def test_ship_refuses_an_unfinished_run(tmp_path, pipeline):
     assert ship_main(["--run", str(tmp_path / "run"), "--data", str(pipeline["data"]),
                       "--out", str(tmp_path / "m")]) == 2
     assert not (tmp_path / "m").exists()
+
+
+def test_soft_targets_follow_their_faces_through_sampling():
+    import argparse
+
+    from fer_core.train import train_dataset
+
+    n, s = 40, 8
+    x = np.stack([np.full((s, s, 3), i, np.float32) for i in range(n)])  # face i is filled with i
+    y = np.arange(n) % len(CLASSES)
+    soft = np.random.default_rng(0).dirichlet(np.ones(len(CLASSES)), n).astype(np.float32)
+    args = argparse.Namespace(seed=0, sampling="weighted", sampling_power=0.5, batch_size=8, no_augment=True,
+                              input_size=s)
+    for xb, tb in train_dataset(x, y, args, soft).take(5):
+        rows = xb.numpy()[:, 0, 0, 0].astype(int)
+        np.testing.assert_allclose(tb.numpy(), soft[rows])
+    for xb, tb in train_dataset(x, y, args).take(2):  # default: one-hot majority labels
+        np.testing.assert_array_equal(tb.numpy().argmax(1), y[xb.numpy()[:, 0, 0, 0].astype(int)])
+        assert set(np.unique(tb.numpy())) == {0.0, 1.0}
+
+
+def test_soft_labels_need_annotator_votes(tmp_path, capsys):
+    from fer_core.train import main as train_main
+
+    data = write_fer2013_folders(tmp_path / "fer2013", n_train=2, n_public=1, n_private=0)
+    assert train_main(["--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1", "--soft-labels"]) == 2
+    assert "--soft-labels needs annotator votes (FER+ data)" in capsys.readouterr().err
