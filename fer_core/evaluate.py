@@ -97,7 +97,8 @@ def format_report(report: dict) -> str:
     """Readable text: headline figures, per-class table, confusion matrix with class names."""
     classes = report["classes"]
     lines = [
-        f"model {report.get('model', '?')}{' (mirror-averaged)' if report.get('mirror') else ''} on {report.get('format', '?')} split {report.get('split', '?')}: "
+        f"model {report.get('model', '?')}{' (mirror-averaged)' if report.get('mirror') else ''} "
+        f"on {report.get('format', '?')} split {report.get('split', '?')}: "
         f"{report['n']} images, {report['skipped']} skipped"
         + (f" ({', '.join(f'{k}: {v}' for k, v in report.get('skipped_reasons', {}).items())})"
            if report.get("skipped_reasons") else ""),

@@ -270,6 +270,7 @@ def main(argv=None) -> int:
     state_path = run_dir / "state.json"
     if args.resume and (run_dir / "checkpoint_last.keras").exists() and state_path.exists():
         state = json.loads(state_path.read_text())
+        args.soft_labels = args.soft_labels or bool(state["args"].get("soft_labels"))  # keep the run's targets
         model = keras.models.load_model(run_dir / "checkpoint_last.keras")
         if state["args"]["epochs"] != args.epochs:
             # Keep the step counter and warm-up, stretch or shrink the cosine to the new length.
