@@ -70,12 +70,12 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
             log(f"warning: {run / name} missing; not shipped")
     split = exp.split
     reports = {}
+    classifiers = {name: Classifier.from_path(out / name) for name in (KERAS_NAME, SERVED_NAME)}
     # served_mirror: the served model as the photo and video pages run it (mirror-averaged)
     for key, name, mirror in (("keras", KERAS_NAME, False), ("served", SERVED_NAME, False),
                               ("served_mirror", SERVED_NAME, True)):
         log(f"evaluating {name}{' mirror-averaged' if mirror else ''} on {split} ...")
-        clf = Classifier.from_path(out / name)
-        reports[key] = evaluate(out / name, data_path, fmt, split, classifier=clf, mirror=mirror)
+        reports[key] = evaluate(out / name, data_path, fmt, split, classifier=classifiers[name], mirror=mirror)
         log(f"  accuracy {reports[key]['accuracy']:.4f}  macro-F1 {reports[key]['macro_f1']:.4f}")
     metrics = {**reports, "served_model": SERVED_NAME,
                "served_variant": exp.chosen.variant, "variants": exp.to_dict()["variants"], "split": split}
