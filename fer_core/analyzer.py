@@ -12,6 +12,9 @@ import numpy as np
 from fer_core.faces import DEFAULT_MARGIN, crop_face
 from fer_core.results import FaceBox, FacePrediction
 
+# Photos and videos are not real-time: each face is averaged with its mirror image, right more
+# often for twice the classifier work (the live path classifies once per frame).
+MIRROR_STILLS = True
 WHOLE_IMAGE_MAX_SIDE = 128
 WHOLE_IMAGE_ASPECT = (0.8, 1.25)
 

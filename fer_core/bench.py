@@ -95,11 +95,11 @@ def moving_clip(frame: np.ndarray, path: Path, seconds: float, fps: int = 30) ->
 
 
 def time_video(classifier, frame: np.ndarray, seconds: float) -> dict:
-    from fer_core.analyzer import FaceAnalyzer
+    from fer_core.analyzer import MIRROR_STILLS, FaceAnalyzer
     from fer_core.faces import DEFAULT_DETECTOR, VIDEO_SETTINGS, make_detector
     from fer_core.video import DEFAULT_SAMPLE_FPS, analyze_video
 
-    analyzer = FaceAnalyzer(classifier, make_detector(DEFAULT_DETECTOR, **VIDEO_SETTINGS), mirror=True)  # as the page
+    analyzer = FaceAnalyzer(classifier, make_detector(DEFAULT_DETECTOR, **VIDEO_SETTINGS), mirror=MIRROR_STILLS)
     with tempfile.TemporaryDirectory(prefix="fer-bench-") as d:
         clip = moving_clip(frame, Path(d) / "clip.mp4", seconds)
         t = time.perf_counter()

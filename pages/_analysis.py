@@ -58,7 +58,7 @@ def detector_select(key: str, live: bool = False, help: str | None = None) -> st
 def load_analyzer(detector_name: str, purpose: str = "photo"):
     """A FaceAnalyzer over the cached classifier and detector (tuned for 'photo' or 'video'),
     or None after a clear message."""
-    from fer_core.analyzer import FaceAnalyzer
+    from fer_core.analyzer import MIRROR_STILLS, FaceAnalyzer
     from fer_core.faces import DetectorUnavailableError
 
     classifier = load_classifier()
@@ -74,9 +74,7 @@ def load_analyzer(detector_name: str, purpose: str = "photo"):
         show_error(f"The face detector '{detector_name}' could not be loaded ({type(exc).__name__}: {exc}).",
                    "Choose the Haar cascade detector instead.")
         return None
-    # Photos and videos are not real-time: each face is averaged with its mirror image, which is
-    # right more often for twice the classifier work (the live page classifies once per frame).
-    return FaceAnalyzer(classifier, detector, mirror=True)
+    return FaceAnalyzer(classifier, detector, mirror=MIRROR_STILLS)
 
 
 def digest(data: bytes) -> str:
