@@ -52,8 +52,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--sampling", choices=("weighted", "uniform"), default="weighted")
     ap.add_argument("--sampling-power", type=float, default=0.5,
                     help="0 = natural class mix, 1 = all classes equally often")
-    ap.add_argument("--soft-labels", action="store_true",
-                    help="FER+ only: train on each face's annotator vote distribution instead of its majority label")
+    targets = ap.add_mutually_exclusive_group()
+    targets.add_argument("--soft-labels", action="store_true",
+                         help="FER+ only: train on each face's annotator vote distribution instead of its majority label")
+    targets.add_argument("--votes-from", default=None,
+                         help="FER+ data whose annotator votes are blended into FER-2013 targets (faces joined by pixels)")
+    ap.add_argument("--votes-weight", type=float, default=0.5,
+                    help="with --votes-from: share of each matched face's target taken from its FER+ votes")
     ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--monitor", choices=("val_accuracy", "val_macro_f1"), default="val_macro_f1")
     ap.add_argument("--patience", type=int, default=10, help="early stopping patience in epochs")
@@ -131,6 +136,17 @@ def train_dataset(x: np.ndarray, y: np.ndarray, args, targets: np.ndarray | None
     s = args.input_size
     return tf.data.Dataset.from_generator(gen, output_signature=(
         tf.TensorSpec((None, s, s, 3), tf.float32), tf.TensorSpec((None, len(CLASSES)), tf.float32))).prefetch(2)
+
+
+def blended_targets(train: FaceDataset, votes_path: str, weight: float) -> np.ndarray:
+    """FER-2013 one-hot labels blended with the FER+ votes of the same faces."""
+    from fer_core.votes import blend_targets, match_faces
+
+    votes = load_dataset(votes_path, "ferplus", "train")
+    match = match_faces(train.images, votes.images)
+    print(f"votes: {int((match >= 0).sum())} of {len(train)} faces matched to FER+ votes "
+          f"(weight {weight})", flush=True)
+    return blend_targets(train.labels, votes.soft_labels, match, weight)
 
 
 def restore_malloc_caching() -> None:
@@ -248,11 +264,24 @@ def main(argv=None) -> int:
         keep = np.random.default_rng(args.seed).permutation(len(train))[:args.limit]
         train = FaceDataset([train.images[i] for i in keep], train.labels[keep], [train.names[i] for i in keep],
                             None if train.soft_labels is None else train.soft_labels[keep], fmt=train.fmt)
+    state_path = run_dir / "state.json"
+    resuming = args.resume and (run_dir / "checkpoint_last.keras").exists() and state_path.exists()
+    if resuming:
+        saved = json.loads(state_path.read_text())["args"]
+        for key in ("soft_labels", "votes_from", "votes_weight"):  # keep the run's targets
+            setattr(args, key, saved.get(key, getattr(args, key)))
     if args.soft_labels and train.soft_labels is None:
         print(f"error: --soft-labels needs annotator votes (FER+ data); {args.data} is {train.fmt}", file=sys.stderr)
         return 2
     print(f"data: {len(train)} train ({train.fmt}), {len(val)} validation ({val_name}), "
           f"loaded in {time.time() - t_load:.0f}s; class counts {train.class_counts()}", flush=True)
+    targets = train.soft_labels if args.soft_labels else None
+    if args.votes_from:
+        try:
+            targets = blended_targets(train, args.votes_from, args.votes_weight)
+        except (DatasetError, ValueError) as exc:
+            print(f"error: --votes-from {args.votes_from}: {exc}", file=sys.stderr)
+            return 2
     x_train = preprocess_faces(train.images, args.input_size)
     x_val = preprocess_faces(val.images, args.input_size)
     y_train, y_val = train.labels, val.labels
@@ -267,10 +296,8 @@ def main(argv=None) -> int:
     from fer_core.model import build_model
 
     steps = max(1, len(train) // args.batch_size)
-    state_path = run_dir / "state.json"
-    if args.resume and (run_dir / "checkpoint_last.keras").exists() and state_path.exists():
+    if resuming:
         state = json.loads(state_path.read_text())
-        args.soft_labels = args.soft_labels or bool(state["args"].get("soft_labels"))  # keep the run's targets
         model = keras.models.load_model(run_dir / "checkpoint_last.keras")
         if state["args"]["epochs"] != args.epochs:
             # Keep the step counter and warm-up, stretch or shrink the cosine to the new length.
@@ -296,7 +323,6 @@ def main(argv=None) -> int:
     (run_dir / "model_config.json").write_text(json.dumps(model_config(args, val_name), indent=1))
 
     if state["epoch"] < args.epochs:
-        targets = train.soft_labels if args.soft_labels else None
         model.fit(train_dataset(x_train, y_train, args, targets), epochs=args.epochs, initial_epoch=state["epoch"],
                   steps_per_epoch=steps, callbacks=[make_callback(run_dir, x_val, y_val, state, args)],
                   verbose=2)

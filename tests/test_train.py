@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datagen import write_fer2013_folders
+from datagen import votes_for, write_fer2013_folders
 from fer_core.labels import CLASSES
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -141,3 +141,45 @@ def test_soft_labels_need_annotator_votes(tmp_path, capsys):
     data = write_fer2013_folders(tmp_path / "fer2013", n_train=2, n_public=1, n_private=0)
     assert train_main(["--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1", "--soft-labels"]) == 2
     assert "--soft-labels needs annotator votes (FER+ data)" in capsys.readouterr().err
+
+
+def _ferplus_of(faces: list[np.ndarray], vote: str, root: Path) -> Path:
+    """FER+ train folder holding ``faces`` as PNGs, every face voted ``vote`` by all ten annotators."""
+    import csv
+
+    import cv2
+
+    d = root / "FER2013Train"
+    d.mkdir(parents=True)
+    with open(d / "label.csv", "w", newline="") as fh:
+        for i, face in enumerate(faces):
+            cv2.imwrite(str(d / f"fer{i:07d}.png"), face)
+            csv.writer(fh).writerow([f"fer{i:07d}.png", "(0, 0, 48, 48)", *votes_for(vote, 10)])
+    return root
+
+
+def test_votes_from_blends_fer_plus_votes_into_the_matched_faces(tmp_path, capsys):
+    from fer_core.data import load_dataset
+    from fer_core.train import blended_targets
+
+    data = write_fer2013_folders(tmp_path / "fer2013", n_train=2, n_public=1, n_private=0)
+    train = load_dataset(data, "fer2013-folders", "train")
+    votes = _ferplus_of(train.images[:5], "surprise", tmp_path / "ferplus")
+    t = blended_targets(train, str(votes), 0.5)
+    onehot = np.eye(len(CLASSES))[train.labels]
+    np.testing.assert_allclose(t[:5], 0.5 * onehot[:5] + 0.5 * np.eye(len(CLASSES))[CLASSES.index("surprise")])
+    np.testing.assert_array_equal(t[5:], onehot[5:])
+    assert "5 of 14 faces matched" in capsys.readouterr().out
+
+
+def test_votes_from_needs_fer_plus_data_and_excludes_soft_labels(tmp_path, capsys):
+    from fer_core.train import main as train_main
+
+    data = write_fer2013_folders(tmp_path / "fer2013", n_train=2, n_public=1, n_private=0)
+    run = ["--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1"]
+    assert train_main([*run, "--votes-from", str(data)]) == 2  # FER-2013 folders hold no votes
+    assert "error: --votes-from" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "model.keras").exists()
+    with pytest.raises(SystemExit) as exc:
+        train_main([*run, "--soft-labels", "--votes-from", str(data)])
+    assert exc.value.code == 2 and "not allowed with" in capsys.readouterr().err
