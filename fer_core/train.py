@@ -57,7 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                          help="FER+ only: train on each face's annotator vote distribution instead of its majority label")
     targets.add_argument("--votes-from", default=None,
                          help="FER+ data whose annotator votes are blended into FER-2013 targets (faces joined by pixels)")
-    ap.add_argument("--votes-weight", type=float, default=0.5,
+    ap.add_argument("--votes-weight", type=float, default=0.3,
                     help="with --votes-from: share of each matched face's target taken from its FER+ votes")
     ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--monitor", choices=("val_accuracy", "val_macro_f1"), default="val_macro_f1")
@@ -267,9 +267,9 @@ def main(argv=None) -> int:
     state_path = run_dir / "state.json"
     resuming = args.resume and (run_dir / "checkpoint_last.keras").exists() and state_path.exists()
     if resuming:
-        saved = json.loads(state_path.read_text())["args"]
+        state = json.loads(state_path.read_text())
         for key in ("soft_labels", "votes_from", "votes_weight"):  # keep the run's targets
-            setattr(args, key, saved.get(key, getattr(args, key)))
+            setattr(args, key, state["args"].get(key, getattr(args, key)))
     if args.soft_labels and train.soft_labels is None:
         print(f"error: --soft-labels needs annotator votes (FER+ data); {args.data} is {train.fmt}", file=sys.stderr)
         return 2
@@ -297,7 +297,6 @@ def main(argv=None) -> int:
 
     steps = max(1, len(train) // args.batch_size)
     if resuming:
-        state = json.loads(state_path.read_text())
         model = keras.models.load_model(run_dir / "checkpoint_last.keras")
         if state["args"]["epochs"] != args.epochs:
             # Keep the step counter and warm-up, stretch or shrink the cosine to the new length.
