@@ -34,6 +34,7 @@ MAX_ACCURACY_DROP = 0.01  # one accuracy point
 # The issue's serving budget: classifier time per face at batch 1 on 2 cores. Dynamic-range
 # models run hybrid kernels and can be the smallest yet several times slower than int8.
 MAX_LATENCY_MS = 2.0
+LATENCY_TIE = 1.10  # p50s within 10% are one speed on a noisy 2-core machine
 LATENCY_THREADS = 2
 VARIANTS_JSON = "variants.json"
 
@@ -184,13 +185,18 @@ def predict_in_batches(fn, x: np.ndarray, batch_size: int = 256, progress: bool 
 
 
 def choose_variant(results: list[VariantResult]) -> VariantResult:
-    """Smallest variant meeting accuracy and latency; else the fastest meeting accuracy; else fp32."""
+    """Smallest variant meeting accuracy and latency; else fp32.
+
+    When every accurate variant misses the budget, the smallest one about as fast as the fastest
+    is served, so timing noise between near-equal variants does not decide the file size.
+    """
     eligible = [r for r in results if r.eligible]
     if eligible:
         return min(eligible, key=lambda r: r.size_bytes)
     accurate = [r for r in results if r.meets_accuracy]
     if accurate:
-        return min(accurate, key=lambda r: r.latency_p50_ms)
+        fastest = min(r.latency_p50_ms for r in accurate)
+        return min((r for r in accurate if r.latency_p50_ms <= fastest * LATENCY_TIE), key=lambda r: r.size_bytes)
     fp32 = [r for r in results if r.variant == "fp32"]
     return fp32[0] if fp32 else max(results, key=lambda r: r.agreement)
 

@@ -100,6 +100,9 @@ def test_choice_is_smallest_that_agrees_loses_at_most_a_point_and_is_fast_enough
     assert choose_variant([fp32, int8_drop]).variant == "fp32"
     # nothing within the latency budget: the fastest of the accurate ones
     assert choose_variant([_vr("fp32", 16, p50=5), _vr("dynamic", 4, p50=10)]).variant == "fp32"
+    # ... unless a smaller accurate one is within timing noise (10%) of it
+    assert choose_variant([_vr("fp32", 16, p50=2.43), _vr("fp16", 8, p50=2.50), _vr("dynamic", 4, p50=3.0)]).variant == "fp16"
+    assert choose_variant([_vr("fp32", 16, p50=2.43), _vr("fp16", 8, p50=2.70)]).variant == "fp32"
 
 
 def test_export_all_writes_variants_and_serves_the_choice(oracle_keras, dataset, tmp_path):
