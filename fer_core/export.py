@@ -185,11 +185,8 @@ def predict_in_batches(fn, x: np.ndarray, batch_size: int = 256, progress: bool 
 
 
 def choose_variant(results: list[VariantResult]) -> VariantResult:
-    """Smallest variant meeting accuracy and latency; else fp32.
-
-    When every accurate variant misses the budget, the smallest one about as fast as the fastest
-    is served, so timing noise between near-equal variants does not decide the file size.
-    """
+    """Smallest variant meeting accuracy and latency; if none is fast enough, the smallest accurate one
+    within timing noise of the fastest (noise must not decide the file size); else fp32."""
     eligible = [r for r in results if r.eligible]
     if eligible:
         return min(eligible, key=lambda r: r.size_bytes)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datagen import votes_for, write_fer2013_folders
+from datagen import votes_for, write_fer2013_folders, write_ferplus, write_image
 from fer_core.labels import CLASSES
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -145,16 +145,10 @@ def test_soft_labels_need_annotator_votes(tmp_path, capsys):
 
 def _ferplus_of(faces: list[np.ndarray], vote: str, root: Path) -> Path:
     """FER+ train folder holding ``faces`` as PNGs, every face voted ``vote`` by all ten annotators."""
-    import csv
-
-    import cv2
-
-    d = root / "FER2013Train"
-    d.mkdir(parents=True)
-    with open(d / "label.csv", "w", newline="") as fh:
-        for i, face in enumerate(faces):
-            cv2.imwrite(str(d / f"fer{i:07d}.png"), face)
-            csv.writer(fh).writerow([f"fer{i:07d}.png", "(0, 0, 48, 48)", *votes_for(vote, 10)])
+    names = [f"fer{i:07d}.png" for i in range(len(faces))]
+    write_ferplus(root, "FER2013Train", [(name, votes_for(vote, 10), None) for name in names])
+    for name, face in zip(names, faces):
+        write_image(root / "FER2013Train" / name, face)
     return root
 
 
