@@ -79,6 +79,28 @@ def variant_rows(metrics: Mapping | None) -> list[dict]:
     return rows
 
 
+# Human column names for every table the Model page shows (keys stay short in code and JSON).
+COLUMN_NAMES = {
+    "model": "model", "evaluation_set": "evaluated on", "accuracy": "accuracy", "macro_f1": "macro-F1",
+    "n": "faces", "worst_class": "weakest expression", "worst_recall": "recall of the weakest",
+    "variant": "variant", "served": "served", "size_mb": "size (MB)", "agreement": "agrees with Keras",
+    "accuracy_drop": "accuracy lost (points)", "latency_p50_ms": "time per face (ms, median)",
+    "class": "expression", "precision": "precision", "recall": "recall", "f1": "F1",
+    "specificity": "specificity", "support": "faces",
+}
+
+
+def human_columns(rows: list[dict]) -> list[dict]:
+    """The same rows with COLUMN_NAMES as keys; accuracy_drop in percentage points."""
+    out = []
+    for row in rows:
+        row = dict(row)
+        if isinstance(row.get("accuracy_drop"), float):
+            row["accuracy_drop"] = round(row["accuracy_drop"] * 100, 2)
+        out.append({COLUMN_NAMES.get(k, k.replace("_", " ")): v for k, v in row.items()})
+    return out
+
+
 def headline(report: Mapping) -> dict:
     """Accuracy, macro-F1, the weakest class's recall and the test-set size of one report."""
     per = report.get("per_class") or {}
@@ -109,7 +131,7 @@ def per_class_rows(report: Mapping) -> list[dict]:
     return rows
 
 
-def confusion_figure(report: Mapping, normalize: bool = True) -> go.Figure:
+def confusion_figure(report: Mapping, normalize: bool = True, height: int = 480) -> go.Figure:
     """Confusion-matrix heatmap: rows true class, columns predicted; normalised rows show recall."""
     classes = list(report.get("classes") or CLASSES)
     cm = np.asarray(report.get("confusion_matrix"), dtype=float)
@@ -121,11 +143,27 @@ def confusion_figure(report: Mapping, normalize: bool = True) -> go.Figure:
     fig = go.Figure(go.Heatmap(
         z=z.tolist(), x=classes, y=classes, text=text, texttemplate="%{text}", colorscale="Blues",
         customdata=cm.tolist(), zmin=0, zmax=1 if normalize else None,
-        hovertemplate="true %{y}, predicted %{x}: %{customdata:.0f} images<extra></extra>",
-        colorbar={"title": "share of row" if normalize else "images"},
+        hovertemplate="people said %{y}, the model said %{x}: %{customdata:.0f} faces<extra></extra>",
+        colorbar={"title": "share of row" if normalize else "faces"},
     ))
-    fig.update_layout(xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
-                      height=480, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    fig.update_layout(xaxis_title="the model's answer", yaxis_title="what people said the face shows",
+                      yaxis_autorange="reversed", height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return fig
+
+
+def recognition_figure(notes, height: int = 320) -> go.Figure:
+    """Horizontal bars, best first: of 100 faces showing each expression, how many the model names
+    correctly (fer_core.model_summary.class_notes), in the emotion's colour with the number as text."""
+    notes = list(notes)
+    fig = go.Figure(go.Bar(
+        x=[round(n.found * 100) for n in notes], y=[n.label for n in notes], orientation="h",
+        marker_color=[COLORS_HEX.get(n.label, "#999999") for n in notes], marker_line={"color": "#333", "width": 1},
+        text=[f"{n.label}: {round(n.found * 100)} of 100" for n in notes], textposition="outside",
+        hovertemplate="%{y}: %{x} of 100 faces named correctly<extra></extra>",
+    ))
+    fig.update_layout(xaxis={"range": [0, 118], "title": "faces named correctly, of 100 that show the expression"},
+                      yaxis={"autorange": "reversed"}, height=height, showlegend=False,
+                      margin={"l": 10, "r": 10, "t": 10, "b": 40})
     return fig
 
 
@@ -149,10 +187,18 @@ def training_figure(history: list[dict]) -> go.Figure:
         for key in keys:
             x, y = _series(history, key)
             if x:
-                fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=key.replace("_", " ")), row=1, col=col)
-    fig.update_xaxes(title_text="epoch")
-    fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h"})
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=HISTORY_NAMES.get(key, key)),
+                              row=1, col=col)
+    fig.update_xaxes(title_text="epoch", title_standoff=8)
+    # The legend sits below the "epoch" titles, in a bottom margin kept free for it.
+    fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 40, "b": 110},
+                      legend={"orientation": "h", "x": 0, "xanchor": "left", "y": -0.3, "yanchor": "top"})
     return fig
+
+
+HISTORY_NAMES = {"loss": "training loss", "val_loss": "validation loss", "accuracy": "training accuracy",
+                 "val_accuracy": "validation accuracy", "val_macro_f1": "validation macro-F1",
+                 "lr": "learning rate"}
 
 
 def recall_figure(history: list[dict]) -> go.Figure:
@@ -212,3 +258,19 @@ def split_markdown_images(text: str, base_dir: str | Path) -> list[tuple[str, st
     if "".join(buf).strip():
         parts.append(("markdown", "".join(buf)))
     return parts
+
+
+def card_sections(text: str) -> list[tuple[str, str]]:
+    """A model card cut at its level-2 headings into (title, body), so each can be opened on its own.
+
+    The card's own title line is dropped; text before the first section becomes "Summary".
+    """
+    sections: list[tuple[str, list[str]]] = [("Summary", [])]
+    for line in text.splitlines():
+        if line.startswith("# ") and not sections[0][1] and len(sections) == 1:
+            continue
+        if line.startswith("## "):
+            sections.append((line[3:].strip(), []))
+        else:
+            sections[-1][1].append(line)
+    return [(title, "\n".join(body).strip()) for title, body in sections if "".join(body).strip()]

@@ -1,14 +1,17 @@
-"""Model: evaluation figures, confusion matrix, training curves, class distribution, model card.
+"""Model: a plain-language summary first (how good, where it fails, what not to use it for), then
+the figures, the model card section by section and the training log.
 
 Reads the side files in models/ only; it never loads the network, so it imports no TensorFlow.
+Every number comes from those files (fer_core.model_summary), so a newly shipped model brings its own.
 """
 
 import pandas as pd
 import streamlit as st
 
 from fer_core import model_report as mr
+from fer_core import model_summary as ms
 from fer_core.model_store import ModelFilesError, load_class_counts, load_history, load_metrics, load_model_config
-from pages._common import MODEL_HINT, model_dir, show_error
+from pages._common import DISCLAIMER, MODEL_HINT, model_dir, show_error
 
 st.title("Model")
 directory = model_dir()
@@ -23,11 +26,33 @@ def _read(loader, what: str):
         return None
 
 
+def _text(name: str) -> str | None:
+    """A markdown side file (card, training log), or None when it is missing or unreadable."""
+    path = directory / name
+    if not path.is_file():
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        st.warning(f"{name} could not be read: {exc}")
+        return None
+
+
+def _markdown_with_images(text: str) -> None:
+    """Markdown whose local images (confusion matrix, curves) are shown with st.image."""
+    for kind, value in mr.split_markdown_images(text, directory):
+        if kind == "image":
+            st.image(value)
+        else:
+            st.markdown(value)
+
+
+def _table(rows: list[dict], **kwargs) -> None:
+    st.dataframe(pd.DataFrame(mr.human_columns(rows)), hide_index=True, **kwargs)
+
+
 try:
     config = load_model_config(directory)
-    st.markdown(f"Model folder `{directory}`: {config.get('backbone', 'EfficientNet-B0')}, input "
-                f"{config['input_size']}x{config['input_size']}, serves **{config['served_model']}**, "
-                f"preprocessing `{config['preprocessing']}`.")
     if config.get("placeholder"):
         st.warning("This is a placeholder model with untrained weights, shipped so the app runs until the trained "
                    "model lands.")
@@ -37,14 +62,67 @@ except ModelFilesError as exc:
 metrics = _read(load_metrics, "evaluation figures (metrics.json)")
 history = _read(load_history, "training history (history.json)")
 counts = _read(load_class_counts, "class counts (class_counts.json)")
+card = _text("MODEL_CARD.md")
+log = _text("TRAINING_LOG.md")
+sets = ms.evaluation_sets(metrics, ms.reference_figures(card or ""))
 
-tab_eval, tab_train, tab_data, tab_card = st.tabs(["Evaluation", "Training", "Training data", "Model card"])
+
+def _how_good(s: ms.SetFigures) -> str:
+    """One sentence per evaluation set: right answers of 100, mirrored photos, and the `fer` package."""
+    main = s.main
+    text = (f"On {int(main.get('n', 0)):,} {ms.PLAIN_SET_NAMES.get(s.name, s.name)}, the model gave the same "
+            f"answer as the people for **{ms.out_of_100(main['accuracy'])} of every 100 faces**")
+    if s.mirror is not None and s.served is not None:
+        text += (f" ({ms.out_of_100(s.mirror['accuracy'])} of 100 on the Photo and Video pages, which also look "
+                 "at each face mirrored)")
+    if s.reference and "accuracy" in s.reference:
+        text += (f". The `fer` package, a free tool many people use for the same job, gets "
+                 f"{ms.out_of_100(s.reference['accuracy'])} of 100 on the same photos")
+    return text + "."
+
+
+st.header("How good is it, and where does it fail?")
+if not sets:
+    st.info("No evaluation figures yet (models/metrics.json is missing). They appear here once a trained "
+            "model is shipped; `python -m fer_core.evaluate --json` produces them.")
+else:
+    first = sets[0]
+    st.markdown("#### " + _how_good(first).replace("**", ""))
+    for other in sets[1:2]:
+        st.markdown(_how_good(other))
+    st.caption("People often disagree about these faces too, so no model gets close to 100 of 100.")
+    notes = ms.class_notes(first.main)
+    if notes:
+        st.subheader("What it recognises well, and what it misses")
+        left, right = st.columns([3, 2])
+        left.plotly_chart(mr.recognition_figure(notes), key="summary_bars", config={"displayModeBar": False})
+        with right:
+            for verdict, heading in (("well", "Recognised well"), ("fairly well", "Recognised fairly well"),
+                                     ("poorly", "Often missed")):
+                group = [n for n in notes if n.verdict == verdict]
+                if group:
+                    st.markdown(f"**{heading}:** " + ", ".join(n.label for n in group))
+            st.markdown("\n".join(f"- {n.sentence()}" for n in notes))
+        st.subheader("Which expressions it mixes up")
+        try:
+            st.plotly_chart(mr.confusion_figure(first.main, normalize=True, height=420), key="summary_confusion",
+                            config={"displayModeBar": False})
+            st.caption("Each row holds the faces people said show one expression; each square says how many of "
+                       "100 of those faces got each answer from the model. The dark diagonal is right answers; "
+                       "a dark square elsewhere is a common mix-up.")
+        except ValueError as exc:
+            st.warning(f"The picture of mix-ups cannot be drawn: {exc}")
+st.subheader("What it is for, and what it must not be used for")
+st.markdown(ms.intended_use(card or "") or DISCLAIMER)
+
+st.divider()
+st.header("In detail")
+tab_eval, tab_train, tab_data = st.tabs(["Evaluation", "Training", "Training data"])
 
 with tab_eval:
     found = mr.served_report(metrics)
     if found is None:
-        st.info("No evaluation figures yet (models/metrics.json is missing). They appear here once a trained "
-                "model is shipped; `python -m fer_core.evaluate --json` produces them.")
+        st.info("No evaluation figures (models/metrics.json is missing).")
     else:
         which, report = found
         h = mr.headline(report)
@@ -54,21 +132,21 @@ with tab_eval:
         c3.metric("Test images", f"{h['n']:,}")
         st.caption(f"The {which} model on {mr.split_name(metrics)}, which is also where the model was selected: "
                    "these are validation figures (see the model card).")
+        default_split = metrics.get("split") if isinstance(metrics.get("split"), str) else None
         reports = mr.all_reports(metrics)
         if len(reports) > 1:
             st.markdown("**The Keras model and the served model as each page runs it**")
-            st.dataframe(pd.DataFrame([{"model": mr.REPORT_LABELS.get(k, k), **mr.headline(r)}
-                                       for k, r in reports.items()]), hide_index=True)
+            _table([{"model": mr.REPORT_LABELS.get(k, k), "evaluation_set": ms.evaluation_set(r, default_split),
+                     **mr.headline(r)} for k, r in reports.items()])
         variants = mr.variant_rows(metrics)
         if variants:
             st.markdown("**TFLite variants measured** (the app serves the smallest that agrees with Keras)")
-            st.dataframe(pd.DataFrame(variants), hide_index=True)
+            _table(variants)
         rows = mr.per_class_rows(report)
         if rows:
             st.markdown("**Per class**")
-            st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
-                k: st.column_config.NumberColumn(k, format="%.3f") for k in ("precision", "recall", "f1", "specificity")
-            })
+            _table(rows, column_config={mr.COLUMN_NAMES[k]: st.column_config.NumberColumn(format="%.3f")
+                                        for k in ("precision", "recall", "f1", "specificity")})
         st.markdown("**Confusion matrix** (rows: true class, columns: predicted)")
         normalise = st.toggle("Show shares of each true class (recall on the diagonal)", value=True)
         try:
@@ -101,18 +179,15 @@ with tab_data:
         except (ValueError, TypeError) as exc:
             st.warning(f"The class counts are unusable: {exc}")
 
-with tab_card:
-    card = directory / "MODEL_CARD.md"
-    if not card.is_file():
-        st.info("No model card (models/MODEL_CARD.md) for this model yet.")
-    else:
-        try:
-            parts = mr.split_markdown_images(card.read_text(encoding="utf-8"), directory)
-        except (OSError, UnicodeDecodeError) as exc:
-            parts = []
-            st.warning(f"The model card could not be read: {exc}")
-        for kind, value in parts:
-            if kind == "image":
-                st.image(value)
-            else:
-                st.markdown(value)
+st.subheader("Model card")
+if card is None:
+    st.info("No model card (models/MODEL_CARD.md) for this model yet.")
+else:
+    for n, (title, body) in enumerate(mr.card_sections(card)):
+        with st.expander(title, expanded=False):
+            _markdown_with_images(body)
+
+if log is not None:
+    st.subheader("Training log")
+    with st.expander("How the model was trained: runs, tests and what was not shipped", expanded=False):
+        _markdown_with_images(log)

@@ -59,14 +59,15 @@ def test_training_figures_plot_what_the_history_has():
     hist = fake_history(5)[::-1]  # out of order on disk
     fig = mr.training_figure(hist)
     names = {t.name: t for t in fig.data}
-    assert set(names) == {"loss", "accuracy", "val accuracy", "val macro f1", "lr"}
-    assert list(names["val accuracy"].x) == [1, 2, 3, 4, 5]
-    assert list(names["loss"].y) == [r["loss"] for r in sorted(hist, key=lambda r: r["epoch"])]
+    assert set(names) == {"training loss", "training accuracy", "validation accuracy", "validation macro-F1",
+                          "learning rate"}
+    assert list(names["validation accuracy"].x) == [1, 2, 3, 4, 5]
+    assert list(names["training loss"].y) == [r["loss"] for r in sorted(hist, key=lambda r: r["epoch"])]
     rec = mr.recall_figure(hist)
     assert [t.name for t in rec.data] == list(CLASSES)
     assert rec.data[1].line.color == COLORS_HEX["disgust"]
     sparse = [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.5, "val_accuracy": 0.4}]
-    assert {t.name for t in mr.training_figure(sparse).data} == {"loss", "val accuracy"}
+    assert {t.name for t in mr.training_figure(sparse).data} == {"training loss", "validation accuracy"}
     with pytest.raises(ValueError, match="per-epoch"):
         mr.training_figure({"epoch": 1})
 
@@ -101,3 +102,18 @@ def test_split_name_and_variant_rows(tmp_path):
     assert [(r["variant"], r["served"], r["size_mb"]) for r in rows] == [("fp32", False, 16.0), ("int8", True, 4.5)]
     assert rows[1]["agreement"] == 0.985 and rows[1]["latency_p50_ms"] == 1.2
     assert mr.variant_rows({"variants": "nonsense"}) == [] and mr.variant_rows(None) == []
+
+
+def test_card_sections_cut_at_level_two_headings():
+    sections = mr.card_sections(CARD)
+    assert [title for title, _ in sections] == ["Summary", "Intended use", "Limitations"]
+    assert sections[0][1].startswith("Made-up figures") and "# Model card" not in sections[0][1]
+    assert "### Compared with the `fer` package" in sections[1][1]  # level 3 stays inside its section
+
+
+def test_human_columns():
+    rows = mr.human_columns([{"variant": "fp16", "size_mb": 8.1, "accuracy_drop": -0.0003, "latency_p50_ms": 1.7,
+                              "macro_f1": 0.6, "worst_recall": 0.4, "some_new_key": 1}])
+    assert rows == [{"variant": "fp16", "size (MB)": 8.1, "accuracy lost (points)": -0.03,
+                     "time per face (ms, median)": 1.7, "macro-F1": 0.6, "recall of the weakest": 0.4,
+                     "some new key": 1}]

@@ -7,15 +7,43 @@ import subprocess
 import sys
 
 import pytest
-from factories import write_model_side_files
+from factories import fake_report, write_model_side_files
 
 from fer_core.labels import CLASSES
 from fer_core.model_report import headline
+from fer_core.model_summary import class_notes
 
 
 def texts(at) -> str:
     return "\n".join(str(e.value) for kind in ("markdown", "caption", "info", "warning", "error")
                      for e in at.get(kind))
+
+
+TECHNICAL = ("macro", "F1", "recall", "precision", "specificity", "validation", "PublicTest", "TFLite", "Keras",
+             "EfficientNet", "epoch", "split", "confusion", "metrics.json")
+
+
+def walk(node):
+    """Every element under ``node`` in page order (AppTest keeps children by position)."""
+    yield node
+    children = getattr(node, "children", {}) or {}
+    for i in sorted(children):
+        yield from walk(children[i])
+
+
+def first_screen(at) -> list:
+    """The elements above the 'In detail' header: what a visitor sees before any figures for specialists."""
+    out = []
+    for el in walk(at.main):
+        if getattr(el, "type", "") == "header" and el.value == "In detail":
+            return out
+        out.append(el)
+    raise AssertionError("no 'In detail' header on the Model page")
+
+
+def shown_text(elements) -> str:
+    return "\n".join(str(e.value) for e in elements
+                     if getattr(e, "type", "") in ("markdown", "caption", "header", "subheader", "title", "info"))
 
 
 def test_model_page_shows_every_section(open_page, tiny_model_dir, monkeypatch):
@@ -30,26 +58,97 @@ def test_model_page_shows_every_section(open_page, tiny_model_dir, monkeypatch):
     frames = [d.value for d in at.dataframe]
     models, variants, per_class = frames
     assert list(models["model"]) == ["Keras model", "served TFLite (live page)"]
+    assert list(models["evaluated on"]) == ["FER-2013 PublicTest"] * 2
     assert models["accuracy"].tolist() == pytest.approx(
         [headline(side["metrics"][k])["accuracy"] for k in ("keras", "served")])
     assert variants["variant"].tolist() == ["fp32", "int8"] and variants["served"].tolist() == [False, True]
-    assert variants["size_mb"].tolist() == [16.0, 4.5]
+    assert variants["size (MB)"].tolist() == [16.0, 4.5]
+    assert variants["accuracy lost (points)"].tolist() == [2.0, 2.0]
     assert "FER-2013 PublicTest" in texts(at)
-    assert list(per_class["class"]) == list(CLASSES)
+    assert list(per_class["expression"]) == list(CLASSES)
     for _, row in per_class.iterrows():
-        for k in ("precision", "recall", "f1", "specificity", "support"):
-            assert row[k] == pytest.approx(served["per_class"][row["class"]][k])
+        for k, col in (("precision", "precision"), ("recall", "recall"), ("f1", "F1"),
+                       ("specificity", "specificity"), ("support", "faces")):
+            assert row[col] == pytest.approx(served["per_class"][row["expression"]][k])
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert len(charts) == 4  # confusion matrix, training curves, recall per class, class counts
-    heat = charts[0]["data"][0]
+    # summary: bars and mix-ups; detail: confusion matrix, training curves, recall per class, class counts
+    assert len(charts) == 6
+    heat = charts[2]["data"][0]
     assert heat["type"] == "heatmap" and heat["customdata"] == served["confusion_matrix"]
-    counts_bar = charts[3]["data"][0]
+    counts_bar = charts[5]["data"][0]
     assert counts_bar["x"] == list(CLASSES) and counts_bar["y"] == [side["counts"][c] for c in CLASSES]
-    # the model card, its local image shown, the remote one reduced to its alt text
+    # the model card in sections a reader opens, its local image shown, the remote one reduced to its alt text
+    titles = [e.label for e in at.expander]
+    assert titles[:3] == ["Summary", "Intended use", "Limitations"]
     md = texts(at)
-    assert "Model card: test model" in md and "Limitations" in md
+    assert "Made-up figures for tests" in md and "Not for decisions about people" in md
     assert "*[image: remote]*" in md and "example.com" not in md
     assert len(at.get("image")) == 1
+    # the training log comes last, in its own section
+    assert "How the model was trained" in titles[-1] and "McNemar" in md
+    assert [s.value for s in at.subheader][-2:] == ["Model card", "Training log"]
+
+
+def test_every_table_has_human_column_names(open_page, tiny_model_dir, monkeypatch):
+    write_model_side_files(tiny_model_dir)
+    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_dir))
+    at = open_page("pages/model.py")
+    columns = [c for d in at.dataframe for c in d.value.columns]
+    assert columns and not [c for c in columns if "_" in c], columns
+    for raw in ("worst_recall", "latency_p50_ms", "accuracy_drop", "size_mb", "macro_f1"):
+        assert raw not in columns
+
+
+def test_summary_answers_how_good_and_where_it_fails_in_plain_words(open_page, tiny_model_dir, monkeypatch):
+    side = write_model_side_files(tiny_model_dir)
+    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_dir))
+    at = open_page("pages/model.py")
+    screen = first_screen(at)
+    text = shown_text(screen)
+    served = side["metrics"]["served"]
+    assert f"{round(served['accuracy'] * 100)} of every 100 faces" in text
+    assert "`fer` package" in text and "61 of 100" in text  # the card's figure for the same photos
+    for note in class_notes(served):  # a few words on each expression, from the confusion matrix
+        assert note.sentence() in text
+    kinds = [json.loads(e.proto.spec)["data"][0]["type"] for e in screen if getattr(e, "type", "") == "plotly_chart"]
+    assert kinds == ["bar", "heatmap"]  # per-expression bars and the mix-ups as a picture
+    assert "Not to be used for judging anybody" in text  # from the card's intended use
+    for word in TECHNICAL:
+        assert word not in text, word
+    assert str(tiny_model_dir) not in texts(at)  # no server folder anywhere on the page
+
+
+def test_summary_follows_the_shipped_figures_with_fer_plus_first(open_page, tiny_model_dir, monkeypatch):
+    """A model shipped with FER+ valid figures: those open the summary, FER-2013 comes second."""
+    side = write_model_side_files(tiny_model_dir)
+    metrics = side["metrics"]
+    ferplus = {**fake_report(7, skill=0.81), "format": "ferplus", "split": "public_test", "backend": "tflite"}
+    metrics["served_ferplus"] = ferplus
+    (tiny_model_dir / "metrics.json").write_text(json.dumps(metrics))
+    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_dir))
+    at = open_page("pages/model.py")
+    assert not at.exception
+    lines = [e.value for e in first_screen(at) if getattr(e, "type", "") == "markdown"]
+    first = next(i for i, v in enumerate(lines) if "of every 100 faces" in v)
+    assert "ten people" in lines[first] and f"{round(ferplus['accuracy'] * 100)} of every 100" in lines[first]
+    assert "65 of 100" in lines[first]  # the card's `fer` figure on FER+ valid
+    assert "one person" in lines[first + 1]
+    assert f"{round(metrics['served']['accuracy'] * 100)} of every 100" in lines[first + 1]
+    for note in class_notes(ferplus):
+        assert note.sentence() in shown_text(first_screen(at))
+
+
+def test_training_legend_leaves_the_epoch_titles_free(open_page, tiny_model_dir, monkeypatch):
+    write_model_side_files(tiny_model_dir)
+    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_dir))
+    at = open_page("pages/model.py")
+    fig = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+               if "epoch" in json.dumps(json.loads(c.proto.spec)["layout"].get("xaxis3", {})))
+    legend, layout = fig["layout"]["legend"], fig["layout"]
+    # below the plot area and under the axis titles, in a bottom margin reserved for it
+    assert legend["orientation"] == "h" and legend["yanchor"] == "top" and legend["y"] <= -0.25
+    assert layout["margin"]["b"] >= 100
+    assert {t["name"] for t in fig["data"]} >= {"training loss", "validation accuracy", "learning rate"}
 
 
 def test_confusion_toggle_switches_to_counts(open_page, tiny_model_dir, monkeypatch):
@@ -58,7 +157,7 @@ def test_confusion_toggle_switches_to_counts(open_page, tiny_model_dir, monkeypa
     at = open_page("pages/model.py")
     at.toggle[0].set_value(False).run()
     assert not at.exception
-    heat = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    heat = json.loads(at.get("plotly_chart")[2].proto.spec)["data"][0]
     assert heat["z"] == side["metrics"]["served"]["confusion_matrix"]  # raw counts now
 
 
@@ -81,7 +180,7 @@ def test_one_corrupt_file_does_not_hide_the_others(open_page, tiny_model_dir, mo
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning)
     assert "training history" in warnings and "class counts" in warnings
-    assert at.metric and len(at.get("plotly_chart")) == 1  # evaluation still there
+    assert at.metric and len(at.get("plotly_chart")) == 3  # summary and evaluation still there
 
 
 def test_missing_model_folder(open_page, tmp_path, monkeypatch):

@@ -1,0 +1,56 @@
+"""model_summary: the Model page's plain-language summary, read from metrics.json and the card."""
+
+from __future__ import annotations
+
+import numpy as np
+from factories import CARD, fake_report
+
+from fer_core import model_summary as ms
+from fer_core.labels import CLASSES
+
+
+def test_evaluation_set_names_from_format_and_split():
+    assert ms.evaluation_set({"format": "ferplus", "split": "public_test"}) == "FER+ valid"
+    assert ms.evaluation_set({"format": "ferplus", "split": "valid"}) == "FER+ valid"
+    assert ms.evaluation_set({"format": "fer2013-folders", "split": "public_test"}) == "FER-2013 PublicTest"
+    assert ms.evaluation_set({"format": "fer2013-csv", "split": "valid"}) == "FER-2013 PublicTest"
+    assert ms.evaluation_set({}, "public_test") == "FER-2013 PublicTest"
+    assert ms.evaluation_set({}, "valid") == "FER+ valid"
+    assert ms.evaluation_set({"format": "folders", "split": "all"}) == "all images"
+
+
+def test_sets_put_fer_plus_first_and_prefer_the_served_model():
+    keras = {**fake_report(0), "format": "fer2013-folders", "split": "public_test", "backend": "keras"}
+    served = {**fake_report(1), "format": "fer2013-folders", "split": "public_test", "backend": "tflite"}
+    mirror = {**served, "mirror": True, "accuracy": 0.9}
+    fp = {**fake_report(2), "format": "ferplus", "split": "public_test", "backend": "tflite"}
+    metrics = {"keras": keras, "served": served, "served_mirror": mirror, "split": "public_test",
+               "ferplus_valid": {"served": fp}, "variants": []}
+    sets = ms.evaluation_sets(metrics, ms.reference_figures(CARD))
+    assert [s.name for s in sets] == ["FER+ valid", "FER-2013 PublicTest"]
+    assert sets[0].main == fp and sets[0].reference == {"accuracy": 0.6456, "macro_f1": 0.5622}
+    assert sets[1].served == served and sets[1].mirror == mirror
+    only_keras = ms.evaluation_sets({"keras": keras})
+    assert [s.main for s in only_keras] == [keras]
+    assert ms.evaluation_sets(None) == [] and ms.evaluation_sets({"split": "x"}) == []
+
+
+def test_reference_figures_and_intended_use_from_the_card():
+    assert ms.reference_figures(CARD) == {"FER-2013 PublicTest": {"accuracy": 0.6123, "macro_f1": 0.5511},
+                                          "FER+ valid": {"accuracy": 0.6456, "macro_f1": 0.5622}}
+    assert ms.reference_figures("# card without the table") == {}
+    assert ms.intended_use(CARD) == "Intended: trying the test app. Not to be used for judging anybody."
+
+
+def test_class_notes_from_the_confusion_matrix():
+    cm = np.eye(len(CLASSES), dtype=int) * 10
+    cm[CLASSES.index("fear"), CLASSES.index("fear")] = 4
+    cm[CLASSES.index("fear"), CLASSES.index("sad")] = 5
+    cm[CLASSES.index("fear"), CLASSES.index("angry")] = 1
+    notes = ms.class_notes({"classes": list(CLASSES), "confusion_matrix": cm.tolist()})
+    assert notes[-1].label == "fear" and notes[-1].verdict == "poorly"
+    assert notes[-1].sentence() == ("**fear**: right for 40 of 100 faces that show it; the most common mistake "
+                                    "is *sad* (50 of 100).")
+    assert notes[0].verdict == "well" and notes[0].confused_with is None
+    assert notes[0].sentence() == f"**{notes[0].label}**: right for 100 of 100 faces that show it."
+    assert ms.class_notes({"confusion_matrix": [[1]]}) == []
