@@ -197,3 +197,17 @@ def class_notes(report: Mapping) -> list[ClassNote]:
 def out_of_100(share: float) -> int:
     """A share as 'about N out of 100', the way the summary states accuracy."""
     return int(round(100 * float(share)))
+
+
+def how_good(s: SetFigures) -> str:
+    """One sentence for an evaluation set: right answers of 100, with mirrored faces, and the `fer` package."""
+    main = s.main or {}
+    text = (f"On {int(main.get('n', 0)):,} {PLAIN_SET_NAMES.get(s.name, s.name)}, the model gave the same "
+            f"answer as the people for **{out_of_100(main.get('accuracy', 0.0))} of every 100 faces**")
+    if s.mirror is not None and s.served is not None:
+        text += (f" ({out_of_100(s.mirror['accuracy'])} of 100 on the Photo and Video pages, which also look "
+                 "at each face mirrored)")
+    if s.reference and "accuracy" in s.reference:
+        text += (f". The `fer` package, a free tool many people use for the same job, gets "
+                 f"{out_of_100(s.reference['accuracy'])} of 100 on the same photos")
+    return text + "."

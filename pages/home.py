@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from fer_core import model_summary as ms
 from fer_core.labels import CLASSES, COLORS_HEX
-from fer_core.model_report import headline, served_report, split_name
 from fer_core.model_store import ModelFilesError, load_metrics, load_model_config
 from pages._common import APP_TITLE, MODEL_HINT, load_classifier, model_dir, show_error
 
@@ -12,8 +12,8 @@ st.markdown(
     "This dashboard finds faces in a webcam stream, a photo or a video clip and estimates which of seven "
     "facial expressions each face shows, with a confidence for every one: "
     + ", ".join(f"<span style='color:{COLORS_HEX[c]}'>&#9632;</span> **{c}**" for c in CLASSES)
-    + ". The classifier is our own EfficientNet-B0, trained on FER-2013; everything runs on this "
-    "server's CPU and nothing is sent to third parties.",
+    + ". The model was trained by this project on FER-2013, a public collection of labelled face photos; "
+    "everything runs on this server and nothing is sent to third parties.",
     unsafe_allow_html=True,
 )
 
@@ -27,15 +27,15 @@ GUIDE = [
      "a timeline per face, the emotion distribution and downloads. The result is saved to History."),
     ("pages/explain.py", "Explain (Grad-CAM)", "See which parts of a face drove a prediction, for any class."),
     ("pages/history.py", "History", "Open, compare, export or delete saved live and video sessions."),
-    ("pages/model.py", "Model", "How good the model is: accuracy, per-class figures, confusion matrix, "
-     "training curves, data and the model card."),
+    ("pages/model.py", "Model", "How good the model is, which expressions it gets wrong, what it must not be "
+     "used for, and the full model card."),
 ]
 for path, label, text in GUIDE:
     left, right = st.columns([1, 4], vertical_alignment="center")
     left.page_link(path, label=label)
     right.markdown(text)
 
-st.subheader("The loaded model")
+st.subheader("How good is the model?")
 directory = model_dir()
 try:
     config = load_model_config(directory)
@@ -46,8 +46,8 @@ except ModelFilesError as exc:
 classifier = load_classifier() if config is not None else None
 if classifier is not None:
     st.markdown(
-        f"Serving **{classifier.path.name}** from `{directory}`: {config.get('backbone', 'EfficientNet-B0')}, "
-        f"{classifier.input_size}x{classifier.input_size} grayscale face input, {len(classifier.classes)} classes."
+        f"The model looks at each face as a small {classifier.input_size}x{classifier.input_size} grey picture "
+        f"and gives a probability for each of the {len(classifier.classes)} expressions."
     )
     if config.get("placeholder"):
         st.warning("This is a placeholder model with untrained weights, shipped so the app runs until the trained "
@@ -57,18 +57,22 @@ if classifier is not None:
     except ModelFilesError as exc:
         metrics = None
         st.warning(f"The evaluation figures could not be read: {exc}")
-    found = served_report(metrics)
-    if found is None:
+    card = directory / "MODEL_CARD.md"
+    try:
+        reference = ms.reference_figures(card.read_text(encoding="utf-8")) if card.is_file() else {}
+    except (OSError, UnicodeDecodeError):
+        reference = {}
+    sets = ms.evaluation_sets(metrics, reference)
+    if not sets:
         st.info("This model has no evaluation figures yet (no metrics.json): it may be a placeholder until "
                 "the trained model is shipped, so treat its predictions with care.")
     else:
-        h = headline(found[1])
-        cols = st.columns(4)
-        cols[0].metric("Accuracy", f"{h['accuracy']:.1%}")
-        cols[1].metric("Macro-F1", f"{h['macro_f1']:.3f}")
-        if h["worst_class"]:
-            cols[2].metric(f"Lowest recall ({h['worst_class']})", f"{h['worst_recall']:.0%}")
-        cols[3].metric("Test images", f"{h['n']:,}")
-        st.caption(f"The {found[0]} model on {split_name(metrics)}, which is also where the model was selected: "
-                   "these are validation figures. Details on the Model page.")
-        st.page_link("pages/model.py", label="All figures and the model card", icon=":material/analytics:")
+        first = sets[0]
+        st.markdown(ms.how_good(first))
+        notes = ms.class_notes(first.main)
+        cols = st.columns(3)
+        cols[0].metric("Right answers", f"{ms.out_of_100(first.main['accuracy'])} of 100")
+        if notes:
+            cols[1].metric("Recognised best", notes[0].label)
+            cols[2].metric("Missed most often", notes[-1].label)
+        st.page_link("pages/model.py", label="Where it fails, and what it must not be used for", icon="📊")

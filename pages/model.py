@@ -67,29 +67,15 @@ log = _text("TRAINING_LOG.md")
 sets = ms.evaluation_sets(metrics, ms.reference_figures(card or ""))
 
 
-def _how_good(s: ms.SetFigures) -> str:
-    """One sentence per evaluation set: right answers of 100, mirrored photos, and the `fer` package."""
-    main = s.main
-    text = (f"On {int(main.get('n', 0)):,} {ms.PLAIN_SET_NAMES.get(s.name, s.name)}, the model gave the same "
-            f"answer as the people for **{ms.out_of_100(main['accuracy'])} of every 100 faces**")
-    if s.mirror is not None and s.served is not None:
-        text += (f" ({ms.out_of_100(s.mirror['accuracy'])} of 100 on the Photo and Video pages, which also look "
-                 "at each face mirrored)")
-    if s.reference and "accuracy" in s.reference:
-        text += (f". The `fer` package, a free tool many people use for the same job, gets "
-                 f"{ms.out_of_100(s.reference['accuracy'])} of 100 on the same photos")
-    return text + "."
-
-
 st.header("How good is it, and where does it fail?")
 if not sets:
     st.info("No evaluation figures yet (models/metrics.json is missing). They appear here once a trained "
             "model is shipped; `python -m fer_core.evaluate --json` produces them.")
 else:
     first = sets[0]
-    st.markdown("#### " + _how_good(first).replace("**", ""))
+    st.markdown("#### " + ms.how_good(first).replace("**", ""))
     for other in sets[1:2]:
-        st.markdown(_how_good(other))
+        st.markdown(ms.how_good(other))
     st.caption("People often disagree about these faces too, so no model gets close to 100 of 100.")
     notes = ms.class_notes(first.main)
     if notes:
