@@ -1,6 +1,6 @@
 """The live webcam pipeline, called from streamlit-webrtc's video callback (a worker thread).
 
-Per frame: detect faces (Haar, every ``detect_every`` frames; tracked in between), classify
+Per frame: detect faces (BlazeFace by default, every ``detect_every`` frames; tracked in between), classify
 the crops with the TFLite classifier, smooth each face's probabilities over time, annotate.
 Records go to a thread-safe queue the page drains for its chart. Never imports TensorFlow:
 TensorFlow before aiortc's pylibsrtp crashes the server (../shared/notes).
@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from fer_core.annotate import annotate_frame
-from fer_core.faces import DEFAULT_MARGIN, LIVE_SETTINGS, TF_FREE_DETECTORS, clip_box, crop_face, make_detector
+from fer_core.faces import DEFAULT_DETECTOR, DEFAULT_MARGIN, TF_FREE_DETECTORS, clip_box, crop_face, make_detector
 from fer_core.results import FacePrediction, make_record
 from fer_core.tracker import FaceTracker
 
@@ -34,7 +34,7 @@ class LiveStats:
 class LiveProcessor:
     """Stateful, thread-safe per-stream processor: ``process(rgb) -> annotated rgb``."""
 
-    def __init__(self, classifier, detector_name: str = "haar", detect_every: int = 3,
+    def __init__(self, classifier, detector_name: str = DEFAULT_DETECTOR, detect_every: int = 3,
                  smoothing: str = "ema", mirror: bool = False, alpha: float = 0.3, window: int = 8,
                  threshold: float = 0.0, show_bars: bool = False, classify_every: int = 1,
                  record_interval_s: float = 0.2, margin: float = DEFAULT_MARGIN,
@@ -43,7 +43,7 @@ class LiveProcessor:
             if detector_name not in TF_FREE_DETECTORS:
                 raise ValueError(f"The live page can only use {', '.join(TF_FREE_DETECTORS)} "
                                  f"(detector {detector_name!r} needs TensorFlow, which would crash the stream).")
-            detector = make_detector(detector_name, **LIVE_SETTINGS)
+            detector = make_detector(detector_name, "live")
         if detect_every < 1 or classify_every < 1:
             raise ValueError("detect_every and classify_every must be at least 1.")
         self.classifier = classifier
@@ -84,7 +84,7 @@ class LiveProcessor:
             if new["detector"] != self._settings["detector"]:
                 if new["detector"] not in TF_FREE_DETECTORS:
                     raise ValueError(f"The live page can only use {', '.join(TF_FREE_DETECTORS)}.")
-                self.detector = make_detector(new["detector"], **LIVE_SETTINGS)
+                self.detector = make_detector(new["detector"], "live")
             self._settings = new
 
     @property

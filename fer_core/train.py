@@ -166,8 +166,11 @@ def restore_malloc_caching() -> None:
     libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD (glibc's maximum on 64-bit)
 
 
-def make_callback(run_dir: Path, x_val, y_val, state: dict, args):
-    """Per epoch: PublicTest metrics, best-model selection, resumable checkpoint, early stopping."""
+def make_callback(run_dir: Path, x_val, y_val, state: dict, args, second=None):
+    """Per epoch: validation metrics, best-model selection, resumable checkpoint, early stopping.
+
+    ``second`` = (x, y) of a second-line validation set (FER-2013 PublicTest while selecting on
+    FER+ valid): logged as ``second_val_*``, never used for selection."""
     from fer_core.tf_import import keras as _keras
 
     keras = _keras()
@@ -196,6 +199,9 @@ def make_callback(run_dir: Path, x_val, y_val, state: dict, args):
                 "lr": float(lr.numpy() if hasattr(lr, "numpy") else lr),
                 "seconds": round(time.time() - self.t0, 1),
             }
+            if second is not None:
+                rep2 = classification_report(second[1], self.model.predict(second[0], batch_size=256, verbose=0).argmax(1))
+                row.update(second_val_accuracy=rep2["accuracy"], second_val_macro_f1=rep2["macro_f1"])
             state["history"].append(row)
             state["epoch"] = epoch + 1
             state["wall_seconds"] = state.get("wall_seconds", 0.0) + row["seconds"]
@@ -213,7 +219,8 @@ def make_callback(run_dir: Path, x_val, y_val, state: dict, args):
             print(f"epoch {epoch + 1}/{args.epochs}  loss {row['loss']:.4f}  train_acc {row['accuracy']:.3f}  "
                   f"val_acc {rep['accuracy']:.4f}  val_macro_f1 {rep['macro_f1']:.4f}  "
                   f"disgust_recall {rep['per_class']['disgust']['recall']:.2f}  "
-                  f"{'*best* ' if improved else ''}({row['seconds']:.0f}s)", flush=True)
+                  + (f"second_val_acc {row['second_val_accuracy']:.4f}  " if second is not None else "")
+                  + f"{'*best* ' if improved else ''}({row['seconds']:.0f}s)", flush=True)
             if epoch + 1 - state["best_epoch"] >= args.patience:
                 print(f"early stopping: no {args.monitor} gain in {args.patience} epochs", flush=True)
                 self.model.stop_training = True
@@ -276,14 +283,20 @@ def main(argv=None) -> int:
     print(f"data: {len(train)} train ({train.fmt}), {len(val)} validation ({val_name}), "
           f"loaded in {time.time() - t_load:.0f}s; class counts {train.class_counts()}", flush=True)
     targets = train.soft_labels if args.soft_labels else None
+    second = None
     if args.votes_from:
         try:
             targets = blended_targets(train, args.votes_from, args.votes_weight)
         except (DatasetError, ValueError) as exc:
             print(f"error: --votes-from {args.votes_from}: {exc}", file=sys.stderr)
             return 2
+        try:  # trained toward the annotators' votes, so selected on their validation labels
+            val, second, val_name = load_dataset(args.votes_from, "ferplus", "valid"), val, "valid"
+        except DatasetError:
+            print("votes: no FER+ valid split beside the votes; selecting on the data's own validation split", flush=True)
     x_train = preprocess_faces(train.images, args.input_size)
     x_val = preprocess_faces(val.images, args.input_size)
+    second_xy = None if second is None else (preprocess_faces(second.images, args.input_size), second.labels)
     y_train, y_val = train.labels, val.labels
 
     from fer_core.tf_import import keras as _keras, tensorflow as _tf
@@ -323,7 +336,7 @@ def main(argv=None) -> int:
 
     if state["epoch"] < args.epochs:
         model.fit(train_dataset(x_train, y_train, args, targets), epochs=args.epochs, initial_epoch=state["epoch"],
-                  steps_per_epoch=steps, callbacks=[make_callback(run_dir, x_val, y_val, state, args)],
+                  steps_per_epoch=steps, callbacks=[make_callback(run_dir, x_val, y_val, state, args, second_xy)],
                   verbose=2)
 
     final = build_model(args.input_size, dropout=args.dropout)

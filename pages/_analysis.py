@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,26 +23,11 @@ THRESHOLD_HELP = ("Faces whose top probability is below this are shown as 'uncer
 SOURCES = ("Upload", "Camera", "Sample photo")
 
 
-class _LockedDetector:
-    """One detector shared by every session of the process; OpenCV's cascade and MTCNN are not
-    documented as thread-safe, so calls are serialised (detection takes milliseconds)."""
-
-    def __init__(self, detector) -> None:
-        self._detector = detector
-        self._lock = threading.Lock()
-        self.name = getattr(detector, "name", "detector")
-
-    def detect(self, rgb: np.ndarray):
-        with self._lock:
-            return self._detector.detect(rgb)
-
-
 @st.cache_resource(show_spinner="Loading the face detector...", max_entries=6)
-def _detector(name: str, purpose: str) -> _LockedDetector:
-    from fer_core import faces
+def _detector(name: str, purpose: str):
+    from fer_core.faces import make_detector
 
-    settings = getattr(faces, f"{purpose.upper()}_SETTINGS", {}) if name == "haar" else {}
-    return _LockedDetector(faces.make_detector(name, **settings))
+    return make_detector(name, purpose)
 
 
 def detector_select(key: str, live: bool = False, help: str | None = None) -> str:
@@ -52,7 +36,7 @@ def detector_select(key: str, live: bool = False, help: str | None = None) -> st
 
     names = faces.TF_FREE_DETECTORS if live else faces.DETECTORS
     return st.selectbox("Face detector", names, format_func=lambda n: faces.DETECTOR_LABELS.get(n, n),
-                        key=key, help=help)
+                        key=key, help=help or faces.DETECTOR_HELP)
 
 
 def load_analyzer(detector_name: str, purpose: str = "photo"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fer_core.bench import live_frame
-from fer_core.faces import LIVE_SETTINGS, make_detector
+from fer_core.faces import DEFAULT_DETECTOR, make_detector
 
 REPO = Path(__file__).resolve().parents[1]
 KEYS = {"one_face_p50_ms", "one_face_p95_ms", "one_face_fps", "five_faces_p50_ms", "five_faces_p95_ms",
@@ -21,7 +21,7 @@ KEYS = {"one_face_p50_ms", "one_face_p95_ms", "one_face_fps", "five_faces_p50_ms
 def test_bench_frames_really_hold_n_detectable_faces(n):
     frame, source = live_frame(n)
     assert frame.shape == (480, 640, 3)
-    assert len(make_detector("haar", **LIVE_SETTINGS).detect(frame)) == n
+    assert len(make_detector(DEFAULT_DETECTOR, "live").detect(frame)) == n
     assert source in ("fer2013-publictest", "drawn")
 
 

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core.faces import (DETECTORS, LIVE_SETTINGS, TF_FREE_DETECTORS, HaarDetector, clip_box, crop_face,
-                            expand_box, make_detector)
+from fer_core.faces import (DEFAULT_DETECTOR, DETECTORS, PURPOSES, SETTINGS, TF_FREE_DETECTORS, HaarDetector,
+                            clip_box, crop_face, expand_box, make_detector)
 from fer_core.results import FaceBox
 from fer_core.scenes import background, drawn_face, load_fer_faces, paste_faces
 
@@ -19,11 +19,43 @@ def _matches(found: list[FaceBox], truth: list[FaceBox], iou: float = 0.4) -> in
 
 
 def test_detector_registry():
-    assert "haar" in DETECTORS and "mtcnn" in DETECTORS
-    assert TF_FREE_DETECTORS == ("haar",)
+    assert DETECTORS == ("blazeface", "haar", "mtcnn") and DEFAULT_DETECTOR == "blazeface"
+    assert TF_FREE_DETECTORS == ("blazeface", "haar")
+    assert set(SETTINGS) == set(DETECTORS) and all(set(SETTINGS[d]) == set(PURPOSES) for d in DETECTORS)
     with pytest.raises(ValueError, match="Unknown face detector"):
         make_detector("nope")
-    assert make_detector().name == "haar"
+    with pytest.raises(ValueError, match="Unknown detector purpose"):
+        make_detector("haar", "party")
+    assert make_detector().name == "blazeface"
+    assert make_detector("haar", "live").detector.max_side == SETTINGS["haar"]["live"]["max_side"]
+    assert make_detector("haar", "live", max_side=99).detector.max_side == 99  # overrides win
+
+
+def test_made_detectors_serialise_calls():
+    """One detector serves every session of the server: make_detector's wrapper takes a lock."""
+    import threading
+
+    inside, peak = [0], [0]
+
+    class Slow:
+        name, needs_tensorflow = "slow", False
+
+        def detect(self, rgb):
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+            threading.Event().wait(0.02)
+            inside[0] -= 1
+            return []
+
+    from fer_core.faces import LockedDetector
+
+    det = LockedDetector(Slow())
+    threads = [threading.Thread(target=det.detect, args=(None,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 1
 
 
 def test_haar_finds_drawn_faces_where_they_are():
@@ -130,7 +162,7 @@ def test_haar_on_fer_faces_pasted_in_scenes():
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("mtcnn") is None, reason="mtcnn not installed (pip install mtcnn)")
 def test_mtcnn_finds_faces_with_landmarks():
-    det = make_detector("mtcnn", **LIVE_SETTINGS)
+    det = make_detector("mtcnn")
     assert det.needs_tensorflow
     frame, truth = paste_faces([drawn_face(120), drawn_face(120, smile=0.8)], 480, 320, 110,
                                positions=[(40, 100), (300, 120)])

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fer_core.classifier import Classifier
-from fer_core.faces import LIVE_SETTINGS, HaarDetector
+from fer_core.faces import SETTINGS, HaarDetector
 from fer_core.labels import CLASSES
 from fer_core.live import LiveProcessor
 from fer_core.results import RECORD_KEYS
@@ -72,7 +72,7 @@ def test_live_path_never_imports_tensorflow():
 
 
 def test_detect_every_n_frames_and_tracking_in_between(classifier):
-    det = CountingHaar(**LIVE_SETTINGS)
+    det = CountingHaar(**SETTINGS["haar"]["live"])
     lp = LiveProcessor(classifier, detector=det, detect_every=4, clock=FakeClock())
     frame = _scene()
     for _ in range(20):
@@ -114,17 +114,19 @@ def test_mirror_flips_the_view(classifier):
 
 def test_smoothing_setting_changes_output_and_validation(classifier):
     lp = LiveProcessor(classifier)
-    assert lp.settings["detector"] == "haar" and lp.settings["detect_every"] == 3
+    assert lp.settings["detector"] == "blazeface" and lp.settings["detect_every"] == 3
     lp.update_settings(smoothing="window", window=4, threshold=0.5, mirror=True)
     assert lp.settings["smoothing"] == "window" and lp.settings["mirror"] is True
     with pytest.raises(ValueError, match="Unknown live settings"):
         lp.update_settings(speed=3)
     with pytest.raises(ValueError, match="at least 1"):
         lp.update_settings(detect_every=0)
-    with pytest.raises(ValueError, match="only use haar"):
+    with pytest.raises(ValueError, match="only use blazeface, haar"):
         LiveProcessor(classifier, detector_name="mtcnn")
-    with pytest.raises(ValueError, match="only use haar"):
+    with pytest.raises(ValueError, match="only use blazeface, haar"):
         lp.update_settings(detector="mtcnn")
+    lp.update_settings(detector="haar")
+    assert lp.settings["detector"] == "haar" and lp.detector.name == "haar"
 
 
 def test_no_face_frames(classifier):

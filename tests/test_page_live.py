@@ -106,7 +106,20 @@ def test_settings_reach_the_processor(open_page):
     assert_clean(at)
     s = at.session_state["_live_processor"].settings
     assert (s["detect_every"], s["smoothing"], s["window"], s["mirror"]) == (5, "window", 12, False)
-    assert list(at.selectbox(key="live_detector").options) == ["Haar cascade (OpenCV, fast, no TensorFlow)"]
+    assert list(at.selectbox(key="live_detector").options) == ["BlazeFace (best)", "Haar cascade (classic)"]
+    assert at.session_state["_live_processor"].settings["detector"] == "blazeface"  # the default
+
+
+def test_detector_choice_survives_other_settings_changes(open_page):
+    at = open_page("pages/live.py")
+    at.selectbox(key="live_detector").set_value("haar").run()
+    assert at.session_state["_live_processor"].detector.name == "haar"
+    at.slider(key="live_detect_every").set_value(4).run()
+    at.toggle(key="live_mirror").set_value(False).run()
+    assert_clean(at)
+    processor = at.session_state["_live_processor"]
+    assert processor.settings["detector"] == "haar" and processor.detector.name == "haar"
+    assert processor.settings["detect_every"] == 4
 
 
 def test_stopped_stream_is_saved_to_history(open_page, store):

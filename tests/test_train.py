@@ -177,3 +177,21 @@ def test_votes_from_needs_fer_plus_data_and_excludes_soft_labels(tmp_path, capsy
     with pytest.raises(SystemExit) as exc:
         train_main([*run, "--soft-labels", "--votes-from", str(data)])
     assert exc.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+def test_votes_runs_select_on_fer_plus_valid_and_log_publictest_second(tmp_path):
+    """Trained toward the annotators' votes, a run is selected on FER+ valid; the FER-2013
+    validation split (PublicTest) is logged beside it as a second line."""
+    from fer_core.data import load_dataset
+    from fer_core.train import main as train_main
+
+    data = write_fer2013_folders(tmp_path / "fer2013", n_train=2, n_public=1, n_private=0)
+    votes = _ferplus_of(load_dataset(data, "fer2013-folders", "train").images[:5], "happiness", tmp_path / "ferplus")
+    write_ferplus(votes, "FER2013Valid", [(f"fer{i:07d}.png", votes_for(c, 10), i % len(CLASSES))
+                                          for i, c in enumerate(["happiness", "sadness", "surprise", "neutral"])])
+    run = tmp_path / "run"
+    assert train_main(["--data", str(data), "--out", str(run), "--epochs", "1", "--input-size", "32",
+                       "--batch-size", "8", "--no-augment", "--votes-from", str(votes)]) == 0
+    assert json.loads((run / "model_config.json").read_text())["validation_split"] == "valid"
+    (row,) = json.loads((run / "history.json").read_text())
+    assert 0 <= row["second_val_accuracy"] <= 1 and 0 <= row["second_val_macro_f1"] <= 1

@@ -12,7 +12,7 @@ import pytest
 
 from fer_core.analyzer import FaceAnalyzer
 from fer_core.classifier import Classifier
-from fer_core.faces import VIDEO_SETTINGS, HaarDetector
+from fer_core.faces import SETTINGS, HaarDetector
 from fer_core.labels import CLASSES
 from fer_core.results import RECORD_KEYS
 from fer_core.scenes import drawn_face, paste_faces
@@ -23,7 +23,7 @@ FPS = 30
 
 @pytest.fixture(scope="module")
 def analyzer() -> FaceAnalyzer:
-    return FaceAnalyzer(Classifier.from_dir(), HaarDetector(**VIDEO_SETTINGS))
+    return FaceAnalyzer(Classifier.from_dir(), HaarDetector(**SETTINGS["haar"]["video"]))
 
 
 def _frames(n: int, w: int = 320, h: int = 240, size: int = 100) -> list[np.ndarray]:

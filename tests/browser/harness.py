@@ -152,10 +152,10 @@ def face_frames(n: int = 30, width: int = 320, height: int = 240,
                 face_size: int = 100) -> tuple[list[np.ndarray], str]:
     """Frames with one face that the live page's detector finds: a FER-2013 face pasted into a
     scene when ../shared/data is there, else a drawn face. The face drifts a little, like a person."""
-    from fer_core.faces import LIVE_SETTINGS, make_detector
+    from fer_core.faces import DEFAULT_DETECTOR, make_detector
     from fer_core.scenes import detected_scene, load_fer_faces
 
-    detector = make_detector("haar", **LIVE_SETTINGS)
+    detector = make_detector(DEFAULT_DETECTOR, "live")
     real = bool(load_fer_faces(1))
     frame, _ = detected_scene(detector, 1, width, height, face_size=face_size, seed=3, real=real or None)
     frames = [np.roll(frame, shift=int(width / 100 * np.sin(2 * np.pi * i / n)), axis=1) for i in range(n)]
