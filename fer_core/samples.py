@@ -1,15 +1,18 @@
-"""A demo photo drawn by code, so the dashboard can be tried with no photo of a real person.
+"""The built-in sample photo (two real people), and cartoon faces drawn by code for tests.
 
-No face photo ships with the packages the app depends on (OpenCV's wheels carry only cascade
-files, scikit-learn's sample images show a temple and a flower), and committing someone's face
-would raise consent and licence questions. Simple drawn faces are found by the bundled Haar
-cascade, which is all a demo of the pipeline needs; they say nothing about model accuracy.
+The sample shows real faces, because a demo on drawn faces says nothing about the model: two
+public-domain portraits, Grace Hopper (US Navy photo, shipped with matplotlib, a dependency of
+the app) and the astronaut Eileen Collins (NASA photo, from scikit-image's sample data, kept in
+``fer_core/sample_photos/``). Both smile slightly; whatever the model says about them is shown
+as it is. The drawn faces (``draw_scene``) are test and benchmark fixtures with known positions.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -91,14 +94,37 @@ DEMO_FACES: tuple[DrawnFace, ...] = (
     DrawnFace(560, 255, 62, "sad"),
 )
 
+SAMPLE_CAPTION = ("Sample photo: two real people in public-domain portraits, Rear Admiral Grace Hopper "
+                  "(US Navy photo, shipped with matplotlib) and astronaut Eileen Collins (NASA photo). "
+                  "What the model says about them is shown unedited: it can be wrong here too.")
+SAMPLE_FACES = 2  # one face in each portrait
+SAMPLE_HEIGHT = 480
+
+
+def _sample_files() -> list[Path]:
+    """The two portraits: matplotlib's copy of Grace Hopper's (found without importing
+    matplotlib) and this package's copy of Eileen Collins's."""
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("The sample photo needs matplotlib (pip install matplotlib).")
+    hopper = Path(spec.submodule_search_locations[0]) / "mpl-data" / "sample_data" / "grace_hopper.jpg"
+    return [hopper, Path(__file__).resolve().parent / "sample_photos" / "eileen_collins.jpg"]
+
 
 def sample_photo() -> np.ndarray:
-    """The built-in demo photo: three drawn faces (happy, surprised, sad) on a 720x480 backdrop."""
-    return draw_scene(720, 480, DEMO_FACES)
+    """The built-in sample photo (RGB): both portraits side by side, 480 px high."""
+    parts = []
+    for path in _sample_files():
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise FileNotFoundError(f"Sample portrait {path} is missing or unreadable.")
+        h, w = bgr.shape[:2]
+        parts.append(cv2.resize(bgr, (round(w * SAMPLE_HEIGHT / h), SAMPLE_HEIGHT), interpolation=cv2.INTER_AREA))
+    return cv2.cvtColor(np.hstack(parts), cv2.COLOR_BGR2RGB)
 
 
 def sample_photo_png() -> bytes:
-    """The demo photo as PNG bytes, the form an upload arrives in."""
+    """The sample photo as PNG bytes, the form an upload arrives in."""
     ok, buf = cv2.imencode(".png", cv2.cvtColor(sample_photo(), cv2.COLOR_RGB2BGR))
     if not ok:  # pragma: no cover - encoding a valid uint8 image does not fail
         raise RuntimeError("PNG encoding of the sample photo failed.")

@@ -75,7 +75,7 @@ class PhotoInput:
 def photo_inputs(key: str, multiple: bool = True) -> list[PhotoInput]:
     """Upload, camera or the built-in sample; returns the chosen image files (nothing is stored)."""
     source = st.radio("Photo source", SOURCES, horizontal=True, key=f"{key}_source",
-                      help="The sample photo is drawn by code: cartoon faces for trying the app out.")
+                      help="The sample photo shows two real people in public-domain portraits.")
     if source == "Upload":
         files = st.file_uploader(
             "Upload photos (JPG, PNG, WebP or BMP)" if multiple else "Upload a photo (JPG, PNG, WebP or BMP)",
@@ -89,9 +89,9 @@ def photo_inputs(key: str, multiple: bool = True) -> list[PhotoInput]:
         shot = st.camera_input("Take a photo", key=f"{key}_camera",
                                help="Your browser asks for camera permission; the photo is not stored.")
         return [PhotoInput("camera.jpg", shot.getvalue())] if shot is not None else []
-    from fer_core.samples import sample_photo_png
+    from fer_core.samples import SAMPLE_CAPTION, sample_photo_png
 
-    st.caption("Sample photo: three drawn cartoon faces, made by code (no real person).")
+    st.caption(SAMPLE_CAPTION)
     return [PhotoInput("sample.png", sample_photo_png())]
 
 

@@ -1,4 +1,4 @@
-"""The drawn demo photo must really contain faces the bundled detector finds."""
+"""The sample photo holds real faces the default detector finds; drawn test faces are detectable."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core.samples import DEMO_FACES, EXPRESSIONS, DrawnFace, draw_scene, sample_photo, sample_photo_png
+from fer_core.faces import make_detector
+from fer_core.samples import DEMO_FACES, EXPRESSIONS, SAMPLE_FACES, DrawnFace, draw_scene, sample_photo, sample_photo_png
 
 
 def _haar_faces(rgb: np.ndarray) -> np.ndarray:
@@ -15,9 +16,17 @@ def _haar_faces(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(found).reshape(-1, 4)
 
 
-def test_sample_photo_has_one_detected_face_per_drawn_face() -> None:
+def test_sample_photo_shows_two_real_faces_the_default_detector_finds() -> None:
     img = sample_photo()
-    assert img.dtype == np.uint8 and img.shape == (480, 720, 3)
+    assert img.dtype == np.uint8 and img.shape == (480, 890, 3)
+    for purpose in ("photo", "video"):
+        found = make_detector(purpose=purpose).detect(img)
+        assert len(found) == SAMPLE_FACES
+        assert found[0].x + found[0].w < 410 < found[1].x  # one face in each portrait
+
+
+def test_drawn_demo_scene_has_one_detected_face_per_drawn_face() -> None:
+    img = draw_scene(720, 480, DEMO_FACES)
     boxes = _haar_faces(img)
     assert len(boxes) == len(DEMO_FACES)
     for face in DEMO_FACES:  # every drawn face centre lies inside exactly one detected box
