@@ -254,12 +254,31 @@ def timeline_figure(tl: Timeline, face_id: int | None = None, title: str | None 
                 x=s.t, y=s.probs[:, k], mode="lines", name=c, line={"color": COLORS_HEX.get(c, "#999999"), "width": 2},
                 hovertemplate=f"{c}: %{{y:.0%}} at %{{x:.1f}} s<extra></extra>",
             ))
+        fig.add_trace(valence_trace(s.t, s.probs, tl.classes))
     fig.update_layout(
         title=title or (f"Emotion over time (face {s.face_id})" if s is not None else "Emotion over time (no faces yet)"),
         xaxis_title="time (s)", yaxis_title="probability", yaxis={"range": [0, 1], "tickformat": ".0%"},
+        yaxis2={"range": [-1.05, 1.05], "overlaying": "y", "side": "right", "showgrid": False, "zeroline": False,
+                "tickvals": [-1, 0, 1], "ticktext": ["negative", "0", "positive"], "title": "valence"},
         height=height, legend_title_text="emotion", margin={"l": 40, "r": 10, "t": 50, "b": 40},
     )
     return fig
+
+
+VALENCE_TRACE_NAME = "valence (positive minus negative)"
+
+
+def valence_trace(t, probs, classes: Sequence[str] = CLASSES):
+    """Net valence (fer_core.valence) over time as a dashed black line on the right-hand axis."""
+    import plotly.graph_objects as go
+
+    from fer_core.valence import net_valence
+
+    return go.Scatter(
+        x=t, y=net_valence(probs, classes), mode="lines", name=VALENCE_TRACE_NAME, yaxis="y2",
+        line={"color": "#000000", "width": 2, "dash": "dash"},
+        hovertemplate="valence %{y:+.2f} at %{x:.1f} s<extra></extra>",
+    )
 
 
 def distribution_figure(source: Timeline | dict, title: str = "Share of time per emotion", height: int = 320):

@@ -14,6 +14,7 @@ from fer_core.imageio import ImageDecodeError
 from fer_core.labels import CLASSES
 from fer_core.photo import analyze_photo
 from fer_core.timeline import probability_bar_figure
+from fer_core.valence import describe as describe_valence
 from pages._analysis import (
     compute_gradcam, detector_select, digest, emotion_badge, face_crop, full_image_overlay, load_analyzer,
     photo_inputs, show_error_safely, threshold_slider,
@@ -56,7 +57,7 @@ result = cache["result"]
 if not result.faces:
     st.warning(f"No face found in {item.name}, so there is nothing to explain. Try a photo with a larger, "
                "frontal face, or the MTCNN detector in the sidebar.")
-    st.image(result.image, caption=item.name, width="stretch")
+    st.image(result.image, caption=item.name, width="content")  # natural size, never blown up
     st.stop()
 
 
@@ -67,7 +68,8 @@ def _face_name(i: int) -> str:
 
 
 c1, c2, c3, c4 = st.columns(4)
-face_i = c1.selectbox("Face", range(len(result.faces)), format_func=_face_name, key="explain_face")
+# Keyed on the photo: a new photo gets a new picker, never the previous photo's face labels.
+face_i = c1.selectbox("Face", range(len(result.faces)), format_func=_face_name, key=f"explain_face_{key}")
 pred = result.faces[face_i]
 target = c2.selectbox("Explain the emotion", CLASSES, index=CLASSES.index(pred.label),
                       key=f"explain_target_{key}_{face_i}",
@@ -78,6 +80,7 @@ alpha = c4.slider("Heatmap opacity", 0.0, 1.0, 0.45, 0.05, key="explain_alpha")
 st.markdown(f"**Prediction for face {face_i + 1}:** "
             + emotion_badge(pred.label, pred.confidence, pred.is_uncertain(threshold))
             + f" &nbsp; explaining **{target}**", unsafe_allow_html=True)
+st.caption(f"Valence: {describe_valence(pred.probs, pred.classes)}")
 if result.whole_image:
     st.info("No face was detected, but the image looks like a face crop, so the whole image is explained.")
 

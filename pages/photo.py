@@ -15,6 +15,7 @@ from fer_core.imageio import ImageDecodeError, encode_png
 from fer_core.labels import CLASSES
 from fer_core.photo import analyze_photo
 from fer_core.timeline import probability_bar_figure
+from fer_core.valence import describe as describe_valence
 from pages._analysis import (
     compute_gradcam, detector_select, digest, face_crop, load_analyzer, photo_inputs,
     show_error_safely, show_face_label, threshold_slider,
@@ -62,7 +63,7 @@ for n, item in enumerate(inputs):
     if not result.faces:
         st.warning(f"No face found in {item.name}. Faces need to be roughly frontal, well lit and at "
                    "least about 40 pixels wide; try another photo or the MTCNN detector in the sidebar.")
-        st.image(result.image, caption=item.name, width="stretch")
+        st.image(result.image, caption=item.name, width="content")  # natural size, never blown up
         continue
     if result.whole_image:
         st.info("No face was detected, but the image looks like a face crop (small and square), so the "
@@ -81,6 +82,7 @@ for n, item in enumerate(inputs):
     with right:
         for i, pred in enumerate(result.faces):
             show_face_label(i, pred, threshold)
+            st.caption(f"Valence: {describe_valence(pred.probs, pred.classes)}")
             st.plotly_chart(probability_bar_figure(pred.probs, height=210),
                             key=f"bars_{key}_{n}_{i}", config={"displayModeBar": False})
             if st.toggle("Explain with Grad-CAM", key=f"cam_{key}_{n}_{i}",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fer_core.labels import CLASSES
-from fer_core.samples import DEMO_FACES, backdrop
+from fer_core.samples import SAMPLE_FACES, backdrop
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +30,10 @@ def target_box(at):
     return next(s for s in at.selectbox if str(s.key).startswith("explain_target_"))
 
 
+def face_box(at):
+    return next(s for s in at.selectbox if str(s.key).startswith("explain_face_"))
+
+
 def test_renders_and_asks_for_a_photo(open_page):
     at = open_page("pages/explain.py")
     assert_clean(at)
@@ -42,8 +46,8 @@ def test_sample_face_heatmaps_and_probabilities(open_page):
     at = with_sample(open_page("pages/explain.py"))
     assert_clean(at)
     assert not at.error
-    faces = at.selectbox(key="explain_face")
-    assert len(faces.options) == len(DEMO_FACES)
+    faces = face_box(at)
+    assert len(faces.options) == SAMPLE_FACES
     assert all(o.startswith(f"Face {i + 1}: ") for i, o in enumerate(faces.options))
     captions = [c for img in at.image for c in img.captions]
     assert captions[0] == "Face 1" and captions[2] == "Heatmap over the full image"
@@ -65,11 +69,31 @@ def test_changing_target_colormap_and_face_updates_the_heatmap(open_page):
     at.selectbox(key="explain_colormap").set_value("viridis").run()
     at.slider(key="explain_alpha").set_value(0.8).run()
     assert_clean(at)
-    at.selectbox(key="explain_face").set_value(2).run()
+    face_box(at).set_value(SAMPLE_FACES - 1).run()
     assert_clean(at)
-    assert at.image[0].captions == ["Face 3"]
+    assert at.image[0].captions == [f"Face {SAMPLE_FACES}"]
     assert [img.value for img in at.image][0] != first[0]  # a different face crop
     assert not at.error
+
+
+def test_a_new_photo_gets_a_new_face_picker(open_page):
+    """The picker is keyed on the photo: the browser never keeps the previous photo's 'Face 1: ...' label."""
+    from fer_core.samples import sample_photo_png
+
+    at = with_sample(open_page("pages/explain.py"))
+    first = face_box(at)
+    first_key, first_options = first.key, list(first.options)
+    at.radio(key="explain_source").set_value("Upload").run()
+    other = cv2.imdecode(np.frombuffer(sample_photo_png(), np.uint8), cv2.IMREAD_COLOR)[:, ::-1]
+    at.file_uploader(key="explain_upload").set_value(
+        ("mirrored.png", cv2.imencode(".png", np.ascontiguousarray(other))[1].tobytes(), "image/png")).run()
+    assert_clean(at)
+    picker = face_box(at)
+    assert picker.key != first_key and picker.value == 0
+    assert list(picker.options) != first_options  # the mirrored photo's own faces and predictions
+    badge = next(m.value for m in at.markdown if m.value.startswith("**Prediction for face 1:**"))
+    assert picker.options[0].split(": ", 1)[1].split(" (")[0] in badge  # picker and prediction agree
+    assert any(c.value.startswith("Valence: mostly ") for c in at.caption)
 
 
 def test_bad_file_gives_an_error(open_page):
@@ -86,3 +110,4 @@ def test_no_face_means_nothing_to_explain(open_page):
     assert_clean(at)
     assert "No face found in wall.png" in at.warning[0].value
     assert not at.get("plotly_chart")
+    assert len(at.image) == 1  # the photo itself, at its natural size (tests/test_page_photo.py checks the width)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fer_core.labels import CLASSES
-from fer_core.samples import DEMO_FACES, backdrop, sample_photo_png
+from fer_core.samples import SAMPLE_FACES, backdrop, sample_photo_png
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +34,24 @@ def downloads(monkeypatch) -> dict[str, bytes]:
         return original(self, path_or_data, mimetype, kind, filename)
 
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    return seen
+
+
+@pytest.fixture
+def image_widths(monkeypatch) -> list:
+    """The width every st.image call of the page asks for ("content" is Streamlit's default)."""
+    import streamlit
+    from streamlit.delta_generator import DeltaGenerator
+
+    seen: list = []
+    original = DeltaGenerator.image
+
+    def spy(self, image, *args, **kwargs):
+        seen.append(kwargs.get("width", "content"))
+        return original(self, image, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "image", spy)
+    monkeypatch.setattr(streamlit, "image", lambda *a, **k: spy(streamlit._main, *a, **k))
     return seen
 
 
@@ -68,17 +86,17 @@ def test_sample_photo_gives_one_result_per_face_with_downloads(open_page, downlo
     at.radio(key="photo_source").set_value("Sample photo").run()
     assert_clean(at)
     assert not at.error
-    assert len(face_lines(at)) == len(DEMO_FACES)
-    assert len(at.get("plotly_chart")) == len(DEMO_FACES)  # one probability chart per face
-    assert any("3 face(s)" in c for img in at.image for c in img.captions)
+    assert len(face_lines(at)) == SAMPLE_FACES
+    assert len(at.get("plotly_chart")) == SAMPLE_FACES  # one probability chart per face
+    assert any(f"{SAMPLE_FACES} face(s)" in c for img in at.image for c in img.captions)
     report = json.loads(downloads["sample_emotions.json"])
-    assert report["n_faces"] == len(DEMO_FACES) and report["whole_image"] is False
+    assert report["n_faces"] == SAMPLE_FACES and report["whole_image"] is False
     rows = list(csv.DictReader(io.StringIO(downloads["sample_emotions.csv"].decode())))
     assert [r["label"] for r in rows] == [f["label"] for f in report["faces"]]
     for r in rows:
         assert abs(sum(float(r[c]) for c in CLASSES) - 1.0) < 1e-3
     annotated = cv2.imdecode(np.frombuffer(downloads["sample_annotated.png"], np.uint8), cv2.IMREAD_COLOR)
-    assert annotated.shape[:2] == (480, 720)
+    assert annotated.shape[:2] == (480, 890)
     original = cv2.imdecode(np.frombuffer(sample_photo_png(), np.uint8), cv2.IMREAD_COLOR)
     assert np.abs(annotated.astype(int) - original.astype(int)).sum() > 0  # boxes were drawn
 
@@ -105,16 +123,28 @@ def test_bad_file_shows_an_error_and_the_good_file_still_gets_results(open_page)
     assert_clean(at)
     assert len(at.error) == 1
     assert "broken.png" in at.error[0].value and "Traceback" not in at.error[0].value
-    assert len(face_lines(at)) == len(DEMO_FACES)
+    assert len(face_lines(at)) == SAMPLE_FACES
 
 
-def test_photo_without_faces_says_so(open_page):
+def test_photo_without_faces_says_so_at_natural_size(open_page, image_widths):
     at = open_page("pages/photo.py")
-    at.file_uploader(key="photo_upload").set_value(("wall.png", png(backdrop(400, 300)), "image/png")).run()
+    at.file_uploader(key="photo_upload").set_value(("wall.png", png(backdrop(265, 287)), "image/png")).run()
     assert_clean(at)
     assert not at.error
     assert "No face found in wall.png" in texts(at, "warning")
     assert not face_lines(at)
+    assert len(at.image) == 1 and image_widths == ["content"]  # shown as it is, not stretched to the column
+
+
+def test_each_face_has_a_valence_summary(open_page, downloads):
+    from fer_core.valence import describe
+
+    at = open_page("pages/photo.py")
+    at.radio(key="photo_source").set_value("Sample photo").run()
+    assert_clean(at)
+    faces = json.loads(downloads["sample_emotions.json"])["faces"]
+    captions = [c.value for c in at.caption if c.value.startswith("Valence: ")]
+    assert captions == [f"Valence: {describe([f['probs'][c] for c in CLASSES])}" for f in faces]
 
 
 def test_small_square_crop_is_classified_as_a_whole_face(open_page):
@@ -147,7 +177,7 @@ def test_camera_photo_is_analysed(open_page):
     at.camera_input(key="photo_camera").upload("camera.jpg", jpeg).run()
     assert_clean(at)
     assert at.subheader[0].value == "camera.jpg"
-    assert len(face_lines(at)) == len(DEMO_FACES)
+    assert len(face_lines(at)) == SAMPLE_FACES
 
 
 @pytest.mark.slow
@@ -157,4 +187,4 @@ def test_mtcnn_detector_finds_the_sample_faces(open_page):
     at.radio(key="photo_source").set_value("Sample photo").run()
     assert_clean(at)
     assert not at.error, at.error[0].value
-    assert len(face_lines(at)) == len(DEMO_FACES)
+    assert len(face_lines(at)) == SAMPLE_FACES

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from fer_core.labels import CLASSES, COLORS_HEX
-from fer_core.timeline import (Timeline, distribution_figure, probability_bar_figure, records_to_csv,
-                               timeline_figure)
+from fer_core.timeline import (VALENCE_TRACE_NAME, Timeline, distribution_figure, probability_bar_figure,
+                               records_to_csv, timeline_figure)
 
 
 def _rec(t, face, label, peak=0.8, frame=None):
@@ -110,8 +110,12 @@ def test_csv_and_json_exports():
 def test_figures_use_class_colours_and_names():
     tl = Timeline.from_records(_two_emotions())
     fig = timeline_figure(tl)
-    assert [t.name for t in fig.data] == list(CLASSES)
-    assert [t.line.color for t in fig.data] == [COLORS_HEX[c] for c in CLASSES]
+    assert [t.name for t in fig.data] == [*CLASSES, VALENCE_TRACE_NAME]
+    assert [t.line.color for t in fig.data][:-1] == [COLORS_HEX[c] for c in CLASSES]
+    # the valence line: happy (+1) for 1 s, then sad (-1), on its own -1..1 axis
+    val = fig.data[-1]
+    assert val.yaxis == "y2" and fig.layout.yaxis2.range == (-1.05, 1.05)
+    assert val.y[0] == pytest.approx(0.8 - 4 * 0.2 / 6) and val.y[-1] == pytest.approx(0.2 / 6 - (0.8 + 3 * 0.2 / 6))
     assert "face 1" in fig.layout.title.text  # the face seen longest
     assert len(timeline_figure(tl, face_id=2).data[0].x) == 5
     dist = distribution_figure(tl)

@@ -1,0 +1,71 @@
+"""Valence: the seven emotion probabilities sorted into positive, neutral and negative.
+
+The one definition the dashboard uses (face summaries, the valence line on every timeline):
+
+- positive = happy
+- neutral  = neutral
+- negative = angry + disgust + fear + sad
+- surprise is split evenly between positive and negative. A surprised face can be pleasant
+  (a gift) or unpleasant (a shock) and the face alone does not say which, so it counts half
+  to each side: the three shares still sum to 1, and the net valence (positive minus negative)
+  is not moved by surprise at all.
+
+Net valence runs from -1 (all negative) to +1 (all positive); 0 is balanced or neutral.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from fer_core.labels import CLASSES
+
+VALENCES: tuple[str, ...] = ("positive", "neutral", "negative")
+
+# Share of each class that goes to each valence (rows: CLASSES order; columns: VALENCES order).
+WEIGHTS: dict[str, tuple[float, float, float]] = {
+    "angry": (0.0, 0.0, 1.0),
+    "disgust": (0.0, 0.0, 1.0),
+    "fear": (0.0, 0.0, 1.0),
+    "happy": (1.0, 0.0, 0.0),
+    "neutral": (0.0, 1.0, 0.0),
+    "sad": (0.0, 0.0, 1.0),
+    "surprise": (0.5, 0.0, 0.5),
+}
+
+# Okabe-Ito colours not used by an emotion (sky blue) plus black and grey tones for the line.
+VALENCE_COLORS_HEX: dict[str, str] = {"positive": "#56B4E9", "neutral": "#BBBBBB", "negative": "#000000"}
+
+
+def _matrix(classes: Sequence[str]) -> np.ndarray:
+    try:
+        return np.array([WEIGHTS[c] for c in classes], np.float64)
+    except KeyError as exc:
+        raise ValueError(f"No valence is defined for class {exc.args[0]!r}.") from None
+
+
+def valence_shares(probs, classes: Sequence[str] = CLASSES) -> np.ndarray:
+    """(..., 3) positive / neutral / negative shares from (..., n_classes) probabilities."""
+    p = np.asarray(probs, np.float64)
+    if p.shape[-1] != len(classes):
+        raise ValueError(f"Expected {len(classes)} probabilities per row, got {p.shape[-1]}.")
+    return p @ _matrix(classes)
+
+
+def net_valence(probs, classes: Sequence[str] = CLASSES) -> np.ndarray:
+    """Positive minus negative share, -1..1, for each row of probabilities."""
+    v = valence_shares(probs, classes)
+    return v[..., 0] - v[..., 2]
+
+
+def valence_label(probs, classes: Sequence[str] = CLASSES) -> str:
+    """The largest of the three shares for one face's probabilities."""
+    return VALENCES[int(np.argmax(valence_shares(probs, classes)))]
+
+
+def describe(probs, classes: Sequence[str] = CLASSES) -> str:
+    """One line for a face: 'mostly positive (positive 80%, neutral 15%, negative 5%)'."""
+    shares = valence_shares(probs, classes)
+    parts = ", ".join(f"{name} {share:.0%}" for name, share in zip(VALENCES, shares))
+    return f"mostly {VALENCES[int(np.argmax(shares))]} ({parts})"
