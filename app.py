@@ -4,6 +4,9 @@ streamlit-webrtc (and with it pylibsrtp) is imported here, first, before any pag
 TensorFlow: all pages share this one server process, and TensorFlow followed by pylibsrtp
 segfaults it (../shared/notes/tensorflow-aiortc-import-order.md). app.py runs on every page
 visit, so whatever order users open pages in, pylibsrtp is already loaded.
+
+Page icons are emoji: Streamlit draws an emoji favicon itself, while a ``:material/...`` page
+icon makes the browser fetch the favicon from fonts.gstatic.com (a third party).
 """
 
 import streamlit_webrtc  # noqa: F401  (import order: must precede any TensorFlow import)
@@ -11,16 +14,16 @@ import streamlit as st
 
 from pages._common import APP_TITLE, show_disclaimer
 
-st.set_page_config(page_title=APP_TITLE, page_icon=":material/mood:", layout="wide")
+st.set_page_config(page_title=APP_TITLE, page_icon="🙂", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/live.py", title="Live webcam", icon=":material/videocam:"),
-    st.Page("pages/photo.py", title="Photo", icon=":material/photo_camera:"),
-    st.Page("pages/video.py", title="Video", icon=":material/movie:"),
-    st.Page("pages/explain.py", title="Explain (Grad-CAM)", icon=":material/visibility:"),
-    st.Page("pages/history.py", title="History", icon=":material/history:"),
-    st.Page("pages/model.py", title="Model", icon=":material/analytics:"),
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/live.py", title="Live webcam", icon="🎥"),
+    st.Page("pages/photo.py", title="Photo", icon="📷"),
+    st.Page("pages/video.py", title="Video", icon="🎞️"),
+    st.Page("pages/explain.py", title="Explain (Grad-CAM)", icon="🔍"),
+    st.Page("pages/history.py", title="History", icon="🕘"),
+    st.Page("pages/model.py", title="Model", icon="📊"),
 ]
 
 page = st.navigation(PAGES)

@@ -101,6 +101,18 @@ def test_router_lists_every_page_and_each_shows_the_notice(open_page, tiny_model
         assert DISCLAIMER in at.caption[0].value, page  # the notice heads every page
 
 
+def test_page_icons_need_no_third_party_fetch(repo_root):
+    """A ':material/...' page icon becomes a favicon fetched from fonts.gstatic.com; emoji are drawn locally.
+    (The browser test records every request of every page.)"""
+    import ast
+
+    tree = ast.parse((repo_root / "app.py").read_text())
+    icons = [kw.value.value for node in ast.walk(tree) if isinstance(node, ast.Call)
+             for kw in node.keywords if kw.arg in ("icon", "page_icon") and isinstance(kw.value, ast.Constant)]
+    assert len(icons) == 8  # the app's favicon and one per page
+    assert not [i for i in icons if i.startswith(":")], icons
+
+
 @pytest.fixture
 def served_app(repo_root, tiny_model_files, tmp_path):
     """A fresh `streamlit run app.py` server process on a free local port."""
