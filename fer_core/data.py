@@ -23,7 +23,8 @@ import numpy as np
 from fer_core.labels import CLASSES, FER2013_CSV_ORDER, FERPLUS_VOTE_ORDER, canonical_class
 
 FORMATS = ("auto", "fer2013-folders", "fer2013-csv", "ferplus", "folders")
-SPLITS = ("train", "public_test", "private_test", "valid", "all")
+# "valid" and "test" are FER+'s names; in FER-2013 they mean PublicTest and PrivateTest.
+SPLITS = ("train", "public_test", "private_test", "valid", "test", "all")
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 _PREFIX_SPLIT = {"training_": "train", "publictest_": "public_test", "privatetest_": "private_test"}
 _FERPLUS_DIRS = {"train": "FER2013Train", "valid": "FER2013Valid", "test": "FER2013Test"}
@@ -126,8 +127,7 @@ def _split_from_name(name: str, folder: str) -> str:
 def _want(split: str, wanted: str) -> bool:
     if wanted == "all":
         return True
-    if wanted == "valid":  # PublicTest is FER-2013's validation split
-        wanted = "public_test"
+    wanted = {"valid": "public_test", "test": "private_test"}.get(wanted, wanted)  # FER-2013's names for them
     return split == wanted
 
 
@@ -238,7 +238,7 @@ def ferplus_votes_to_label(votes: np.ndarray) -> tuple[int | None, np.ndarray | 
 
 def load_ferplus(root: Path, split: str) -> FaceDataset:
     wanted = {"train": ["train"], "valid": ["valid"], "public_test": ["valid"], "private_test": ["test"],
-              "all": ["train", "valid", "test"]}[split]
+              "test": ["test"], "all": ["train", "valid", "test"]}[split]
     images, labels, names, soft, reasons = [], [], [], [], {}
     for key in wanted:
         d = root / _FERPLUS_DIRS[key]

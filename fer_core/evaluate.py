@@ -127,7 +127,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", required=True, help="dataset path (FER-2013 folders/CSV, FER+, class folders)")
     ap.add_argument("--format", default="auto", choices=FORMATS)
     ap.add_argument("--split", default=DEFAULT_SPLIT, choices=("auto", *SPLITS),
-                    help="auto (default): PublicTest / FER+ valid when present, else every image")
+                    help="auto (default): PublicTest / FER+ valid when present, else every image; "
+                         "test: FER+ test (FER2013Test) or FER-2013 PrivateTest; all: every split")
     ap.add_argument("--json", default=None, help="write the report as JSON here")
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--quiet", action="store_true", help="no progress output")

@@ -158,6 +158,27 @@ def test_ferplus_folder_loads_majority_and_soft_labels(tmp_path):
     assert load_dataset(root, split="public_test").names == load_dataset(root, split="valid").names
 
 
+def test_ferplus_test_layout_is_read_as_the_test_split(tmp_path):
+    """Users who download FER+ have FER2013Test/label.csv beside Train and Valid."""
+    root = write_ferplus(tmp_path / "ferplus", "FER2013Train", [("fer0000001.png", votes_for("fear"), 2)])
+    write_ferplus(root, "FER2013Valid", [("fer0000002.png", votes_for("anger"), 0)], seed=1)
+    write_ferplus(root, "FER2013Test", [("fer0000003.png", votes_for("happiness"), 3),
+                                        ("fer0000004.png", votes_for("surprise"), 6),
+                                        ("fer0000005.png", votes_for("NF"), 0)], seed=2, header=True)
+    test = load_dataset(root, split="test")
+    assert test.names == ["FER2013Test/fer0000003.png", "FER2013Test/fer0000004.png"]
+    assert test.labels.tolist() == [3, 6] and test.skipped_reasons == {"majority NF": 1}
+    assert load_dataset(root, split="private_test").names == test.names
+    assert len(load_dataset(root, split="all")) == 4
+    with pytest.raises(DatasetError, match="No usable images for split 'test'"):
+        load_dataset(write_ferplus(tmp_path / "no_test", "FER2013Train", [("a.png", votes_for("fear"), 2)]),
+                     split="test")
+
+
+def test_fer2013_test_split_means_private_test(fer_folders):
+    assert load_dataset(fer_folders, split="test").names == load_dataset(fer_folders, split="private_test").names
+
+
 def test_ferplus_short_or_bad_rows_are_counted(tmp_path):
     root = write_ferplus(tmp_path / "fp", "FER2013Train", [("a.png", votes_for("fear"), 2)])
     with open(root / "FER2013Train" / "label.csv", "a") as fh:
@@ -224,7 +245,7 @@ def test_missing_path_non_csv_file_bad_format_and_split(tmp_path):
     with pytest.raises(DatasetError, match="Unknown format"):
         load_dataset(tmp_path, fmt="imagenet")
     with pytest.raises(DatasetError, match="Unknown split"):
-        load_dataset(tmp_path, split="test")
+        load_dataset(tmp_path, split="holdout")
 
 
 def test_explicit_format_on_wrong_layout_is_a_dataset_error(tmp_path):

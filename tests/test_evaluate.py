@@ -103,3 +103,20 @@ def test_cli_bad_input_is_one_clear_message(models, tmp_path, capsys, case):
     assert main(["--model", str(model), "--data", str(data), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
+
+
+def test_cli_reads_the_fer_plus_test_split(models, tmp_path, capsys):
+    from datagen import votes_for, write_ferplus
+
+    root = write_ferplus(tmp_path / "ferplus", "FER2013Train", [("fer0000001.png", votes_for("fear"), 2)])
+    write_ferplus(root, "FER2013Valid", [("fer0000002.png", votes_for("anger"), 0)], seed=1)
+    write_ferplus(root, "FER2013Test", [(f"fer00001{i:02d}.png", votes_for(v), c) for i, (v, c) in
+                                        enumerate([("happiness", 3), ("surprise", 6), ("sadness", 5)])], seed=2)
+    out = tmp_path / "test.json"
+    assert main(["--model", str(models["tflite"]), "--data", str(root), "--split", "test", "--json", str(out),
+                 "--quiet"]) == 0
+    rep = json.loads(out.read_text())
+    assert (rep["format"], rep["split"], rep["n"]) == ("ferplus", "test", 3)
+    assert main(["--model", str(models["tflite"]), "--data", str(root), "--split", "all", "--json", str(out),
+                 "--quiet"]) == 0
+    assert json.loads(out.read_text())["n"] == 5
