@@ -197,6 +197,39 @@ def compare_detectors(n_scenes: int = 40, seed: int = 0) -> dict:
     return out
 
 
+def alignment_effect(n_faces: int = 400, max_roll: float = 30.0, seed: int = 0) -> dict:
+    """Accuracy on FER-2013 PublicTest faces rolled by up to +-max_roll degrees and pasted into
+    scenes, classified from crops levelled by the detector's eye keypoints or left as found,
+    beside the same faces upright. Counts only faces the default detector finds in every case."""
+    from fer_core.analyzer import MIRROR_STILLS, FaceAnalyzer
+    from fer_core.classifier import Classifier
+    from fer_core.data import load_dataset
+    from fer_core.faces import DEFAULT_DETECTOR, make_detector
+    from fer_core.scenes import paste_faces, shared_data_dir
+
+    data = load_dataset(shared_data_dir() / "fer2013", "fer2013-folders", "public_test")
+    rng = np.random.default_rng(seed)
+    det, clf = make_detector(DEFAULT_DETECTOR, "photo"), Classifier.from_dir()
+    levelled, as_found = (FaceAnalyzer(clf, det, align=a, mirror=MIRROR_STILLS) for a in (True, False))
+    right = {"upright": 0, "rolled_levelled": 0, "rolled_as_found": 0}
+    counted = 0
+    for i in rng.choice(len(data), n_faces, replace=False):
+        face = cv2.cvtColor(cv2.resize(data.images[i], (160, 160), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2RGB)
+        angle = float(rng.uniform(-max_roll, max_roll))
+        rolled = cv2.warpAffine(face, cv2.getRotationMatrix2D((80, 80), angle, 1.0), (160, 160),
+                                borderMode=cv2.BORDER_REPLICATE)
+        upright_scene, _ = paste_faces([face], 400, 360, 160, seed=int(i), positions=[(120, 100)])
+        rolled_scene, _ = paste_faces([rolled], 400, 360, 160, seed=int(i), positions=[(120, 100)])
+        preds = [levelled.analyze(upright_scene), levelled.analyze(rolled_scene), as_found.analyze(rolled_scene)]
+        if any(len(p) != 1 for p in preds):
+            continue
+        counted += 1
+        for key, p in zip(right, preds):
+            right[key] += int(p[0].probs.argmax() == data.labels[i])
+    return {"faces": int(n_faces), "found_in_all": counted, "max_roll_deg": max_roll,
+            **{f"{k}_accuracy": round(v / max(counted, 1), 4) for k, v in right.items()}}
+
+
 def run(frames: int = 300, video_seconds: float = 6.0, live_frames: int = 300) -> dict:
     from fer_core.classifier import Classifier
     from fer_core.faces import DEFAULT_DETECTOR, SETTINGS
@@ -239,10 +272,18 @@ def main(argv=None) -> int:
     ap.add_argument("--live-frames", type=int, default=300, help="frames for the RSS child (>= 300)")
     ap.add_argument("--compare-detectors", type=int, default=0, metavar="N",
                     help="instead: compare the face detectors on N generated scenes")
+    ap.add_argument("--alignment", type=int, default=0, metavar="N",
+                    help="instead: accuracy on N rolled FER-2013 PublicTest faces, crops levelled by the eyes or not")
     ap.add_argument("--live-child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.live_child:
         _live_child(args.live_child)
+        return 0
+    if args.alignment:
+        res = alignment_effect(args.alignment)
+        print(json.dumps(res, indent=2))
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=2))
         return 0
     if args.compare_detectors:
         res = compare_detectors(args.compare_detectors)
