@@ -9,6 +9,7 @@ Bad uploads (empty, not a video, no video stream, truncated, too long, too large
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -69,6 +70,18 @@ class VideoResult:
 
     def timeline(self) -> Timeline:
         return Timeline.from_records(self.records)
+
+    @property
+    def n_tracks(self) -> int:
+        """Faces followed from frame to frame; two people who appear one after the other in the
+        same place can share one track, and one person who leaves and comes back gets two."""
+        return len({r["face_id"] for r in self.records})
+
+    @property
+    def most_faces_in_a_frame(self) -> int:
+        """The most faces analysed together in one frame: how many people were in view at once."""
+        per_frame = Counter(r["frame"] for r in self.records)
+        return max(per_frame.values(), default=0)
 
     def to_csv(self) -> str:
         return records_to_csv(self.records)
@@ -168,10 +181,15 @@ class _Writer:
         self.out.close()
 
 
-def _report(progress: Progress | None, idx: int, total: int, t: float) -> None:
+def progress_text(n_analyzed: int, idx: int, total: int, t: float) -> str:
+    """'Analysed' always counts frames the model looked at (VideoResult.n_analyzed); 'read' counts decoded ones."""
+    return f"Analysed {n_analyzed} frames (read {idx} of {total or '?'}, {t:.1f} s of video)"
+
+
+def _report(progress: Progress | None, idx: int, total: int, t: float, n_analyzed: int) -> None:
     if progress is not None and (idx % 10 == 0 or idx == total):
         frac = min(1.0, idx / total) if total else 0.0
-        progress(frac, f"Analysed {idx}/{total or '?'} frames ({t:.1f} s)")
+        progress(frac, progress_text(n_analyzed, idx, total, t))
 
 
 def analyze_video(path: str | os.PathLike, analyzer, *, sample_fps: float | None = None,
@@ -213,7 +231,7 @@ def analyze_video(path: str | os.PathLike, analyzer, *, sample_fps: float | None
                 if not sampled and annotated_out is None:  # nothing to analyse or draw on this frame
                     last_t = t
                     idx += 1
-                    _report(progress, idx, total, t)
+                    _report(progress, idx, total, t, n_analyzed)
                     continue
                 rgb = frame.to_ndarray(format="rgb24")
                 if writer is None and annotated_out is not None:
@@ -238,7 +256,7 @@ def analyze_video(path: str | os.PathLike, analyzer, *, sample_fps: float | None
                                  if current else rgb)
                 last_t = t
                 idx += 1
-                _report(progress, idx, total, t)
+                _report(progress, idx, total, t, n_analyzed)
         except av.FFmpegError as exc:
             if idx == 0:
                 raise _fail_open(p, exc) from None
@@ -250,7 +268,7 @@ def analyze_video(path: str | os.PathLike, analyzer, *, sample_fps: float | None
             writer.close()
             writer = None
         if progress is not None:
-            progress(1.0, f"Done: {idx} frames, {n_analyzed} analysed")
+            progress(1.0, f"Done: analysed {n_analyzed} of {idx} frames")
     finally:
         if writer is not None:
             try:

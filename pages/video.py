@@ -112,15 +112,22 @@ if not result.records:
     st.warning(f"No face was found in {name} ({result.n_analyzed} frames analysed). Faces need to be "
                "roughly frontal, well lit and at least about 40 pixels wide; try the MTCNN detector.")
 else:
-    overall = summary.get("overall_label")
-    confidence = float(summary.get("overall", {}).get(overall, 0.0)) if overall else 0.0
-    st.markdown("**Overall emotion of the clip:** "
-                + emotion_badge(overall, confidence, confidence < threshold), unsafe_allow_html=True)
+    # One definition of the clip's emotion: the label faces showed most often (the bar chart's tallest bar).
+    dominant = summary.get("dominant")
+    share = float(summary.get("shares", {}).get(dominant, 0.0)) if dominant else 0.0
+    st.markdown("**Overall emotion of the clip:** " + emotion_badge(dominant)
+                + f" &nbsp; the most frequent emotion, in {share:.0%} of the analysed face-frames",
+                unsafe_allow_html=True)
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Most frequent emotion", summary.get("dominant") or "-")
-    c2.metric("Faces", summary.get("n_faces", 0))
+    c1.metric("Face tracks", result.n_tracks,
+              help="A track follows one face from frame to frame. Two people who appear one after the other "
+                   "in the same place can share a track; someone who leaves and comes back gets a new one.")
+    c2.metric("Most faces in one frame", result.most_faces_in_a_frame,
+              help="How many faces were analysed together in a single frame.")
     c3.metric("Duration", f"{result.duration_s:.1f} s")
-    c4.metric("Frames analysed", f"{result.n_analyzed} / {result.n_frames}")
+    c4.metric("Frames analysed", f"{result.n_analyzed} of {result.n_frames}",
+              help="Frames the model looked at (see 'Analyse' in the sidebar); the frames in between are "
+                   "annotated with the latest result. The progress bar counts the same way.")
 
 left, right = st.columns([3, 2])
 with left:

@@ -87,8 +87,8 @@ def test_clip_is_analysed_shown_and_saved_as_a_session(open_page, store, face_cl
     assert_clean(at)
     assert not at.error
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Faces"] == "1"
-    assert metrics["Frames analysed"] == "20 / 20"
+    assert metrics["Face tracks"] == "1" and metrics["Most faces in one frame"] == "1"
+    assert metrics["Frames analysed"] == "20 of 20"
     assert metrics["Duration"] == "2.0 s"
     assert "Overall emotion of the clip" in texts(at, "markdown")
     assert len(at.get("plotly_chart")) == 2  # distribution + timeline
@@ -106,12 +106,50 @@ def test_clip_is_analysed_shown_and_saved_as_a_session(open_page, store, face_cl
     assert len(store.list_sessions()) == 1
 
 
+@pytest.fixture
+def progress_texts(monkeypatch) -> list[str]:
+    """Every text the page's progress bar showed while a clip was analysed."""
+    from streamlit.delta_generator import DeltaGenerator
+
+    seen: list[str] = []
+    original = DeltaGenerator.progress
+
+    def spy(self, value, text=None, *args, **kwargs):
+        if text:
+            seen.append(text)
+        return original(self, value, text, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "progress", spy)
+    return seen
+
+
+def test_figures_agree_progress_result_and_overall_emotion(open_page, store, tmp_path, progress_texts):
+    """A 30 fps clip analysed at 10 frames a second: progress and result count analysed frames the same
+    way; the overall emotion is the most frequent one, the distribution's tallest bar."""
+    import re
+
+    frames = [draw_scene(320, 240, [DrawnFace(110 + 2 * i, 125, 42, "happy")]) for i in range(30)]
+    clip = write_test_clip(tmp_path / "thirty.mp4", frames, fps=30).read_bytes()
+    at = upload(open_page("pages/video.py"), "thirty.mp4", clip)
+    assert_clean(at)
+    metrics = {m.label: m.value for m in at.metric}
+    analysed = [int(m.group(1)) for text in progress_texts if (m := re.match(r"Analysed (\d+) frames", text))]
+    assert metrics["Frames analysed"] == f"{analysed[-1]} of 30" and analysed[-1] == 10
+    rows = list(csv.DictReader(io.StringIO(at.session_state["_video"]["result"].to_csv())))
+    labels = [r["label"] for r in rows]
+    dominant = max(set(labels), key=labels.count)
+    overall = next(m.value for m in at.markdown if m.value.startswith("**Overall emotion of the clip:**"))
+    assert f">{dominant}</span>" in overall and f"in {labels.count(dominant) / len(labels):.0%} of" in overall
+    assert "uncertain" not in overall and "Most frequent emotion" not in metrics
+    assert metrics["Face tracks"] == str(len({r["face_id"] for r in rows}))
+
+
 def test_switch_off_saves_nothing(open_page, store, face_clip):
     at = open_page("pages/video.py")
     at.toggle(key="video_save").set_value(False).run()
     at = upload(at, "clip.mp4", face_clip)
     assert_clean(at)
-    assert {m.label: m.value for m in at.metric}["Faces"] == "1"
+    assert {m.label: m.value for m in at.metric}["Face tracks"] == "1"
     assert store.list_sessions() == []
 
 
@@ -121,7 +159,7 @@ def test_bad_upload_then_good_upload(open_page, store, face_clip):
     assert len(at.error) == 1 and "fake.mp4 could not be read as a video" in at.error[0].value
     at = upload(at, "clip.mp4", face_clip)  # the page keeps working
     assert_clean(at)
-    assert not at.error and {m.label: m.value for m in at.metric}["Faces"] == "1"
+    assert not at.error and {m.label: m.value for m in at.metric}["Face tracks"] == "1"
 
 
 def test_audio_only_file_has_no_video_stream(open_page, store, tmp_path):

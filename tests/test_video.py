@@ -68,6 +68,8 @@ def test_round_trip_every_frame(analyzer, clip, tmp_path):
     # progress: increasing, ending at 1.0
     fracs = [f for f, _ in seen]
     assert fracs == sorted(fracs) and fracs[-1] == 1.0
+    assert seen[-1][1] == "Done: analysed 45 of 45 frames"
+    assert res.n_tracks == 1 and res.most_faces_in_a_frame == 1
     # annotated output: decodable H.264 in yuv420p with every frame, boxes drawn on it
     decoded, (codec, pix, w, h) = _decode_all(out)
     assert (codec, pix, w, h) == ("h264", "yuv420p", 320, 240)
@@ -83,9 +85,12 @@ def test_round_trip_every_frame(analyzer, clip, tmp_path):
 
 @pytest.mark.slow
 def test_sampling_rate(analyzer, clip):
-    res = analyze_video(clip, analyzer, sample_fps=10)
+    seen = []
+    res = analyze_video(clip, analyzer, sample_fps=10, progress=lambda f, msg: seen.append(msg))
     assert res.n_frames == 45
     assert res.n_analyzed == 15
+    # 'analysed' means the same in the progress bar and the result: frames the model looked at
+    assert seen[-2] == "Analysed 15 frames (read 45 of 45, 1.5 s of video)" and seen[-1].startswith("Done: analysed 15")
     analysed = sorted({r["frame"] for r in res.records})
     assert all(b - a == 3 for a, b in zip(analysed, analysed[1:]))
     assert res.annotated_path is None
