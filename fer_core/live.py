@@ -21,11 +21,12 @@ from fer_core.results import FacePrediction, make_record
 from fer_core.tracker import FaceTracker
 
 MAX_QUEUED_RECORDS = 100_000
+FPS_WINDOW_S = 3.0  # the frame rate shown is frames analysed in the last this-many seconds / seconds
 
 
 @dataclass
 class LiveStats:
-    fps: float = 0.0          # frames arriving per second (EMA)
+    fps: float = 0.0          # frames analysed per second over the last FPS_WINDOW_S seconds
     process_ms: float = 0.0   # time spent in process() per frame (EMA)
     n_faces: int = 0
     frames: int = 0
@@ -61,7 +62,7 @@ class LiveProcessor:
         self._stats = LiveStats()
         self._frame = 0
         self._t0: float | None = None
-        self._last_arrival: float | None = None
+        self._arrivals: deque[float] = deque()
         self._last_record = -1e9
 
     # -------------------------------------------------------------- settings
@@ -89,8 +90,26 @@ class LiveProcessor:
 
     @property
     def stats(self) -> LiveStats:
+        """A copy of the counters, with the frame rate measured now (it falls when frames stop)."""
         with self._lock:
-            return LiveStats(**asdict(self._stats))
+            out = LiveStats(**asdict(self._stats))
+            out.fps = self._window_fps(self._clock())
+            return out
+
+    def _window_fps(self, now: float) -> float:
+        """Frames analysed in the last FPS_WINDOW_S seconds divided by that time (less at the start).
+
+        Counting frames over wall time reports the rate the server keeps up with; averaging
+        1/interval would overstate it, since frames arrive unevenly (bursts after slow ones).
+        """
+        if self._t0 is None:
+            return 0.0
+        window = min(FPS_WINDOW_S, now - self._t0)
+        while self._arrivals and self._arrivals[0] <= now - FPS_WINDOW_S:
+            self._arrivals.popleft()
+        if window < 0.5:  # too short to say
+            return 0.0
+        return sum(1 for a in self._arrivals if a > now - window) / window
 
     # ------------------------------------------------------------ processing
     def process(self, rgb: np.ndarray) -> np.ndarray:
@@ -123,10 +142,9 @@ class LiveProcessor:
             self._frame += 1
             end = self._clock()
             st = self._stats
-            if self._last_arrival is not None and start > self._last_arrival:
-                inst = 1.0 / (start - self._last_arrival)
-                st.fps = inst if st.fps == 0 else 0.9 * st.fps + 0.1 * inst
-            self._last_arrival = start
+            self._arrivals.append(start)
+            while self._arrivals[0] <= start - FPS_WINDOW_S:
+                self._arrivals.popleft()
             ms = (end - start) * 1000.0
             st.process_ms = ms if st.frames == 0 else 0.9 * st.process_ms + 0.1 * ms
             st.n_faces = len(preds)
@@ -150,5 +168,6 @@ class LiveProcessor:
             self._records.clear()
             self._stats = LiveStats()
             self._frame = 0
-            self._t0 = self._last_arrival = None
+            self._t0 = None
+            self._arrivals.clear()
             self._last_record = -1e9

@@ -16,10 +16,12 @@ import av
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from fer_core.live import LiveProcessor
+from fer_core.labels import CLASSES
+from fer_core.live import FPS_WINDOW_S, LiveProcessor
 from fer_core.rtc_config import IceConfigError, rtc_configuration
 from fer_core.timeline import Timeline, timeline_figure
 from fer_core.tracker import SMOOTHING_METHODS
+from fer_core.valence import describe as describe_valence
 from pages._analysis import detector_select, emotion_badge, threshold_slider
 from pages._common import load_classifier, load_store, show_error
 
@@ -177,7 +179,9 @@ def live_panel() -> None:
         records.extend(processor.drain_records())
     stats = processor.stats
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Frames per second", f"{stats.fps:.1f}" if ctx.state.playing else "-")
+    c1.metric("Frames analysed per second", f"{stats.fps:.1f}" if ctx.state.playing else "-",
+              help=f"Frames the server analysed in the last {FPS_WINDOW_S:.0f} seconds, divided by "
+                   f"{FPS_WINDOW_S:.0f}. The camera may send more; the server skips frames it cannot keep up with.")
     c2.metric("Faces", stats.n_faces if ctx.state.playing else 0)
     c3.metric("Frames analysed", stats.frames)
     c4.metric("Time per frame", f"{stats.process_ms:.0f} ms" if stats.frames else "-")
@@ -191,6 +195,7 @@ def live_panel() -> None:
     shown = "uncertain" if float(last["confidence"]) < threshold else last["label"]
     st.markdown("**Latest:** " + emotion_badge(last["label"], float(last["confidence"]),
                                                shown == "uncertain"), unsafe_allow_html=True)
+    st.caption(f"Valence: {describe_valence([float(last.get(c, 0.0)) for c in CLASSES])}")
     t_end = float(last["t"])
     recent = [r for r in records if float(r["t"]) >= t_end - CHART_WINDOW_S]
     tl = Timeline.from_records(recent)

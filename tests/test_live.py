@@ -101,6 +101,32 @@ def test_records_are_throttled_and_well_formed(classifier):
     assert st.frames == 60 and st.fps == pytest.approx(30, rel=0.05) and st.process_ms > 0
 
 
+def test_frame_rate_counts_frames_in_a_window_not_mean_reciprocal_intervals(classifier):
+    """Frames arriving unevenly (10 ms, then 100 ms, ...) are 18 a second, not the ~55 that the
+    mean of 1/interval gives; when frames stop, the rate falls."""
+
+    class ManualClock:
+        t = 0.0
+
+        def __call__(self):
+            return self.t
+
+    clock = ManualClock()
+    lp = LiveProcessor(classifier, clock=clock)
+    frame = _scene()
+    assert lp.stats.fps == 0.0
+    for i in range(66):  # 3.6 s
+        clock.t += 0.01 if i % 2 else 0.1
+        lp.process(frame)
+    assert lp.stats.fps == pytest.approx(2 / 0.11, rel=0.05)
+    clock.t += 1.5  # no frame for 1.5 s: half the window is empty
+    assert lp.stats.fps == pytest.approx(2 / 0.11 / 2, rel=0.1)
+    clock.t += 5
+    assert lp.stats.fps == 0.0
+    lp.reset()
+    assert lp.stats.fps == 0.0
+
+
 def test_mirror_flips_the_view(classifier):
     frame = _scene(x=60)
     plain = LiveProcessor(classifier, record_interval_s=0.0)

@@ -11,6 +11,7 @@ import pytest
 
 from fer_core.samples import DrawnFace, draw_scene
 from fer_core.storage import SessionStore
+from fer_core.timeline import VALENCE_TRACE_NAME
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +78,8 @@ def test_renders_with_a_safe_webrtc_setup(open_page, streamer_calls):
     assert "HTTPS or from localhost" in texts(at, "caption")
     save = at.toggle(key="live_save")
     assert save.value is True and "(no video)" in save.label
-    assert [m.label for m in at.metric] == ["Frames per second", "Faces", "Frames analysed", "Time per frame"]
+    assert [m.label for m in at.metric] == ["Frames analysed per second", "Faces", "Frames analysed",
+                                            "Time per frame"]
     assert "Press START" in texts(at, "info")
 
 
@@ -136,6 +138,9 @@ def test_stopped_stream_is_saved_to_history(open_page, store):
     assert {r["face_id"] for r in records} == {1}
     assert f"Saved as session #{sessions[0]['id']}" in texts(at, "success")
     assert len(at.get("plotly_chart")) == 1  # the finished session's chart stays on the page
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert chart["data"][-1]["name"] == VALENCE_TRACE_NAME  # the live timeline has the valence line too
+    assert "Valence: mostly " in texts(at, "caption")
     at.run()  # later reruns do not save it again
     assert len(store.list_sessions()) == 1
 

@@ -257,7 +257,7 @@ def stream_until(page, condition, timeout: float = 90.0, max_starts: int = 5, pe
         if condition():
             return starts
         idle = start.is_visible() and not stop.is_visible()
-        stalled = time.monotonic() - last_start > per_start and metrics(page).get("Frames per second", "-") == "-"
+        stalled = time.monotonic() - last_start > per_start and metrics(page).get("Frames analysed per second", "-") == "-"
         if idle or (stalled and starts):
             if starts >= max_starts:
                 break

@@ -137,7 +137,7 @@ def test_pages_in_both_orders_live_stream_and_history(app):
 
     def analysed_with_faces_and_chart() -> bool:
         seen["faces"] = max(seen["faces"], metric_number(page, "Faces"))
-        seen["fps"] = max(seen["fps"], metric_number(page, "Frames per second"))
+        seen["fps"] = max(seen["fps"], metric_number(page, "Frames analysed per second"))
         return (metric_number(page, "Frames analysed") >= 30 and seen["faces"] >= 1 and seen["fps"] > 0
                 and any("Emotion over time" in c["title"] and c["points"] >= 5 for c in charts(page)))
 
