@@ -37,6 +37,11 @@ def _duration(seconds: float) -> str:
         else f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def _sessions(n: int) -> str:
+    """'1 session', '2 sessions'."""
+    return f"{n} session" if n == 1 else f"{n} sessions"
+
+
 def _label(s: dict) -> str:
     return f"#{s['id']} - {_when(s)} - {s['source']} - {_duration(s['duration_s'])} - {s['dominant_emotion'] or 'no faces'}"
 
@@ -99,7 +104,7 @@ if not sessions:
 
 st.dataframe(pd.DataFrame([{
     "id": s["id"], "date": _when(s), "source": s["source"], "duration": _duration(s["duration_s"]),
-    "dominant emotion": s["dominant_emotion"] or "-", "faces": s.get("n_faces"), "records": s["n_records"],
+    "dominant emotion": s["dominant_emotion"] or "-", "face tracks": s.get("n_faces"), "records": s["n_records"],
 } for s in sessions]), hide_index=True)
 
 by_id = {s["id"]: s for s in sessions}
@@ -115,7 +120,7 @@ st.subheader(f"Session #{chosen}: {info['source']}" + (f" ({file_name})" if file
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Duration", _duration(info["duration_s"]))
 c2.metric("Dominant emotion", info["dominant_emotion"] or "-")
-c3.metric("Faces", info.get("n_faces", 0))
+c3.metric("Face tracks", info.get("n_faces", 0), help="Faces followed from frame to frame (see the Video page).")
 c4.metric("Face-frames", info["n_records"])
 _show_timeline(records, "open", distribution=True)
 
@@ -149,7 +154,9 @@ if pending is None:
     if a.button(f"Delete session #{chosen}", icon=":material/delete:", key="history_delete_one"):
         st.session_state["history_pending_delete"] = chosen
         st.rerun()
-    if b.button(f"Delete all {len(sessions)} sessions", icon=":material/delete_forever:", key="history_delete_all"):
+    # With one session, "delete all" would only repeat the button beside it.
+    if len(sessions) > 1 and b.button(f"Delete all {_sessions(len(sessions))}", icon=":material/delete_forever:",
+                                      key="history_delete_all"):
         st.session_state["history_pending_delete"] = "all"
         st.rerun()
 else:
@@ -161,7 +168,7 @@ else:
         try:
             if pending == "all":
                 n = store.delete_all()
-                st.session_state["history_flash"] = f"Deleted {n} sessions."
+                st.session_state["history_flash"] = f"Deleted {_sessions(n)}."
             else:
                 store.delete_session(pending)
                 st.session_state["history_flash"] = f"Deleted session #{pending}."

@@ -130,6 +130,18 @@ def test_delete_all_needs_confirmation(open_page, two_sessions, store):
     assert "No saved sessions yet" in at.info[0].value
 
 
+def test_one_session_reads_right(open_page, store):
+    """No 'Delete all 1 sessions': with one session only its own delete button is offered."""
+    only = store.save_session("live", make_records(["happy"] * 4))
+    at = open_page("pages/history.py")
+    assert not at.exception
+    labels = [b.label for b in at.button]
+    assert f"Delete session #{only}" in labels and not [x for x in labels if "Delete all" in x]
+    at.button(key="history_delete_one").click().run()
+    at.button(key="history_confirm").click().run()
+    assert f"Deleted session #{only}." in at.success[0].value
+
+
 def test_session_deleted_elsewhere_is_reported(open_page, two_sessions, store):
     a, b = two_sessions
     at = open_page("pages/history.py")
