@@ -40,6 +40,8 @@ def _label(img: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int, i
     if top < 0:  # no room above the box: draw inside it
         top = max(0, y)
     cv2.rectangle(img, (x, top), (x + tw + 4, top + tht + base + 4), colour, -1)
+    # Edged in the text's ink: a grey "neutral" label stays visible on a black-and-white photo.
+    cv2.rectangle(img, (x, top), (x + tw + 4, top + tht + base + 4), _text_colour(colour), max(1, th // 2))
     cv2.putText(img, text, (x + 2, top + tht + 2), _FONT, scale, _text_colour(colour), th, cv2.LINE_AA)
 
 
@@ -71,7 +73,9 @@ def annotate_frame(rgb: np.ndarray, preds: Sequence[FacePrediction], threshold: 
     for p in preds:
         b = p.box
         colour = _UNCERTAIN_RGB if p.is_uncertain(threshold) else color_rgb(p.label)
-        cv2.rectangle(img, (int(b.x), int(b.y)), (int(b.x + b.w) - 1, int(b.y + b.h) - 1), colour, thick)
+        corners = (int(b.x), int(b.y)), (int(b.x + b.w) - 1, int(b.y + b.h) - 1)
+        cv2.rectangle(img, *corners, _text_colour(colour), thick + 2)  # a 1-px contrasting edge on each side
+        cv2.rectangle(img, *corners, colour, thick)
         _label(img, face_caption(p, threshold, show_ids), int(b.x), int(b.y), colour, scale)
         if show_bars:
             _bars(img, p, int(b.x), int(b.y + b.h), max(int(b.w), 90), scale)

@@ -56,3 +56,15 @@ def test_faces_at_the_border_and_gray_frames():
                                 _pred("surprise", 0.9, FaceBox(120, 90, 40, 30))], show_bars=True)
     assert out.shape == (120, 160, 3)
     assert tuple(out[30, 0]) == color_rgb("happy")
+
+
+def test_grey_neutral_label_stands_out_on_a_grey_photo():
+    """On a black-and-white photo the same grey as the 'neutral' colour, label and box are edged in black."""
+    grey = np.full((360, 480, 3), color_rgb("neutral")[0], np.uint8)
+    out = annotate_frame(grey, [_pred("neutral", 0.9)])
+    changed = np.argwhere((out != grey).any(axis=-1))
+    top = changed[:, 0].min()  # the label's top edge, above the face box
+    edge = np.nonzero((out[top] != grey[0, 0]).any(axis=-1))[0]
+    assert len(edge) > 40 and (out[top, edge] == 0).all()  # a black line, not the photo's grey
+    assert (out[top:top + 15, edge[0]] == 0).all()  # down the label's left side too
+    assert tuple(out[150, 100 - 2]) == (0, 0, 0)  # and the face box has a black edge beside its grey line
