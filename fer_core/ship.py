@@ -5,7 +5,8 @@
 Exports the run's model.keras to every TFLite variant (fer_core.export; scratch files go to
 <run>/export, never to models/), serves the smallest variant that agrees with Keras, evaluates
 the Keras and the served model (also mirror-averaged, as photos and videos use it) on
-PublicTest with fer_core.evaluate, and writes to --out only
+PublicTest with fer_core.evaluate (and on FER+ valid with ``--ferplus``: the first-line figures,
+ten annotators per face), and writes to --out only
 the final files: model.keras (no optimizer), model.tflite (the served variant),
 model_config.json, history.json, class_counts.json, metrics.json, confusion_matrix.png and
 training_curves.png. MODEL_CARD.md is written by hand.
@@ -43,8 +44,9 @@ def _run_files(run: Path) -> dict:
 
 def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto",
          variants: tuple[str, ...] = VARIANTS, n_representative: int = 300,
-         max_latency_ms: float | None = MAX_LATENCY_MS, log=print) -> dict:
-    """Do the whole shipping; returns the metrics.json content."""
+         max_latency_ms: float | None = MAX_LATENCY_MS, log=print, ferplus: str | None = None) -> dict:
+    """Do the whole shipping; returns the metrics.json content: the evaluate reports on the
+    data's validation split, plus ``ferplus_valid`` (the same three on FER+ valid) with ``ferplus``."""
     from fer_core.classifier import Classifier
     from fer_core.evaluate import evaluate
     from fer_core.model_card import confusion_matrix_png, training_curves_png
@@ -69,20 +71,29 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
         else:
             log(f"warning: {run / name} missing; not shipped")
     split = exp.split
-    reports = {}
     classifiers = {name: Classifier.from_path(out / name) for name in (KERAS_NAME, SERVED_NAME)}
-    # served_mirror: the served model as the photo and video pages run it (mirror-averaged)
-    for key, name, mirror in (("keras", KERAS_NAME, False), ("served", SERVED_NAME, False),
-                              ("served_mirror", SERVED_NAME, True)):
-        log(f"evaluating {name}{' mirror-averaged' if mirror else ''} on {split} ...")
-        reports[key] = evaluate(out / name, data_path, fmt, split, classifier=classifiers[name], mirror=mirror)
-        log(f"  accuracy {reports[key]['accuracy']:.4f}  macro-F1 {reports[key]['macro_f1']:.4f}")
+
+    def three_reports(data: str, data_fmt: str, data_split: str) -> dict:
+        """Keras, served, and served mirror-averaged (as the photo and video pages run it)."""
+        reports = {}
+        for key, name, mirror in (("keras", KERAS_NAME, False), ("served", SERVED_NAME, False),
+                                  ("served_mirror", SERVED_NAME, True)):
+            log(f"evaluating {name}{' mirror-averaged' if mirror else ''} on {data} {data_split} ...")
+            reports[key] = evaluate(out / name, data, data_fmt, data_split, classifier=classifiers[name], mirror=mirror)
+            log(f"  accuracy {reports[key]['accuracy']:.4f}  macro-F1 {reports[key]['macro_f1']:.4f}")
+        return reports
+
+    reports = three_reports(data_path, fmt, split)
     metrics = {**reports, "served_model": SERVED_NAME,
                "served_variant": exp.chosen.variant, "variants": exp.to_dict()["variants"], "split": split}
+    first_line, first_split = reports["served"], split
+    if ferplus:
+        metrics["ferplus_valid"] = three_reports(ferplus, "ferplus", "valid")
+        first_line, first_split = metrics["ferplus_valid"]["served"], "FER+ valid"
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    confusion_matrix_png(reports["served"], out / "confusion_matrix.png",
-                         title=f"served {exp.chosen.variant} TFLite on {split}: accuracy "
-                               f"{reports['served']['accuracy']:.3f}, macro-F1 {reports['served']['macro_f1']:.3f}")
+    confusion_matrix_png(first_line, out / "confusion_matrix.png",
+                         title=f"served {exp.chosen.variant} TFLite on {first_split}: accuracy "
+                               f"{first_line['accuracy']:.3f}, macro-F1 {first_line['macro_f1']:.3f}")
     if (out / "history.json").is_file():
         training_curves_png(json.loads((out / "history.json").read_text()), out / "training_curves.png")
     total = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6
@@ -101,6 +112,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", required=True, help="the dataset the run was trained on")
     ap.add_argument("--format", default="auto", choices=FORMATS)
     ap.add_argument("--out", default="models")
+    ap.add_argument("--ferplus", default=None,
+                    help="FER+ data: also evaluate on FER+ valid (the first-line figures) into metrics.json")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--representative", type=int, default=300, help="training faces for int8 calibration")
     ap.add_argument("--max-latency-ms", type=float, default=MAX_LATENCY_MS,
@@ -108,7 +121,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         ship(args.run, args.data, args.out, args.format, parse_variants(args.variants), args.representative,
-             args.max_latency_ms if args.max_latency_ms > 0 else None)
+             args.max_latency_ms if args.max_latency_ms > 0 else None, ferplus=args.ferplus)
     except (ShipError, DatasetError, ModelFilesError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -59,6 +59,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                          help="FER+ data whose annotator votes are blended into FER-2013 targets (faces joined by pixels)")
     ap.add_argument("--votes-weight", type=float, default=0.3,
                     help="with --votes-from: share of each matched face's target taken from its FER+ votes")
+    ap.add_argument("--second-val", default=None,
+                    help="a second dataset whose validation split is logged every epoch, never used for selection "
+                         "(e.g. FER-2013 PublicTest beside FER+ valid); --votes-from sets it to --data's own")
     ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--monitor", choices=("val_accuracy", "val_macro_f1"), default="val_macro_f1")
     ap.add_argument("--patience", type=int, default=10, help="early stopping patience in epochs")
@@ -78,7 +81,8 @@ def split_train_val(data_path: str, fmt: str, val_fraction: float, seed: int) ->
     train = load_dataset(data_path, fmt, "train")
     if train.fmt in ("fer2013-folders", "fer2013-csv", "ferplus"):
         try:
-            return train, load_dataset(data_path, train.fmt, "public_test"), "public_test"
+            name = "valid" if train.fmt == "ferplus" else "public_test"
+            return train, load_dataset(data_path, train.fmt, name), name
         except DatasetError:
             pass
     rng = np.random.default_rng(seed)
@@ -275,7 +279,7 @@ def main(argv=None) -> int:
     resuming = args.resume and (run_dir / "checkpoint_last.keras").exists() and state_path.exists()
     if resuming:
         state = json.loads(state_path.read_text())
-        for key in ("soft_labels", "votes_from", "votes_weight"):  # keep the run's targets
+        for key in ("soft_labels", "votes_from", "votes_weight", "second_val"):  # keep the run's targets
             setattr(args, key, state["args"].get(key, getattr(args, key)))
     if args.soft_labels and train.soft_labels is None:
         print(f"error: --soft-labels needs annotator votes (FER+ data); {args.data} is {train.fmt}", file=sys.stderr)
@@ -294,6 +298,12 @@ def main(argv=None) -> int:
             val, second, val_name = load_dataset(args.votes_from, "ferplus", "valid"), val, "valid"
         except DatasetError:
             print("votes: no FER+ valid split beside the votes; selecting on the data's own validation split", flush=True)
+    elif args.second_val:
+        try:
+            second = load_dataset(args.second_val, "auto", "valid")
+        except DatasetError as exc:
+            print(f"error: --second-val {args.second_val}: {exc}", file=sys.stderr)
+            return 2
     x_train = preprocess_faces(train.images, args.input_size)
     x_val = preprocess_faces(val.images, args.input_size)
     second_xy = None if second is None else (preprocess_faces(second.images, args.input_size), second.labels)

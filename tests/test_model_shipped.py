@@ -1,4 +1,4 @@
-"""The shipped model's figures are real: re-measured on PublicTest they match models/metrics.json."""
+"""The shipped model's figures are real: re-measured on FER+ valid and PublicTest they match models/metrics.json."""
 
 from __future__ import annotations
 
@@ -36,3 +36,17 @@ def test_publictest_figures_match_metrics_json(shipped, fer2013_dir, key):
     assert rep["macro_f1"] == pytest.approx(want["macro_f1"], abs=0.002)
     for c, m in want["per_class"].items():
         assert rep["per_class"][c]["support"] == m["support"]
+
+
+@pytest.mark.parametrize("key", ["served", "served_mirror", "keras"])
+def test_ferplus_valid_figures_match_metrics_json(shipped, ferplus_dir, key):
+    from fer_core.evaluate import evaluate
+
+    d, cfg, metrics = shipped
+    want = metrics["ferplus_valid"][key]
+    assert (want["format"], want["split"]) == ("ferplus", "valid")
+    name = cfg["keras_model"] if key == "keras" else cfg["served_model"]
+    rep = evaluate(d / name, ferplus_dir, "ferplus", "valid", mirror=key == "served_mirror")
+    assert rep["n"] == want["n"] == 3370  # clear-majority faces among our seven classes
+    assert rep["accuracy"] == pytest.approx(want["accuracy"], abs=1.01 / rep["n"])
+    assert rep["macro_f1"] == pytest.approx(want["macro_f1"], abs=0.002)

@@ -33,8 +33,11 @@ def pipeline(tmp_path_factory) -> dict[str, Path]:
     rc = train_main(["--data", str(data), "--out", str(run), "--epochs", "1", "--input-size", "32",
                      "--batch-size", "16", "--no-augment", "--patience", "5", "--keep-epochs"])
     assert rc == 0
+    ferplus = write_ferplus(base / "ferplus", "FER2013Valid", [(f"fer{i:07d}.png", votes_for(v, 8), CLASSES.index(c))
+                                                                for i, (v, c) in enumerate([("happiness", "happy"),
+                                                                                            ("fear", "fear")] * 2)])
     ship(str(run), str(data), str(out), variants=("fp32", "int8"), n_representative=30,
-         max_latency_ms=None, log=lambda *_: None)
+         max_latency_ms=None, log=lambda *_: None, ferplus=str(ferplus))
     return {"data": data, "run": run, "out": out}
 
 
@@ -98,6 +101,9 @@ def test_metrics_json_is_the_evaluate_json_of_each_model(pipeline):
         assert REQUIRED_KEYS <= set(metrics[key])
         assert metrics[key]["mirror"] is (key == "served_mirror")
         assert metrics[key]["n"] == 21 and np.array(metrics[key]["confusion_matrix"]).sum() == 21
+        fp = metrics["ferplus_valid"][key]  # --ferplus: the first-line figures on FER+ valid
+        assert REQUIRED_KEYS <= set(fp) and (fp["format"], fp["split"], fp["n"]) == ("ferplus", "valid", 4)
+        assert fp["mirror"] is (key == "served_mirror")
     # evaluating the served file again from the CLI gives the same figures
     again = out.parent / "again.json"
     assert evaluate_main(["--model", str(out / "model.tflite"), "--data", str(pipeline["data"]),
