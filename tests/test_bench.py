@@ -38,7 +38,21 @@ def test_bench_cli_writes_all_keys(tmp_path):
         assert isinstance(res[k], (int, float)) and res[k] > 0, k
     assert res["one_face_p50_ms"] <= res["one_face_p95_ms"]
     s = res["settings"]
-    assert s["live"]["detector"] == "haar" and s["live"]["detect_every"] >= 1
+    assert s["live"]["detector"] == "blazeface" and s["live"]["detect_every"] >= 1
     assert s["live_rss_frames"] >= 300
     assert res["live_rss_mb"] <= 400  # the live path stays small: no TensorFlow, one interpreter
     assert "one_face_p50_ms" in proc.stdout
+
+
+def test_compare_detectors_reports_each_detector_and_use(monkeypatch):
+    """The table the live defaults come from: recall, false faces and time for every detector and use."""
+    import fer_core.faces as faces
+    from fer_core.bench import compare_detectors
+
+    monkeypatch.setattr(faces, "DETECTORS", ("blazeface", "haar"))  # MTCNN (TensorFlow) has its own slow test
+    res = compare_detectors(n_scenes=3, seed=1)
+    assert set(res) == {f"{d}/{p}" for d in ("blazeface", "haar") for p in ("live", "video", "photo")}
+    for row in res.values():
+        assert 0.0 <= row["recall"] <= 1.0 and row["false_faces"] >= 0 and row["faces"] >= 3
+        assert row["p50_ms"] <= row["p95_ms"] and row["cpu_ms_per_scene"] >= 0
+    assert res["blazeface/photo"]["settings"] == faces.SETTINGS["blazeface"]["photo"]
