@@ -59,9 +59,12 @@ class _TFLiteRunner:
     """One interpreter with its current batch size; used by one thread at a time."""
 
     def __init__(self, model_content: bytes, threads: int) -> None:
+        from fer_core.tf_import import quiet_native_logs
+
         Interpreter = _litert_interpreter_class()
-        self.interp = Interpreter(model_content=model_content, num_threads=threads)
-        self.interp.allocate_tensors()
+        with quiet_native_logs():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
+            self.interp = Interpreter(model_content=model_content, num_threads=threads)
+            self.interp.allocate_tensors()
         self.inp = self.interp.get_input_details()[0]
         self.out = self.interp.get_output_details()[0]
         self.batch = int(self.inp["shape"][0])

@@ -3,11 +3,32 @@
 Importing TensorFlow before pylibsrtp (pulled in by aiortc / streamlit-webrtc) makes
 pylibsrtp's init segfault the whole process; the other order is fine. Every TensorFlow
 import in this project goes through here, so pylibsrtp, when installed, is always first.
+
+TensorFlow's start-up chatter (absl's "All log messages before absl::InitializeLog()", the
+oneDNN and CPU-instruction notices) looks alarming in a user's terminal and says nothing
+actionable: TF_CPP_MIN_LOG_LEVEL=2 is set before the import, and the lines TensorFlow's C++
+code writes to stderr while it loads are held back and passed on without that noise.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+
+# Start-up lines of TensorFlow and LiteRT that are noise for a user (INFO level or harmless).
+STARTUP_NOISE: tuple[str, ...] = (
+    "absl::InitializeLog()",
+    "oneDNN custom operations are on",
+    "cpu_feature_guard.cc",
+    "To enable the following instructions",
+    "Created TensorFlow Lite XNNPACK delegate",
+)
+_quiet_lock = threading.Lock()
 
 
 def _srtp_first() -> None:
@@ -15,15 +36,57 @@ def _srtp_first() -> None:
         import pylibsrtp  # noqa: F401
 
 
-def tensorflow():
-    _srtp_first()
-    import tensorflow as tf
+@contextlib.contextmanager
+def quiet_native_logs() -> Iterator[None]:
+    """Capture what is written to file descriptor 2 (C++ logging included) inside the block, then
+    write it back without STARTUP_NOISE lines. Another thread's stderr output in the meantime is
+    delayed, not lost; nested or concurrent uses leave stderr alone."""
+    if not _quiet_lock.acquire(blocking=False):
+        yield
+        return
+    try:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no usable stderr: nothing to quieten
+            yield
+            return
+        with tempfile.TemporaryFile() as held:
+            os.dup2(held.fileno(), 2)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+                held.seek(0)
+                kept = [line for line in held.read().decode(errors="replace").splitlines(keepends=True)
+                        if not any(noise in line for noise in STARTUP_NOISE)]
+                if kept:
+                    os.write(2, "".join(kept).encode())
+    finally:
+        _quiet_lock.release()
 
-    return tf
+
+def _import_quietly(name: str):
+    """Import ``name`` (tensorflow or keras) with its C++ start-up noise held back."""
+    _srtp_first()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++ INFO and WARNING after start-up
+    if name in sys.modules:  # loaded (or loading in another thread: import_module waits for it)
+        return importlib.import_module(name)
+    with quiet_native_logs():
+        module = importlib.import_module(name)
+    with contextlib.suppress(ImportError):  # Python-side absl warnings ("WARNING:absl:...")
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    return module
+
+
+def tensorflow():
+    return _import_quietly("tensorflow")
 
 
 def keras():
-    _srtp_first()
-    import keras as k
-
-    return k
+    return _import_quietly("keras")
