@@ -21,7 +21,14 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FER_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
-NO_DATA_REASON = f"datasets not found at {SHARED_DATA} (see ../shared/data/README.md; set FER_SHARED_DATA to move it)"
+# Where the public datasets come from and where the data tests look for them (users have no ../shared).
+FER2013_SOURCE = ("FER-2013 from Kaggle (https://www.kaggle.com/datasets/msambare/fer2013), unzipped so that "
+                  f"{SHARED_DATA / 'fer2013'} holds train/ and test/")
+FERPLUS_SOURCE = ("FER+ from Microsoft's FERPlus repository (https://github.com/microsoft/FERPlus): its "
+                  "FER2013Train/, FER2013Valid/ and FER2013Test/ folders (label.csv plus the images its "
+                  f"generate_training_data.py writes from fer2013.csv) in {SHARED_DATA / 'ferplus'}")
+NO_DATA_REASON = (f"the public datasets are not at {SHARED_DATA}. To run these tests, put {FER2013_SOURCE}, "
+                  f"and {FERPLUS_SOURCE}; or set FER_SHARED_DATA to the folder holding fer2013/ and ferplus/")
 REQUIRE_BROWSER = os.environ.get("FER_REQUIRE_BROWSER", "") not in ("", "0", "false", "no")
 
 # Tests see the full message of an unexpected exception (users get only its type: .streamlit/config.toml).
@@ -72,7 +79,7 @@ def shared_data() -> Path:
 def fer2013_dir(shared_data: Path) -> Path:
     p = shared_data / "fer2013"
     if not p.is_dir():
-        pytest.skip(f"FER-2013 not found at {p}")
+        pytest.skip(f"FER-2013 not found at {p}: get {FER2013_SOURCE}")
     return p
 
 
@@ -80,7 +87,7 @@ def fer2013_dir(shared_data: Path) -> Path:
 def ferplus_dir(shared_data: Path) -> Path:
     p = shared_data / "ferplus"
     if not p.is_dir():
-        pytest.skip(f"FER+ not found at {p}")
+        pytest.skip(f"FER+ not found at {p}: get {FERPLUS_SOURCE}")
     return p
 
 

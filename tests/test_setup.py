@@ -212,3 +212,18 @@ def test_require_browser_turns_skips_into_failures(flag, outcome):
     out = subprocess.run([sys.executable, "-c", SKIP_PROBE], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith(f"{outcome}: Chromium not installed")
+
+
+def test_data_tests_skip_saying_where_the_public_datasets_come_from(tmp_path):
+    """A user has no ../shared/data/README.md: the skip reason names the sources and the folders."""
+    env = {**os.environ, "FER_SHARED_DATA": str(tmp_path / "no-data")}
+    out = subprocess.run([sys.executable, "-m", "pytest", "tests/test_model_shipped.py", "-rs", "-q",
+                          "-p", "no:cacheprovider"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:]
+    reasons = [line for line in out.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert reasons
+    for line in reasons:
+        assert "kaggle.com" in line and "FER-2013" in line, line
+        assert "github.com/microsoft/FERPlus" in line and "FER+" in line, line
+        assert str(tmp_path / "no-data" / "fer2013") in line and "FER_SHARED_DATA" in line, line
+        assert "README" not in line, line
