@@ -29,7 +29,7 @@ def arm_name(loss: str, sampling: str) -> str:
 
 
 def arm_row(loss: str, sampling: str, state: Mapping) -> dict:
-    """One table row from a finished run's state.json (its best PublicTest report)."""
+    """One table row from a finished run's state.json (its best validation report)."""
     rep = state["best_report"]
     return {
         "arm": arm_name(loss, sampling), "loss": loss, "sampling": sampling,
@@ -70,6 +70,8 @@ def main(argv=None) -> int:
     ap.add_argument("--init-from", default=None, help="common starting weights for every arm")
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--warmup-epochs", type=float, default=0.1)
+    ap.add_argument("--soft-labels", action="store_true",
+                    help="FER+ data: every arm trains on the annotators' vote distributions (focal loss on soft targets)")
     args = ap.parse_args(argv)
 
     out = Path(args.out)
@@ -78,6 +80,8 @@ def main(argv=None) -> int:
                   "--lr", str(args.lr), "--warmup-epochs", str(args.warmup_epochs), "--patience", "1000"]
     if args.init_from:
         train_args += ["--init-from", args.init_from]
+    if args.soft_labels:
+        train_args += ["--soft-labels"]
     rows = [run_arm(loss, sampling, out, train_args) for loss, sampling in ARMS]
     (out / "ablation.json").write_text(json.dumps({"settings": vars(args), "arms": rows}, indent=1))
     print(table_md(rows))

@@ -59,3 +59,10 @@ def test_finished_arms_are_not_trained_again(tmp_path, fake_train):
     fake_train.clear()
     ablation.main(["--data", "D", "--out", str(tmp_path)])
     assert len(fake_train) == 1 and "focal" in fake_train[0] and "weighted" in fake_train[0]
+
+
+def test_soft_labels_reach_every_arm(tmp_path, fake_train):
+    ablation.main(["--data", "FERPLUS", "--out", str(tmp_path), "--soft-labels"])
+    assert len(fake_train) == 4 and all("--soft-labels" in c for c in fake_train)
+    ablation.main(["--data", "D", "--out", str(tmp_path / "plain")])
+    assert not any("--soft-labels" in c for c in fake_train[4:])
