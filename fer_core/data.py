@@ -293,3 +293,15 @@ def load_dataset(path: str | os.PathLike, fmt: str = "auto", split: str = "all")
         return loader(p, split)
     except (OSError, csv.Error, UnicodeDecodeError) as exc:
         raise DatasetError(f"Could not read {p} as {fmt}: {exc}. {EXPECTED_LAYOUTS}") from exc
+
+
+def load_validation_split(path: str | os.PathLike, fmt: str = "auto") -> FaceDataset:
+    """The split models are measured and chosen on: PublicTest (FER+ valid) when the layout has
+    one, else every image (plain class folders have no splits); ``.split`` says which."""
+    try:
+        ds = load_dataset(path, fmt, "public_test")
+    except DatasetError:
+        return load_dataset(path, fmt, "all")
+    if ds.fmt == "folders":
+        ds.split = "all"
+    return ds

@@ -29,17 +29,9 @@ _ABBREV = {c: c[:4] for c in CLASSES}
 
 def _dataset(data_path: str | os.PathLike, fmt: str, split: str):
     """Load the split; 'auto' means the validation split when the layout has one, else all images."""
-    from fer_core.data import DatasetError, load_dataset
+    from fer_core.data import load_dataset, load_validation_split
 
-    if split != "auto":
-        return load_dataset(data_path, fmt, split)
-    try:
-        ds = load_dataset(data_path, fmt, "public_test")
-    except DatasetError:
-        return load_dataset(data_path, fmt, "all")
-    if ds.fmt == "folders":  # a plain class-per-folder directory has no splits
-        ds.split = "all"
-    return ds
+    return load_validation_split(data_path, fmt) if split == "auto" else load_dataset(data_path, fmt, split)
 
 
 def predict_dataset(classifier, images: list[np.ndarray], batch_size: int = 256,

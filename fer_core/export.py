@@ -221,14 +221,11 @@ class ExportResult:
 
 
 def validation_split(data_path: str, fmt: str) -> tuple:
-    """PublicTest (or FER+ valid) when the layout has it, else the whole dataset."""
-    from fer_core.data import DatasetError, load_dataset
+    """The validation split (fer_core.data.load_validation_split) and its name."""
+    from fer_core.data import load_validation_split
 
-    try:
-        ds = load_dataset(data_path, fmt, "public_test")
-    except DatasetError:
-        return load_dataset(data_path, fmt, "all"), "all"
-    return ds, "all" if ds.fmt == "folders" else "public_test"  # plain class folders have no splits
+    ds = load_validation_split(data_path, fmt)
+    return ds, ds.split
 
 
 def export_all(model_path: str | os.PathLike, data_path: str, out_dir: str | os.PathLike, fmt: str = "auto",
