@@ -1,8 +1,10 @@
 """Decode uploaded image bytes safely into an RGB uint8 array.
 
-Uploads are untrusted: the pixel count is checked from the header before any pixel is
-decoded (decompression bombs), EXIF orientation is applied so faces are upright, and every
-mode Pillow can open (gray, RGBA, palette, 16-bit, CMYK, ...) ends as 3-channel RGB.
+Uploads are untrusted: only the formats the pages announce are opened (Pillow would also open
+ICO, TIFF, JPEG 2000, ...), the size and shape are checked from the header before any pixel is
+decoded (decompression bombs, 3 x 100,000 strips), progressive JPEGs with an absurd number of scans
+are refused (each scan re-decodes the image: thousands take minutes), EXIF orientation is applied
+so faces are upright, and every mode (gray, RGBA, palette, 16-bit, CMYK, ...) ends as 3-channel RGB.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 50_000_000
+MAX_SIDE = 16_384  # browsers and Streamlit's JPEG re-encoding (65,535 px at most) stay well inside
+MIN_SIDE = 8
+MAX_JPEG_SCANS = 64  # a progressive JPEG has about 10; each scan costs a pass over the image
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP")  # what the upload widgets accept (jpg, jpeg, png, webp, bmp)
 
 
 class ImageDecodeError(ValueError):
@@ -52,7 +58,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(bytes(data)))
+            im = Image.open(io.BytesIO(bytes(data)), formats=FORMATS)
             w, h = im.size
             if w <= 0 or h <= 0:
                 raise ImageDecodeError("The image has no pixels.")
@@ -61,6 +67,12 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
                     f"The image is too large: {w}x{h} = {w * h / 1e6:.0f} megapixels; "
                     f"the limit is {max_pixels / 1e6:.0f} megapixels. Please upload a smaller image."
                 )
+            if max(w, h) > MAX_SIDE or min(w, h) < MIN_SIDE:
+                raise ImageDecodeError(f"The image is {w}x{h} pixels; each side must be between {MIN_SIDE} "
+                                       f"and {MAX_SIDE:,} pixels.")
+            if im.format == "JPEG" and bytes(data).count(b"\xff\xda") > MAX_JPEG_SCANS:
+                raise ImageDecodeError(f"This JPEG is stored in more than {MAX_JPEG_SCANS} passes (scans), "
+                                       "which would take minutes to decode. Please save it again as a normal JPEG.")
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)  # animated GIF/WebP, multi-page TIFF: first frame
             im.load()

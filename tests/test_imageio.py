@@ -56,12 +56,41 @@ def test_sixteen_bit_gray_keeps_its_range():
     assert out.min() <= 1 and out.max() >= 254
 
 
-def test_animated_gif_gives_first_frame():
+def test_animated_webp_gives_first_frame():
     frames = [Image.new("RGB", (16, 16), c) for c in ((255, 0, 0), (0, 0, 255))]
     buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    frames[0].save(buf, format="WEBP", save_all=True, append_images=frames[1:], lossless=True)
     out = decode_image(buf.getvalue())
     assert out.shape == (16, 16, 3) and out[0, 0, 0] > 200 and out[0, 0, 2] < 50
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "TIFF", "ICO", "PPM"])
+def test_formats_the_pages_do_not_announce_are_refused_unopened(fmt):
+    """Pillow opens many more formats (a 169-megapixel ICO was decoded before the pixel check)."""
+    with pytest.raises(ImageDecodeError, match="not an image format we can read"):
+        decode_image(_save(Image.fromarray(_gradient(32, 32)), fmt))
+
+
+@pytest.mark.parametrize("size", [(3, 100_000), (100_000, 3), (20_000, 20), (4, 4), (1, 1)])
+def test_extreme_shapes_get_a_clear_message(size):
+    """A 3 x 100,000 strip broke Streamlit's image display and MTCNN; 1 x 1 was taken for a face."""
+    data = _save(Image.new("L", size), "PNG")
+    with pytest.raises(ImageDecodeError, match="each side must be between"):
+        decode_image(data)
+
+
+def test_progressive_jpeg_with_thousands_of_scans_is_refused_before_decoding():
+    import time
+
+    rng = np.random.default_rng(1)
+    data = _save(Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)), "JPEG", progressive=True)
+    assert decode_image(data).shape == (64, 64, 3)  # an ordinary progressive JPEG (about 10 scans) is fine
+    last_scan = data.rindex(b"\xff\xda")
+    crafted = data[:last_scan] + data[last_scan:-2] * 3000 + data[-2:]  # the last scan repeated
+    t = time.perf_counter()
+    with pytest.raises(ImageDecodeError, match="passes \\(scans\\)"):
+        decode_image(crafted)
+    assert time.perf_counter() - t < 2.0
 
 
 def test_pixel_cap():
