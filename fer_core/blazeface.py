@@ -95,7 +95,7 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0
 
 
 class BlazeFace:
-    """One BlazeFace model on a LiteRT interpreter: ``run(rgb)`` -> [(xyxy + 6 keypoints, score)].
+    """One BlazeFace model on a LiteRT interpreter: ``run_input(patch)`` -> [(xyxy + 6 keypoints, score)].
 
     Not thread-safe (one interpreter); ``fer_core.faces.make_detector`` serialises calls."""
 
@@ -114,15 +114,6 @@ class BlazeFace:
     @property
     def input_size(self) -> int:
         return self.model.input_size
-
-    def run(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """Faces in a whole image (letterboxed): see ``run_input``, but in the image's pixels."""
-        h, w = rgb.shape[:2]
-        side = max(h, w)
-        scale = self.input_size / side
-        small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
-                           interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        return [(v / scale, score) for v, score in self.run_input(small)]
 
     def run_input(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """Faces in an RGB patch of at most input_size pixels a side (placed at the top left of

@@ -194,7 +194,7 @@ class BlazeFaceDetector:
 
     BlazeFace sees the image shrunk to 128 px (short range) and finds faces of about 30% of
     that side or more. Smaller faces, down to ``min_face`` pixels, are searched in a pyramid of
-    half-overlapping square windows, each level half the side of the one above."""
+    half-overlapping square windows, each level at least half the side of the one above."""
 
     name = "blazeface"
     needs_tensorflow = False
