@@ -18,46 +18,9 @@ from fer_core.labels import CLASSES, COLORS_HEX
 
 PER_CLASS_KEYS = ("precision", "recall", "f1", "specificity", "support")
 
-
-def served_report(metrics: Mapping | None) -> tuple[str, dict] | None:
-    """The evaluation of the model the app serves, as (which, report); None when there is none.
-
-    metrics.json holds {"keras": report, "served": report}; a bare evaluate JSON (one report)
-    is accepted too, so a user's own ``fer_core.evaluate --json`` output also works.
-    """
-    if not isinstance(metrics, Mapping):
-        return None
-    if "accuracy" in metrics:
-        return "served", dict(metrics)
-    for key in ("served", "tflite", "keras"):
-        if isinstance(metrics.get(key), Mapping) and "accuracy" in metrics[key]:
-            return key, dict(metrics[key])
-    for key, value in metrics.items():
-        if isinstance(value, Mapping) and "accuracy" in value:
-            return str(key), dict(value)
-    return None
-
-
-def all_reports(metrics: Mapping | None) -> dict[str, dict]:
-    """Every evaluation report in metrics.json by name (e.g. keras and served), for a comparison table."""
-    if not isinstance(metrics, Mapping):
-        return {}
-    if "accuracy" in metrics:
-        return {"served": dict(metrics)}
-    return {str(k): dict(v) for k, v in metrics.items() if isinstance(v, Mapping) and "accuracy" in v}
-
-
+# Which report is which lives in fer_core.model_summary (evaluation sets); these name them in tables.
 REPORT_LABELS = {"keras": "Keras model", "served": "served TFLite (live page)",
                  "served_mirror": "served TFLite, mirror-averaged (photos, videos)"}
-
-SPLIT_NAMES = {"public_test": "FER-2013 PublicTest", "private_test": "FER-2013 PrivateTest", "valid": "FER+ valid",
-               "train": "the training split", "all": "all images"}
-
-
-def split_name(metrics: Mapping | None) -> str:
-    """Readable name of the split metrics.json was measured on (PublicTest when unstated)."""
-    split = metrics.get("split") if isinstance(metrics, Mapping) else None
-    return SPLIT_NAMES.get(split, split) if split else SPLIT_NAMES["public_test"]
 
 
 def variant_rows(metrics: Mapping | None) -> list[dict]:

@@ -45,7 +45,7 @@ def evaluation_set(report: Mapping, default_split: str | None = None) -> str:
     return {"all": "all images", "train": "the training split"}.get(split, split)
 
 
-def _reports(metrics: Mapping) -> list[tuple[str, dict]]:
+def reports(metrics: Mapping) -> list[tuple[str, dict]]:
     """(key, report) for every evaluation report in metrics.json, one nesting level deep too."""
     if "accuracy" in metrics:
         return [("served", dict(metrics))]
@@ -92,7 +92,7 @@ def evaluation_sets(metrics: Mapping | None, reference: Mapping[str, dict] | Non
         return []
     default_split = metrics.get("split") if isinstance(metrics.get("split"), str) else None
     found: dict[str, dict[str, dict]] = {}
-    for key, rep in _reports(metrics):
+    for key, rep in reports(metrics):
         kinds = found.setdefault(evaluation_set(rep, default_split), {})
         kinds.setdefault(_kind(key, rep), rep)
     sets = [SetFigures(name, kinds.get("served") or kinds.get("keras"), kinds.get("mirror"),

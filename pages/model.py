@@ -106,31 +106,32 @@ st.header("In detail")
 tab_eval, tab_train, tab_data = st.tabs(["Evaluation", "Training", "Training data"])
 
 with tab_eval:
-    found = mr.served_report(metrics)
-    if found is None:
+    if not sets:
         st.info("No evaluation figures (models/metrics.json is missing).")
     else:
-        which, report = found
+        names = [s.name for s in sets]
+        chosen = st.selectbox("Evaluated on", names, key="model_eval_set") if len(names) > 1 else names[0]
+        report = sets[names.index(chosen)].main
         h = mr.headline(report)
         c1, c2, c3 = st.columns(3)
         c1.metric("Accuracy", f"{h['accuracy']:.1%}")
         c2.metric("Macro-F1", f"{h['macro_f1']:.3f}")
         c3.metric("Test images", f"{h['n']:,}")
-        st.caption(f"The {which} model on {mr.split_name(metrics)}, which is also where the model was selected: "
-                   "these are validation figures (see the model card).")
+        st.caption(f"The served model on {chosen}. Training chose this model on validation faces, so these are "
+                   "validation figures, not test figures (see the model card).")
         default_split = metrics.get("split") if isinstance(metrics.get("split"), str) else None
-        reports = mr.all_reports(metrics)
-        if len(reports) > 1:
+        every = ms.reports(metrics)
+        if len(every) > 1:
             st.markdown("**The Keras model and the served model as each page runs it**")
-            _table([{"model": mr.REPORT_LABELS.get(k, k), "evaluation_set": ms.evaluation_set(r, default_split),
-                     **mr.headline(r)} for k, r in reports.items()])
+            _table([{"model": mr.REPORT_LABELS.get(k.split("/")[-1], k),
+                     "evaluation_set": ms.evaluation_set(r, default_split), **mr.headline(r)} for k, r in every])
         variants = mr.variant_rows(metrics)
         if variants:
             st.markdown("**TFLite variants measured** (the app serves the smallest that agrees with Keras)")
             _table(variants)
         rows = mr.per_class_rows(report)
         if rows:
-            st.markdown("**Per class**")
+            st.markdown(f"**Per class** ({chosen})")
             _table(rows, column_config={mr.COLUMN_NAMES[k]: st.column_config.NumberColumn(format="%.3f")
                                         for k in ("precision", "recall", "f1", "specificity")})
         st.markdown("**Confusion matrix** (rows: true class, columns: predicted)")

@@ -10,15 +10,6 @@ from fer_core import model_report as mr
 from fer_core.labels import CLASSES, COLORS_HEX
 
 
-def test_served_report_prefers_the_served_model():
-    keras, served = fake_report(0), fake_report(1)
-    assert mr.served_report({"keras": keras, "served": served}) == ("served", served)
-    assert mr.served_report({"keras": keras}) == ("keras", keras)
-    assert mr.served_report(served) == ("served", served)  # a bare evaluate JSON
-    assert mr.served_report(None) is None and mr.served_report({"notes": "x"}) is None
-    assert list(mr.all_reports({"keras": keras, "served": served, "note": "x"})) == ["keras", "served"]
-
-
 def test_headline_finds_the_weakest_class():
     rep = fake_report(3)
     h = mr.headline(rep)
@@ -92,12 +83,8 @@ def test_model_card_images_split_out(tmp_path):
     assert [k for k, _ in parts] == ["markdown"] and "*[image: confusion matrix]*" in parts[0][1]
 
 
-def test_split_name_and_variant_rows(tmp_path):
+def test_variant_rows(tmp_path):
     metrics = write_model_side_files(tmp_path)["metrics"]
-    assert mr.split_name(metrics) == "FER-2013 PublicTest"
-    assert mr.split_name({**metrics, "split": "valid"}) == "FER+ valid"
-    assert mr.split_name({**metrics, "split": "my_split"}) == "my_split"
-    assert mr.split_name(None) == "FER-2013 PublicTest"
     rows = mr.variant_rows(metrics)
     assert [(r["variant"], r["served"], r["size_mb"]) for r in rows] == [("fp32", False, 16.0), ("int8", True, 4.5)]
     assert rows[1]["agreement"] == 0.985 and rows[1]["latency_p50_ms"] == 1.2

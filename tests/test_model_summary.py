@@ -16,6 +16,7 @@ def test_evaluation_set_names_from_format_and_split():
     assert ms.evaluation_set({"format": "fer2013-csv", "split": "valid"}) == "FER-2013 PublicTest"
     assert ms.evaluation_set({}, "public_test") == "FER-2013 PublicTest"
     assert ms.evaluation_set({}, "valid") == "FER+ valid"
+    assert ms.evaluation_set({}, "my_split") == "my_split" and ms.evaluation_set({}) == "FER-2013 PublicTest"
     assert ms.evaluation_set({"format": "folders", "split": "all"}) == "all images"
 
 
@@ -30,6 +31,8 @@ def test_sets_put_fer_plus_first_and_prefer_the_served_model():
     assert [s.name for s in sets] == ["FER+ valid", "FER-2013 PublicTest"]
     assert sets[0].main == fp and sets[0].reference == {"accuracy": 0.6456, "macro_f1": 0.5622}
     assert sets[1].served == served and sets[1].mirror == mirror
+    assert [k for k, _ in ms.reports(metrics)] == ["keras", "served", "served_mirror", "ferplus_valid/served"]
+    assert ms.reports(served) == [("served", served)]  # a bare evaluate JSON
     only_keras = ms.evaluation_sets({"keras": keras})
     assert [s.main for s in only_keras] == [keras]
     assert ms.evaluation_sets(None) == [] and ms.evaluation_sets({"split": "x"}) == []

@@ -136,6 +136,13 @@ def test_summary_follows_the_shipped_figures_with_fer_plus_first(open_page, tiny
     assert f"{round(metrics['served']['accuracy'] * 100)} of every 100" in lines[first + 1]
     for note in class_notes(ferplus):
         assert note.sentence() in shown_text(first_screen(at))
+    # the details open on the same faces, and can switch to the others
+    picker = at.selectbox(key="model_eval_set")
+    assert list(picker.options) == ["FER+ valid", "FER-2013 PublicTest"] and picker.value == "FER+ valid"
+    assert {m.label: m.value for m in at.metric}["Accuracy"] == f"{ferplus['accuracy']:.1%}"
+    assert "FER+ valid" in list(at.dataframe[0].value["evaluated on"])
+    picker.set_value("FER-2013 PublicTest").run()
+    assert {m.label: m.value for m in at.metric}["Accuracy"] == f"{metrics['served']['accuracy']:.1%}"
 
 
 def test_training_legend_leaves_the_epoch_titles_free(open_page, tiny_model_dir, monkeypatch):
