@@ -10,6 +10,7 @@ import json
 import math
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -154,6 +155,10 @@ class SessionStore:
             kw["connect_args"] = {"timeout": 30, "check_same_thread": False}
         elif sa_url.get_backend_name() == "sqlite":  # in-memory: one shared connection, or each sees its own db
             kw.update(poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
+        else:  # a server: pooled connections die when it restarts, so test each before use
+            kw["pool_pre_ping"] = True
+            if sa_url.get_backend_name() == "postgresql":  # an unreachable host fails in seconds, not minutes
+                kw["connect_args"] = {"connect_timeout": 10}
         try:
             self.engine = sa.create_engine(sa_url, **kw)
         except (sa.exc.NoSuchModuleError, ImportError) as exc:
@@ -165,7 +170,7 @@ class SessionStore:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._lock = threading.Lock()  # serialises writers; SQLite allows one at a time anyway
         try:
-            _metadata.create_all(self.engine)
+            _create_tables(self.engine)
         except sa.exc.SQLAlchemyError as exc:
             raise StorageError(f"Cannot open the session database {self.url}: {getattr(exc, 'orig', None) or exc}") from None
 
@@ -272,6 +277,22 @@ class _Guard:
         if isinstance(exc, sa.exc.SQLAlchemyError) and not suppressed:
             raise StorageError(f"Session database {self.url} failed: {getattr(exc, 'orig', None) or exc}") from None
         return suppressed
+
+
+def _create_tables(engine: sa.Engine, attempts: int = 3) -> None:
+    """Create the tables that are missing. Replicas starting together against a new database race to
+    create them; the loser's error only means they exist now, which the next check sees."""
+    for attempt in range(attempts):
+        with engine.connect() as conn:  # an unreachable server fails here, once, without retries
+            try:
+                _metadata.create_all(conn)
+                conn.commit()
+                return
+            except sa.exc.SQLAlchemyError:
+                conn.rollback()
+                if attempt == attempts - 1:
+                    raise
+        time.sleep(0.2 * (attempt + 1))
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

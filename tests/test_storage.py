@@ -1,19 +1,68 @@
-"""SessionStore: round trips, ordering, validation, deletion, threads, and the FER_DB_URL default."""
+"""SessionStore: round trips, ordering, validation, deletion, threads and processes, and the
+FER_DB_URL default; on SQLite and, when FER_TEST_PG_URL names one, on a PostgreSQL server too
+(with a server restart and a refused connection)."""
 
 from __future__ import annotations
 
-import sqlite3
+import os
+import shlex
+import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from factories import make_records
 
 from fer_core.labels import CLASSES
 from fer_core.storage import (
     RECORD_COLUMNS, SessionNotFoundError, SessionStore, StorageError, clean_records, dominant_emotion,
-    emotion_shares,
+    emotion_shares, records_table, sessions_table,
 )
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PG_URL = os.environ.get("FER_TEST_PG_URL")
+PG_CTL = os.environ.get("FER_TEST_PG_CTL")
+NO_PG_REASON = ("PostgreSQL not configured: set FER_TEST_PG_URL to a database these tests may wipe, e.g. "
+                "postgresql+psycopg://user@localhost/fer_test, or start a private server with "
+                "eval \"$(scripts/pg_test_server.sh /tmp/fer-pg init)\" (as .ci/run does)")
+
+
+def _wipe(url: str) -> None:
+    """Drop the session tables, so each PostgreSQL test starts from an empty database like a SQLite one."""
+    engine = sa.create_engine(url)
+    try:
+        records_table.drop(engine, checkfirst=True)
+        sessions_table.drop(engine, checkfirst=True)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    """An empty session database: a SQLite file, and the PostgreSQL test database when configured."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'sessions.db'}"
+    if not PG_URL:
+        pytest.skip(NO_PG_REASON)
+    _wipe(PG_URL)
+    return PG_URL
+
+
+@pytest.fixture
+def pg_url() -> str:
+    if not PG_URL:
+        pytest.skip(NO_PG_REASON)
+    _wipe(PG_URL)
+    return PG_URL
+
+
+def _count(store: SessionStore, table: sa.Table) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
 def test_round_trip_keeps_every_value(db_url):
@@ -39,25 +88,24 @@ def test_list_is_newest_first_and_survives_reopening(db_url):
     store = SessionStore(db_url)
     a = store.save_session("live", make_records(["neutral"] * 3))
     b = store.save_session("video", make_records(["angry"] * 4), meta={"duration_s": 12.5})
-    listed = SessionStore(db_url).list_sessions()  # a second instance sees the same file
+    listed = SessionStore(db_url).list_sessions()  # a second instance sees the same database
     assert [s["id"] for s in listed] == [b, a]
     assert listed[0]["duration_s"] == 12.5  # the caller's clip duration wins over the record span
     assert listed[0]["dominant_emotion"] == "angry" and listed[1]["dominant_emotion"] == "neutral"
     assert {"id", "created_at", "source", "duration_s", "dominant_emotion", "n_records"} <= set(listed[0])
 
 
-def test_stores_scores_only_never_images(db_url, tmp_path):
+def test_stores_scores_only_never_images(db_url):
     store = SessionStore(db_url)
     recs = make_records(["fear"] * 2)
     recs[0]["image"] = np.zeros((48, 48, 3), np.uint8)  # extra keys (frames, crops) are dropped
     sid = store.save_session("live", recs)
     _, back = store.load_session(sid)
     assert "image" not in back[0]
-    con = sqlite3.connect(tmp_path / "sessions.db")
-    cols = {r[1] for t in ("fer_sessions", "fer_records") for r in con.execute(f"PRAGMA table_info({t})")}
-    types = {r[2].upper() for t in ("fer_sessions", "fer_records") for r in con.execute(f"PRAGMA table_info({t})")}
-    con.close()
-    assert "BLOB" not in types and not any("image" in c or "frame_data" in c for c in cols)
+    inspector = sa.inspect(store.engine)
+    columns = [c for t in ("fer_sessions", "fer_records") for c in inspector.get_columns(t)]
+    assert not any(isinstance(c["type"], sa.LargeBinary) for c in columns)  # BLOB, BYTEA
+    assert not any("image" in c["name"] or "frame_data" in c["name"] for c in columns)
 
 
 def test_empty_session_is_allowed(db_url):
@@ -104,7 +152,7 @@ def test_delete_one_and_all(db_url):
     assert store.delete_all() == 2
     assert store.list_sessions() == []
     # deleted records are gone from the table too, not just unreachable
-    assert sqlite3.connect(db_url.removeprefix("sqlite:///")).execute("select count(*) from fer_records").fetchone() == (0,)
+    assert _count(store, records_table) == 0
 
 
 def test_concurrent_writers_and_readers(db_url):
@@ -198,3 +246,75 @@ def test_dominant_emotion_follows_probabilities_like_the_timeline():
              "confidence": 0.15, **flat, "sad": 0.16} for i in range(5)]
     assert dominant_emotion(recs) == "sad"
     assert Timeline.from_records(recs).summary()["dominant"] == "sad"
+
+
+_WRITER = """
+import os, sys, time
+from factories import make_records
+from fer_core.storage import SessionStore
+url, worker, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+while not os.path.exists(go):
+    time.sleep(0.01)
+store = SessionStore(url)  # every replica opens (and may create) the tables at the same moment
+for j in range(5):
+    store.save_session(f"replica-{worker}", make_records(["happy", "sad"] * 10, seed=worker * 10 + j))
+"""
+
+
+@pytest.mark.slow
+def test_concurrent_writers_from_several_processes(db_url, tmp_path):
+    """Several app replicas (processes) start against an empty database and save at the same time."""
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "tests"), str(REPO_ROOT)])}
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, db_url, str(i), str(go)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(3)]
+    go.touch()
+    for p in procs:
+        _, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err
+    store = SessionStore(db_url)
+    listed = store.list_sessions()
+    assert len(listed) == 15 and all(s["n_records"] == 20 for s in listed)
+    assert sorted({s["source"] for s in listed}) == ["replica-0", "replica-1", "replica-2"]
+    assert _count(store, records_table) == 15 * 20
+    _, back = store.load_session(listed[-1]["id"])
+    assert [r["frame"] for r in back] == list(range(20))  # each session's records stay together, in order
+
+
+def _pg_ctl(action: str) -> None:
+    subprocess.run([*shlex.split(PG_CTL or ""), action], check=True, timeout=120)
+
+
+def test_server_restart_in_the_middle_of_a_session(pg_url):
+    """The server goes away between two saves of one running app: clear errors while it is down,
+    the same store works again once it is back, and nothing saved before is lost."""
+    if not PG_CTL:
+        pytest.skip("FER_TEST_PG_CTL not set: it names the command that stops and starts the test server "
+                    "(scripts/pg_test_server.sh DIR; .ci/run sets it)")
+    store = SessionStore(pg_url)
+    first = store.save_session("live", make_records(["happy"] * 5))
+    _pg_ctl("stop")
+    try:
+        with pytest.raises(StorageError, match="Session database .* unavailable"):
+            store.save_session("live", make_records(["sad"] * 5))
+        with pytest.raises(StorageError, match="Cannot open the session database"):
+            SessionStore(pg_url)  # a replica starting while the server is down
+    finally:
+        _pg_ctl("start")
+    second = store.save_session("live", make_records(["fear"] * 5))  # pooled connections died with the server
+    listed = SessionStore(pg_url).list_sessions()
+    assert [s["id"] for s in listed] == [second, first]  # the save tried while down left nothing half-written
+    assert [s["dominant_emotion"] for s in listed] == ["fear", "happy"]
+    assert len(store.load_session(first)[1]) == 5
+
+
+def test_connection_refused_at_start_up_is_a_clear_message():
+    pytest.importorskip("psycopg", reason="psycopg not installed (pip install -r requirements-dev.txt)")
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(StorageError) as err:
+        SessionStore(f"postgresql+psycopg://fer:hunter2@127.0.0.1:{port}/fer")
+    message = str(err.value)
+    assert message.startswith(f"Cannot open the session database postgresql+psycopg://fer:***@127.0.0.1:{port}/fer")
+    assert "refused" in message and "hunter2" not in message
