@@ -260,7 +260,9 @@ def timeline_figure(tl: Timeline, face_id: int | None = None, title: str | None 
         xaxis_title="time (s)", yaxis_title="probability", yaxis={"range": [0, 1], "tickformat": ".0%"},
         yaxis2={"range": [-1.05, 1.05], "overlaying": "y", "side": "right", "showgrid": False, "zeroline": False,
                 "tickvals": [-1, 0, 1], "ticktext": ["negative", "0", "positive"], "title": "valence"},
-        height=height, legend_title_text="emotion", margin={"l": 40, "r": 10, "t": 50, "b": 40},
+        height=height + 60, margin={"l": 40, "r": 70, "t": 50, "b": 100},
+        # Below the time axis, so the valence axis on the right keeps its ticks and title.
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": -0.25, "yanchor": "top"},
     )
     return fig
 

@@ -20,10 +20,10 @@ from pages._analysis import (
 )
 from pages._common import load_store, show_error
 
-RATES = {
-    f"{DEFAULT_SAMPLE_FPS:g} frames per second (recommended)": DEFAULT_SAMPLE_FPS,
-    "5 frames per second (faster)": 5.0,
-    "2 frames per second (fastest)": 2.0,
+RATES = {  # short enough for the sidebar; the help text says what the rate means
+    f"{DEFAULT_SAMPLE_FPS:g} a second (best)": DEFAULT_SAMPLE_FPS,
+    "5 a second (faster)": 5.0,
+    "2 a second (fastest)": 2.0,
     "Every frame (slowest)": None,
 }
 
@@ -34,8 +34,9 @@ st.write("Upload a short clip. Each face is tracked through the video; you get t
 
 with st.sidebar:
     st.subheader("Video settings")
-    rate_name = st.selectbox("Analyse", list(RATES), key="video_rate",
-                             help="Frames in between are annotated with the latest result.")
+    rate_name = st.selectbox("Frames to analyse", list(RATES), key="video_rate",
+                             help="How many frames of each second of video the model looks at. Frames in "
+                                  "between are annotated with the latest result.")
     detector_name = detector_select("video_detector")
     smooth = st.toggle("Smooth emotions over time", value=True, key="video_smooth",
                        help="Averages each face's probabilities over recent frames so labels do not flicker.")
@@ -126,7 +127,7 @@ else:
               help="How many faces were analysed together in a single frame.")
     c3.metric("Duration", f"{result.duration_s:.1f} s")
     c4.metric("Frames analysed", f"{result.n_analyzed} of {result.n_frames}",
-              help="Frames the model looked at (see 'Analyse' in the sidebar); the frames in between are "
+              help="Frames the model looked at (see 'Frames to analyse' in the sidebar); the frames in between are "
                    "annotated with the latest result. The progress bar counts the same way.")
 
 left, right = st.columns([3, 2])

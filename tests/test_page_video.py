@@ -70,6 +70,7 @@ def test_renders_and_asks_for_a_video(open_page, store):
     assert set(at.file_uploader(key="video_upload").allowed_type) >= {".mp4", ".mov", ".webm", ".avi", ".mkv"}
     assert at.toggle(key="video_save").value is True
     assert "(no video, no images)" in at.toggle(key="video_save").label
+    assert max(len(o) for o in at.selectbox(key="video_rate").options) <= 22  # not cut off in the sidebar
 
 
 def test_clip_is_analysed_shown_and_saved_as_a_session(open_page, store, face_clip, monkeypatch):

@@ -115,6 +115,7 @@ def test_figures_use_class_colours_and_names():
     # the valence line: happy (+1) for 1 s, then sad (-1), on its own -1..1 axis
     val = fig.data[-1]
     assert val.yaxis == "y2" and fig.layout.yaxis2.range == (-1.05, 1.05)
+    assert fig.layout.legend.y < 0 and fig.layout.legend.orientation == "h"  # below, clear of the valence axis
     assert val.y[0] == pytest.approx(0.8 - 4 * 0.2 / 6) and val.y[-1] == pytest.approx(0.2 / 6 - (0.8 + 3 * 0.2 / 6))
     assert "face 1" in fig.layout.title.text  # the face seen longest
     assert len(timeline_figure(tl, face_id=2).data[0].x) == 5
