@@ -4,7 +4,8 @@ One server for the module, in a loopback-only network namespace (harness.py says
 first test opens the pages in both orders in that one server process: Explain (Grad-CAM, which
 imports TensorFlow) first, then a live stream from a fake camera, then Explain again; TensorFlow
 and aiortc's pylibsrtp in the wrong order would kill the server. Screenshots of every page go
-to test-artifacts/screenshots/.
+to test-artifacts/screenshots/. Every request any page makes is recorded: the last test checks
+that none went to a host other than the app's own server.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import os
 import re
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
 
+from fer_core.samples import SAMPLE_FACES
 from harness import (
-    ARTIFACTS, CHROMIUM_FLAGS, AppServer, HarnessUnavailable, LoopbackNamespace, charts, chromium_wrapper,
+    ARTIFACTS, CHROMIUM_FLAGS, SCREENSHOTS, AppServer, HarnessUnavailable, LoopbackNamespace, charts, chromium_wrapper,
     face_frames, metric_number, metrics, screenshot, skip_or_fail, stop_stream, stream_until, wait_idle,
     wait_until, write_y4m,
 )
@@ -26,11 +30,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # The namespace is private to this server, so any port is free in it.
 PORT = 8501
+# Every URL a page of this module requested (network requests, and resources the page and its frames
+# loaded or linked: a favicon, say, which Chromium may fetch outside the page's request events).
+REQUESTED: list[str] = []
+_RESOURCES_JS = """() => [...performance.getEntriesByType('resource').map(e => e.name),
+    ...[...document.querySelectorAll('link[href], img[src], script[src], iframe[src], source[src], video[src]')]
+        .map(e => e.href || e.src)]"""
 
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory) -> dict[str, Path]:
-    """The fake camera's Y4M, a short clip with a face, and the built-in sample photo."""
+    """The fake camera's Y4M, a short clip with a face, the built-in sample photo and a one-face photo."""
+    from fer_core.imageio import encode_png
     from fer_core.samples import sample_photo_png
     from fer_core.video import write_test_clip
 
@@ -38,10 +49,14 @@ def media(tmp_path_factory) -> dict[str, Path]:
     # A small, 15 fps camera: the server decodes, analyses and re-encodes every frame, and the
     # suite shares 2 cores with whatever else runs.
     frames, _kind = face_frames(30)
-    write_y4m(d / "camera.y4m", frames, fps=15)
+    # The live page mirrors the camera by default (selfie view), so the camera sends the mirror image and
+    # the page analyses the frames face_frames chose for the detector.
+    write_y4m(d / "camera.y4m", [np.ascontiguousarray(f[:, ::-1]) for f in frames], fps=15)
     write_test_clip(d / "clip.mp4", frames[::3] * 2, fps=10)  # 2 s at 10 fps
     (d / "sample.png").write_bytes(sample_photo_png())
-    return {"camera": d / "camera.y4m", "clip": d / "clip.mp4", "photo": d / "sample.png"}
+    (d / "one_face.png").write_bytes(encode_png(frames[0]))
+    return {"camera": d / "camera.y4m", "clip": d / "clip.mp4", "photo": d / "sample.png",
+            "face": d / "one_face.png"}
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +71,7 @@ def app(chromium_path, tmp_path_factory, request):
     except HarnessUnavailable as exc:
         skip_or_fail(str(exc))
     media = request.getfixturevalue("media")  # only once the harness can run
+    REQUESTED.clear()
     tmp = tmp_path_factory.mktemp("e2e")
     env = {**os.environ, "FER_DB_URL": f"sqlite:///{tmp / 'sessions.db'}", "PYTHONUNBUFFERED": "1"}
     for var in ("HF_TOKEN", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "CLOUDFLARE_TURN_KEY_ID",
@@ -81,15 +97,41 @@ def open_page(app, path: str):
     server, browser = app
     page = browser.new_page(viewport={"width": 1280, "height": 1800})
     page.set_default_timeout(60_000)
+    page.on("request", lambda r: REQUESTED.append(r.url))
+    close = page.close
+
+    def record_then_close(*args, **kwargs):
+        record_resources(page)
+        return close(*args, **kwargs)
+
+    page.close = record_then_close
     page.goto(f"{server.url}/{path}")
     wait_idle(page)
     return page
+
+
+def record_resources(page) -> None:
+    """Add what the page and its frames loaded or link to (called just before the page closes)."""
+    for frame in page.frames:
+        try:
+            REQUESTED.extend(frame.evaluate(_RESOURCES_JS))
+        except Exception:  # a frame already gone
+            pass
+
+
+def foreign(urls: list[str], server_url: str) -> list[str]:
+    """URLs that would reach a host other than the app's server (data: and blob: stay in the browser)."""
+    own = urlsplit(server_url).netloc
+    return sorted({u for u in urls if urlsplit(u).scheme not in ("data", "blob", "about", "chrome-error", "")
+                   and urlsplit(u).netloc != own})
 
 
 def assert_server_alive(app) -> None:
     server, browser = app
     assert server.alive, f"the server died:\n{server.log()[-3000:]}"
     assert "Traceback" not in server.log(), server.log()[-3000:]
+    for noise in ("absl::InitializeLog", "oneDNN custom operations", "cpu_feature_guard"):
+        assert noise not in server.log(), server.log()[-3000:]  # TensorFlow starts quietly
     page = browser.new_page()
     try:
         assert page.goto(f"{server.url}/_stcore/health").status == 200
@@ -109,7 +151,7 @@ class Phases:
         self.t = now
 
 
-def explain_sample(app, name: str | None = None) -> None:
+def explain_sample(app, name: str | None = None, then_upload: Path | None = None) -> None:
     page = open_page(app, "explain")
     page.get_by_text("Sample photo", exact=True).click()
     page.get_by_text("Heatmap over the full image").wait_for(timeout=180_000)
@@ -120,11 +162,37 @@ def explain_sample(app, name: str | None = None) -> None:
     assert wait_until(lambda: [c["points"] for c in charts(page)] == [7], 30), charts(page)  # the 7 classes
     if name:
         screenshot(page, name)
+    if then_upload is not None:
+        before = picker_and_prediction(page)
+        page.get_by_text("Upload", exact=True).click()
+        page.locator('input[type="file"]').first.set_input_files(str(then_upload))
+        assert wait_until(lambda: page.get_by_text(then_upload.name).count() > 0
+                          and picker_and_prediction(page) not in (before, None), 120), picker_and_prediction(page)
+        wait_idle(page)
+        (picker_label, picker_pct), (shown_label, shown_pct) = picker_and_prediction(page)
+        # the picker names this photo's face as the prediction beside it does (no stale label)
+        assert picker_pct == shown_pct and shown_label.startswith(picker_label), picker_and_prediction(page)
     page.close()
 
 
+def picker_and_prediction(page) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    """((label, percent) the face picker shows, (label, percent) of 'Prediction for face N:'), or None."""
+    try:
+        # the face picker (the sidebar's detector picker comes first in the page)
+        picker = page.locator('[data-testid="stSelectbox"]', has_text=re.compile(r"Face \d+: ")).first \
+            .inner_text(timeout=2_000)
+        shown = page.locator('[data-testid="stMarkdownContainer"]', has_text="Prediction for face").first \
+            .inner_text(timeout=2_000)
+    except Exception:  # re-rendering
+        return None
+    p = re.search(r"Face \d+: (\w+) \((\d+)%\)", picker)
+    s = re.search(r"Prediction for face \d+:\s*(.+?) (\d+)%", shown)
+    return ((p.group(1), p.group(2)), (s.group(1), s.group(2))) if p and s else None
+
+
+
 @pytest.mark.timeout(600)
-def test_pages_in_both_orders_live_stream_and_history(app):
+def test_pages_in_both_orders_live_stream_and_history(app, media):
     phase = Phases()
     # 1. Explain first: Grad-CAM imports TensorFlow in the server before the live page is used.
     explain_sample(app, "explain")
@@ -158,19 +226,20 @@ def test_pages_in_both_orders_live_stream_and_history(app):
     page.close()
     phase("History lists the session")
 
-    # 4. Explain again after the live stream: the other order, same server.
-    explain_sample(app)
+    # 4. Explain again after the live stream: the other order, same server; then another photo.
+    explain_sample(app, then_upload=media["face"])
     assert_server_alive(app)
-    phase("Explain again after the live stream")
+    phase("Explain again after the live stream, then another photo")
 
 
 def test_photo_upload_shows_faces_and_charts(app, media):
     page = open_page(app, "photo")
     page.locator('input[type="file"]').first.set_input_files(str(media["photo"]))
-    page.get_by_text("Face 3:").wait_for(timeout=120_000)
+    page.get_by_text(f"Face {SAMPLE_FACES}:").wait_for(timeout=120_000)
     wait_idle(page)
-    assert page.get_by_text("2 face(s)").count() >= 1
-    assert wait_until(lambda: [c["points"] for c in charts(page)] == [7, 7, 7], 30), charts(page)  # one per face
+    assert page.get_by_text(f"{SAMPLE_FACES} face(s)").count() >= 1
+    assert wait_until(lambda: [c["points"] for c in charts(page)] == [7] * SAMPLE_FACES, 30), charts(page)
+    assert page.get_by_text("Valence: mostly").count() == SAMPLE_FACES  # beside each face
     for label in ("Annotated PNG", "Results JSON", "Results CSV"):
         assert page.get_by_role("button", name=label).count() == 1
     screenshot(page, "photo")
@@ -183,7 +252,7 @@ def test_video_upload_shows_player_timeline_and_distribution(app, media):
     page.locator('input[type="file"]').first.set_input_files(str(media["clip"]))
     page.get_by_text("Overall emotion of the clip:", exact=True).wait_for(timeout=180_000)
     wait_idle(page)
-    assert metric_number(page, "Faces") >= 1, metrics(page)
+    assert metric_number(page, "Face tracks") >= 1, metrics(page)
     assert page.locator("video").count() == 1
     assert wait_until(lambda: sorted(c["title"].split(" (")[0] for c in charts(page))
                       == ["Emotion over time", "Share of time per emotion"], 30), charts(page)
@@ -200,5 +269,27 @@ def test_other_pages_render(app, path, name, heading):
     if heading:
         assert heading in page.locator("h1").first.inner_text()
     screenshot(page, name)
+    if name == "model":  # the training curves, whose legend must leave the epoch titles readable
+        page.get_by_role("tab", name="Training", exact=True).click()
+        page.get_by_text("Validation recall per class").scroll_into_view_if_needed()
+        wait_until(lambda: len([c for c in charts(page) if c["traces"] >= 5]) >= 2, 30)
+        page.get_by_role("tab", name="Training", exact=True).scroll_into_view_if_needed()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "model_training.png"))
     page.close()
+    assert_server_alive(app)
+
+
+ALL_PAGES = ("", "photo", "video", "explain", "history", "model", "live")  # live last: it holds a component
+
+
+def test_no_page_requests_another_host(app):
+    """Every page, and everything the tests above did on them, asked only the app's own server."""
+    server, _ = app
+    for path in ALL_PAGES:
+        page = open_page(app, path)
+        time.sleep(2)  # favicon, fonts and components load after the script run
+        page.close()
+    assert len(REQUESTED) > 100, len(REQUESTED)  # the recorder saw the pages load
+    assert not foreign(REQUESTED, server.url)
     assert_server_alive(app)
