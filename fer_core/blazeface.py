@@ -101,12 +101,15 @@ class BlazeFace:
 
     def __init__(self, model: str = "short", min_score: float = 0.5, threads: int = 1) -> None:
         from fer_core.classifier import _litert_interpreter_class
+        from fer_core.tf_import import quiet_native_logs
 
         self.model = MODELS[model]
         self.min_score = min_score
         self.anchors = ssd_anchors(self.model)
-        self._interp = _litert_interpreter_class()(model_path=str(model_path(self.model.file)), num_threads=threads)
-        self._interp.allocate_tensors()
+        with quiet_native_logs():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
+            self._interp = _litert_interpreter_class()(model_path=str(model_path(self.model.file)),
+                                                       num_threads=threads)
+            self._interp.allocate_tensors()
         self._input = self._interp.get_input_details()[0]["index"]
         outs = sorted(self._interp.get_output_details(), key=lambda d: d["shape"][-1])
         self._scores, self._boxes = outs[0]["index"], outs[1]["index"]  # (1, N, 1) and (1, N, 16)
