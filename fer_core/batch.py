@@ -381,6 +381,13 @@ def _on_dask(todo: Sequence[str], settings: BatchSettings, address: str) -> Iter
         futures = client.map(analyze_file, list(todo), settings=settings, pure=False)
         for fut in as_completed(futures):
             yield fut.result()
+    except BatchError:
+        raise
+    except Exception as exc:  # the cluster's own failures: say what a cluster needs, not a traceback
+        reason = (str(exc).splitlines() or [""])[0]
+        raise BatchError(f"The Dask cluster at {address} could not run the work ({type(exc).__name__}: {reason}). "
+                         "Its scheduler and workers need this project importable (start them with PYTHONPATH set to "
+                         "the repository folder) and the same package versions as this machine.") from None
     finally:
         client.close()
 
