@@ -282,14 +282,8 @@ def main(argv=None) -> int:
     if args.live_child:
         _live_child(args.live_child)
         return 0
-    if args.alignment:
-        res = alignment_effect(args.alignment)
-        print(json.dumps(res, indent=2))
-        if args.json:
-            Path(args.json).write_text(json.dumps(res, indent=2))
-        return 0
-    if args.compare_detectors:
-        res = compare_detectors(args.compare_detectors)
+    if args.alignment or args.compare_detectors:
+        res = alignment_effect(args.alignment) if args.alignment else compare_detectors(args.compare_detectors)
         print(json.dumps(res, indent=2))
         if args.json:
             Path(args.json).write_text(json.dumps(res, indent=2))
