@@ -296,6 +296,8 @@ def main(argv=None) -> int:
             return 2
         try:  # trained toward the annotators' votes, so selected on their validation labels
             val, second, val_name = load_dataset(args.votes_from, "ferplus", "valid"), val, "valid"
+            print(f"votes: selecting on FER+ valid ({len(val)} faces); the data's own validation split "
+                  f"({len(second)} faces) is logged beside it", flush=True)
         except DatasetError:
             print("votes: no FER+ valid split beside the votes; selecting on the data's own validation split", flush=True)
     elif args.second_val:
