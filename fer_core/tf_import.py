@@ -27,6 +27,7 @@ STARTUP_NOISE: tuple[str, ...] = (
     "cpu_feature_guard.cc",
     "To enable the following instructions",
     "Created TensorFlow Lite XNNPACK delegate",
+    "Could not find cuda drivers",  # the plain tensorflow wheel on a machine without a GPU
 )
 _quiet_lock = threading.Lock()
 

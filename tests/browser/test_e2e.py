@@ -178,9 +178,10 @@ def explain_sample(app, name: str | None = None, then_upload: Path | None = None
 def picker_and_prediction(page) -> tuple[tuple[str, str], tuple[str, str]] | None:
     """((label, percent) the face picker shows, (label, percent) of 'Prediction for face N:'), or None."""
     try:
-        # the face picker (the sidebar's detector picker comes first in the page)
-        picker = page.locator('[data-testid="stSelectbox"]', has_text=re.compile(r"Face \d+: ")).first \
-            .inner_text(timeout=2_000)
+        # the face picker: its value may sit in an input's value, not in the text, so read the HTML
+        boxes = page.locator('[data-testid="stSelectbox"]')
+        picker = next((h for h in (boxes.nth(i).inner_html(timeout=2_000) for i in range(boxes.count()))
+                       if re.search(r"Face \d+: ", h)), "")
         shown = page.locator('[data-testid="stMarkdownContainer"]', has_text="Prediction for face").first \
             .inner_text(timeout=2_000)
     except Exception:  # re-rendering
