@@ -17,14 +17,16 @@ def build_model(input_size: int = DEFAULT_INPUT_SIZE, num_classes: int = len(CLA
                 dropout: float = 0.3, weights: str | None = None):
     """EfficientNet-B0 built flat (one functional graph) so Grad-CAM can reach any block by name.
 
-    ``weights``: None (random init, the default), a path to an EfficientNet-B0 no-top weights
-    file, or "imagenet" (downloads from the internet, which may be unreachable).
+    ``weights``: None (random init, the default), "lite0" or a Lite0 ``.pth`` file (ImageNet
+    weights of EfficientNet-Lite0 in B0's shared layers, see ``fer_core.imagenet_init``), a path
+    to an EfficientNet-B0 no-top weights file, or "imagenet" (a download, unreachable here).
     """
     from fer_core.tf_import import keras as _keras
 
     keras = _keras()
     inputs = keras.Input((input_size, input_size, 3), name="face")
-    use_file = weights not in (None, "none", "imagenet")
+    lite0 = weights == "lite0" or str(weights).endswith(".pth")
+    use_file = weights not in (None, "none", "imagenet") and not lite0
     if use_file and not os.path.isfile(str(weights)):
         raise WeightsUnavailableError(f"Weights file {weights} not found.")
     try:
@@ -40,6 +42,13 @@ def build_model(input_size: int = DEFAULT_INPUT_SIZE, num_classes: int = len(CLA
         ) from exc
     if use_file:
         backbone.load_weights(str(weights), skip_mismatch=True)
+    if lite0:
+        from fer_core.imagenet_init import Lite0Unavailable, init_from_lite0
+
+        try:
+            init_from_lite0(backbone, None if weights == "lite0" else weights)
+        except (Lite0Unavailable, OSError) as exc:
+            raise WeightsUnavailableError(str(exc)) from exc
     x = keras.layers.Dropout(dropout, name="head_dropout")(backbone.output)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="emotion")(x)
     return keras.Model(inputs, outputs, name="fer_efficientnet_b0")

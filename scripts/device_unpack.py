@@ -1,0 +1,47 @@
+"""Turn what scripts/device_train.py brought back into run folders that fer_core.ship accepts.
+
+    python scripts/device_unpack.py --from /work/.device/1 --data ../shared/data/ferplus --out runs/gpu
+
+For each run: model.keras (built here on TensorFlow from the float32 arrays), and the run's
+model_config.json, history.json and state.json from the logs archive; class_counts.json is
+counted again from the same training data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.data import load_dataset
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--from", dest="src", required=True, help="the folder the device tool returned")
+    ap.add_argument("--data", required=True, help="the training data the runs used (FER+ folder)")
+    ap.add_argument("--out", default="runs/gpu")
+    args = ap.parse_args(argv)
+    src, out = Path(args.src), Path(args.out)
+    with tarfile.open(src / "logs.tar.gz") as tar:
+        tar.extractall(out, filter="data")
+    counts = load_dataset(args.data, "ferplus", "train").class_counts()
+    from fer_core.model import build_model
+
+    for npz in sorted(src.glob("*.npz")):
+        run = out / npz.stem
+        cfg = json.loads((run / "model_config.json").read_text())
+        model = build_model(cfg["input_size"])
+        z = np.load(npz)
+        model.set_weights([z[f"arr_{i}"] for i in range(len(z.files))])
+        model.save(run / "model.keras")
+        (run / "class_counts.json").write_text(json.dumps(counts, indent=1))
+        print(f"{run}: model.keras written")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
