@@ -19,8 +19,9 @@ import av
 import numpy as np
 
 from fer_core.annotate import annotate_frame
-from fer_core.results import FacePrediction, make_record
-from fer_core.timeline import Timeline, records_to_csv
+from fer_core.records import make_record, records_to_csv
+from fer_core.results import FacePrediction
+from fer_core.timeline import Timeline
 from fer_core.tracker import FaceTracker
 
 VIDEO_EXTENSIONS: tuple[str, ...] = ("mp4", "mov", "webm", "avi", "mkv", "m4v")

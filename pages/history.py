@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from fer_core.labels import CLASSES, COLORS_HEX
-from fer_core.storage import SessionNotFoundError, StorageError, emotion_shares
-from fer_core.timeline import records_to_csv
+from fer_core.records import emotion_shares, records_to_csv
+from fer_core.storage import SessionNotFoundError, StorageError
 from pages._common import load_store, show_error
 
 st.title("History")

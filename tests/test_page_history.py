@@ -9,7 +9,8 @@ import json
 import pytest
 from factories import make_records
 
-from fer_core.storage import RECORD_COLUMNS, SessionStore
+from fer_core.records import RECORD_COLUMNS
+from fer_core.storage import SessionStore
 
 
 @pytest.fixture

@@ -1,17 +1,12 @@
-"""Timelines from records: grouping, resampling, smoothing, segments, summary, exports, figures."""
+"""Timelines from records: grouping, segments, summary, figures."""
 
 from __future__ import annotations
-
-import csv
-import io
-import json
 
 import numpy as np
 import pytest
 
 from fer_core.labels import CLASSES, COLORS_HEX
-from fer_core.timeline import (VALENCE_TRACE_NAME, Timeline, distribution_figure, probability_bar_figure,
-                               records_to_csv, timeline_figure)
+from fer_core.timeline import VALENCE_TRACE_NAME, Timeline, distribution_figure, probability_bar_figure, timeline_figure
 
 
 def _rec(t, face, label, peak=0.8, frame=None):
@@ -63,48 +58,6 @@ def test_summary():
     assert len(s["segments"]) == 3
     empty = Timeline.from_records([]).summary()
     assert empty["dominant"] is None and empty["n_faces"] == 0
-
-
-def test_resample_averages_bins():
-    recs = [_rec(i / 30, 1, "happy" if i % 3 else "sad", frame=i) for i in range(30)]  # 1 s at 30 fps
-    r = Timeline.from_records(recs).resample(0.5)
-    s = r.series[1]
-    assert len(s.t) == 2 and np.allclose(s.t, [0.25, 0.75])
-    assert np.allclose(s.probs.sum(axis=1), 1.0, atol=1e-4)
-    assert CLASSES[int(s.probs[0].argmax())] == "happy"
-    assert s.probs[0][CLASSES.index("sad")] == pytest.approx((5 * 0.8 + 10 * 0.2 / 6) / 15, abs=1e-4)
-    assert list(s.frames) == [0, 15]
-    with pytest.raises(ValueError):
-        r.resample(0)
-
-
-@pytest.mark.parametrize("method", ["ema", "window", "median"])
-def test_smoothing_removes_single_frame_flips(method):
-    labels = ["happy"] * 40
-    for i in (5, 13, 22, 31):
-        labels[i] = "angry"
-    recs = [_rec(i / 10, 1, lab, 0.6) for i, lab in enumerate(labels)]
-    tl = Timeline.from_records(recs)
-    assert len(tl.segments()) == 9
-    sm = tl.smooth(method, alpha=0.3, window=5)
-    assert len(sm.segments()) == 1 and sm.segments()[0]["label"] == "happy"
-    assert np.allclose(sm.series[1].probs.sum(axis=1), 1.0, atol=1e-4)
-    with pytest.raises(ValueError):
-        tl.smooth("spline")
-
-
-def test_csv_and_json_exports():
-    tl = Timeline.from_records(_two_emotions())
-    rows = list(csv.DictReader(io.StringIO(tl.to_csv())))
-    assert len(rows) == 20 and list(rows[0])[:5] == ["t", "frame", "face_id", "label", "confidence"]
-    assert [float(r["t"]) for r in rows] == sorted(float(r["t"]) for r in rows)
-    data = json.loads(tl.to_json())
-    assert data["classes"] == list(CLASSES)
-    assert [f["face_id"] for f in data["faces"]] == [1, 2]
-    assert len(data["faces"][0]["probs"][0]) == len(CLASSES)
-    assert data["summary"]["dominant"] == "happy"
-    raw = list(csv.DictReader(io.StringIO(records_to_csv(_two_emotions()))))
-    assert len(raw) == 20 and "x" in raw[0] and raw[0]["label"] in CLASSES
 
 
 def test_figures_use_class_colours_and_names():
