@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fer_core.labels import CLASSES, COLORS_HEX
+from fer_core.labels import CLASSES
 from fer_core.records import dominant_index, probability_matrix, top_class_counts
 
 
@@ -135,89 +135,3 @@ class Timeline:
                            for fid, s in self.series.items()}
         out["segments"] = self.segments()
         return out
-
-
-# ------------------------------------------------------------------ figures
-def _face_series(tl: Timeline, face_id: int | None) -> FaceSeries | None:
-    if tl.empty:
-        return None
-    if face_id is None:
-        face_id = max(tl.series, key=lambda f: len(tl.series[f].t))
-    return tl.series.get(face_id)
-
-
-def timeline_figure(tl: Timeline, face_id: int | None = None, title: str | None = None, height: int = 360):
-    """Probability of each emotion over time for one face (default: the face seen longest)."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    s = _face_series(tl, face_id)
-    if s is not None:
-        for k, c in enumerate(tl.classes):
-            fig.add_trace(go.Scatter(
-                x=s.t, y=s.probs[:, k], mode="lines", name=c, line={"color": COLORS_HEX.get(c, "#999999"), "width": 2},
-                hovertemplate=f"{c}: %{{y:.0%}} at %{{x:.1f}} s<extra></extra>",
-            ))
-        fig.add_trace(valence_trace(s.t, s.probs, tl.classes))
-    fig.update_layout(
-        title=title or (f"Emotion over time (face {s.face_id})" if s is not None else "Emotion over time (no faces yet)"),
-        xaxis_title="time (s)", yaxis_title="probability", yaxis={"range": [0, 1], "tickformat": ".0%"},
-        yaxis2={"range": [-1.05, 1.05], "overlaying": "y", "side": "right", "showgrid": False, "zeroline": False,
-                "tickvals": [-1, 0, 1], "ticktext": ["negative", "0", "positive"], "title": "valence"},
-        height=height + 60, margin={"l": 40, "r": 70, "t": 50, "b": 100},
-        # Below the time axis, so the valence axis on the right keeps its ticks and title.
-        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": -0.25, "yanchor": "top"},
-    )
-    return fig
-
-
-VALENCE_TRACE_NAME = "valence (positive minus negative)"
-
-
-def valence_trace(t, probs, classes: Sequence[str] = CLASSES):
-    """Net valence (fer_core.valence) over time as a dashed black line on the right-hand axis."""
-    import plotly.graph_objects as go
-
-    from fer_core.valence import net_valence
-
-    return go.Scatter(
-        x=t, y=net_valence(probs, classes), mode="lines", name=VALENCE_TRACE_NAME, yaxis="y2",
-        line={"color": "#000000", "width": 2, "dash": "dash"},
-        hovertemplate="valence %{y:+.2f} at %{x:.1f} s<extra></extra>",
-    )
-
-
-def distribution_figure(source: Timeline | dict, title: str = "Share of time per emotion", height: int = 320):
-    """Bar per emotion: share of samples where it was the label (from a Timeline or its summary)."""
-    import plotly.graph_objects as go
-
-    shares = source.summary()["shares"] if isinstance(source, Timeline) else source["shares"]
-    classes = list(shares)
-    vals = [float(shares[c]) for c in classes]
-    fig = go.Figure(go.Bar(
-        x=classes, y=vals, marker_color=[COLORS_HEX.get(c, "#999999") for c in classes],
-        text=[f"{c}<br>{v:.0%}" for c, v in zip(classes, vals)], textposition="outside",
-        hovertemplate="%{x}: %{y:.1%}<extra></extra>",
-    ))
-    fig.update_layout(title=title, yaxis={"range": [0, max(vals + [0.01]) * 1.25], "tickformat": ".0%"},
-                      height=height, margin={"l": 40, "r": 10, "t": 50, "b": 40}, showlegend=False)
-    return fig
-
-
-def probability_bar_figure(probs: Sequence[float], classes: Sequence[str] = CLASSES,
-                           title: str | None = None, height: int = 280):
-    """Horizontal bars of one face's class probabilities, labelled with name and percentage."""
-    import plotly.graph_objects as go
-
-    p = [float(v) for v in np.asarray(probs, dtype=float).reshape(-1)]
-    if len(p) != len(classes):
-        raise ValueError(f"Expected {len(classes)} probabilities, got {len(p)}.")
-    fig = go.Figure(go.Bar(
-        x=p, y=list(classes), orientation="h", marker_color=[COLORS_HEX.get(c, "#999999") for c in classes],
-        text=[f"{c} {v:.0%}" for c, v in zip(classes, p)], textposition="auto",
-        hovertemplate="%{y}: %{x:.1%}<extra></extra>",
-    ))
-    fig.update_layout(title=title, xaxis={"range": [0, 1], "tickformat": ".0%"},
-                      yaxis={"autorange": "reversed"}, height=height,
-                      margin={"l": 70, "r": 10, "t": 40 if title else 10, "b": 30}, showlegend=False)
-    return fig

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from fer_core.charts import probability_bar_figure
 from fer_core.gradcam import COLORMAPS, overlay_heatmap
 from fer_core.imageio import ImageDecodeError
 from fer_core.labels import CLASSES
 from fer_core.photo import analyze_photo
-from fer_core.timeline import probability_bar_figure
 from fer_core.valence import describe as describe_valence
 from pages._analysis import (
     compute_gradcam, detector_select, digest, emotion_badge, face_crop, full_image_overlay, load_analyzer,

@@ -11,10 +11,10 @@ from pathlib import PurePath
 import streamlit as st
 
 from fer_core.annotate import annotate_frame
+from fer_core.charts import probability_bar_figure
 from fer_core.imageio import ImageDecodeError, encode_png
 from fer_core.labels import CLASSES
 from fer_core.photo import analyze_photo
-from fer_core.timeline import probability_bar_figure
 from fer_core.valence import describe as describe_valence
 from pages._analysis import (
     compute_gradcam, detector_select, digest, face_crop, load_analyzer, photo_inputs,

@@ -11,7 +11,7 @@ import pytest
 
 from fer_core.samples import DrawnFace, draw_scene
 from fer_core.storage import SessionStore
-from fer_core.timeline import VALENCE_TRACE_NAME
+from fer_core.charts import VALENCE_TRACE_NAME
 
 
 @pytest.fixture(autouse=True)

@@ -1,12 +1,12 @@
-"""Timelines from records: grouping, segments, summary, figures."""
+"""Timelines from records: grouping, segments, summary."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from fer_core.labels import CLASSES, COLORS_HEX
-from fer_core.timeline import VALENCE_TRACE_NAME, Timeline, distribution_figure, probability_bar_figure, timeline_figure
+from fer_core.labels import CLASSES
+from fer_core.timeline import Timeline
 
 
 def _rec(t, face, label, peak=0.8, frame=None):
@@ -58,31 +58,6 @@ def test_summary():
     assert len(s["segments"]) == 3
     empty = Timeline.from_records([]).summary()
     assert empty["dominant"] is None and empty["n_faces"] == 0
-
-
-def test_figures_use_class_colours_and_names():
-    tl = Timeline.from_records(_two_emotions())
-    fig = timeline_figure(tl)
-    assert [t.name for t in fig.data] == [*CLASSES, VALENCE_TRACE_NAME]
-    assert [t.line.color for t in fig.data][:-1] == [COLORS_HEX[c] for c in CLASSES]
-    # the valence line: happy (+1) for 1 s, then sad (-1), on its own -1..1 axis
-    val = fig.data[-1]
-    assert val.yaxis == "y2" and fig.layout.yaxis2.range == (-1.05, 1.05)
-    assert fig.layout.legend.y < 0 and fig.layout.legend.orientation == "h"  # below, clear of the valence axis
-    assert val.y[0] == pytest.approx(0.8 - 4 * 0.2 / 6) and val.y[-1] == pytest.approx(0.2 / 6 - (0.8 + 3 * 0.2 / 6))
-    assert "face 1" in fig.layout.title.text  # the face seen longest
-    assert len(timeline_figure(tl, face_id=2).data[0].x) == 5
-    dist = distribution_figure(tl)
-    bar = dist.data[0]
-    assert list(bar.x) == list(CLASSES) and bar.text[CLASSES.index("happy")] == "happy<br>50%"
-    assert list(bar.marker.color) == [COLORS_HEX[c] for c in CLASSES]
-    probs = np.linspace(1, 7, 7) / 28
-    pb = probability_bar_figure(probs).data[0]
-    assert list(pb.y) == list(CLASSES) and pb.text[-1] == "surprise 25%"
-    with pytest.raises(ValueError):
-        probability_bar_figure([0.5, 0.5])
-    empty = timeline_figure(Timeline.from_records([]))
-    assert len(empty.data) == 0 and "no faces" in empty.layout.title.text
 
 
 def test_bad_face_id():
