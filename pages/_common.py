@@ -98,10 +98,10 @@ def load_classifier(show: bool = True):
 
 
 @st.cache_resource(show_spinner="Loading the Keras model for Grad-CAM (first time only)...", max_entries=2)
-def _keras_model(path: str, stamp: tuple):
-    from fer_core.tf_import import keras
+def _keras_model(directory: str, stamp: tuple):
+    from fer_core.gradcam import load_keras_model
 
-    return keras().models.load_model(path, compile=False)
+    return load_keras_model(directory)
 
 
 def load_keras_model(show: bool = True):
@@ -113,8 +113,8 @@ def load_keras_model(show: bool = True):
     from fer_core.model_store import ModelFilesError, keras_model_path
 
     try:
-        p = keras_model_path(model_dir())
-        return _keras_model(str(p), _stamp(p))
+        d = model_dir()
+        return _keras_model(str(d), _stamp(keras_model_path(d)))
     except ModelFilesError as exc:
         if show:
             show_error(f"The Keras model could not be loaded: {exc}", MODEL_HINT)

@@ -17,8 +17,8 @@ from fer_core.labels import CLASSES
 from fer_core.photo import analyze_photo
 from fer_core.valence import describe as describe_valence
 from pages._analysis import (
-    compute_gradcam, detector_select, digest, face_crop, load_analyzer, photo_inputs,
-    show_error_safely, show_face_label, threshold_slider,
+    detector_select, digest, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
+    show_face_label, threshold_slider,
 )
 from pages._common import show_error
 
@@ -88,13 +88,10 @@ for n, item in enumerate(inputs):
             if st.toggle("Explain with Grad-CAM", key=f"cam_{key}_{n}_{i}",
                          help="Highlights the regions that drove this prediction. Loads TensorFlow the "
                               "first time (a few seconds)."):
-                crop = face_crop(result.image, pred)
-                heat = compute_gradcam(crop, CLASSES.index(pred.label), f"{key}:{i}")
-                if heat is not None:
-                    from fer_core.gradcam import overlay_heatmap
-
+                cam = gradcam_explanation(result.image, pred, CLASSES.index(pred.label), f"{key}:{i}")
+                if cam is not None:
                     try:
-                        st.image(overlay_heatmap(crop, heat), width=220,
+                        st.image(cam.on_crop(), width=220,
                                  caption=f"Grad-CAM for '{pred.label}' (red: most influential)")
                     except Exception as exc:
                         show_error_safely("Drawing the Grad-CAM overlay", exc)
