@@ -12,6 +12,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from fer_core.model_store import CONFIG_NAME
+
 
 def _use_the_router() -> None:
     """Send a fresh server's first visit through app.py's router.
@@ -65,7 +67,9 @@ def _stamp(*paths: Path) -> tuple:
 
 
 def _model_stamp(directory: Path) -> tuple:
-    return _stamp(*(directory / n for n in ("model_config.json", "model.tflite", "model.keras"))) + \
+    from fer_core.model_store import CONFIG_NAME, KERAS_NAME, SERVED_NAME
+
+    return _stamp(*(directory / n for n in (CONFIG_NAME, SERVED_NAME, KERAS_NAME))) + \
         _stamp(*sorted(directory.glob("*.tflite")))
 
 
@@ -77,7 +81,7 @@ def _classifier(directory: str, stamp: tuple):
 
 
 MODEL_HINT = ("The app reads its model from models/ (or the folder named by FER_MODEL_DIR): "
-              "model_config.json plus the model file it names. Train and ship one with "
+              f"{CONFIG_NAME} plus the model file it names. Train and ship one with "
               "`python -m fer_core.train` and `python -m fer_core.ship`, or restore models/ from git.")
 
 

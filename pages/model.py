@@ -11,7 +11,8 @@ import streamlit as st
 from fer_core import charts
 from fer_core import model_report as mr
 from fer_core import model_summary as ms
-from fer_core.model_store import ModelFilesError, load_class_counts, load_history, load_metrics, load_model_config
+from fer_core.model_store import (CARD_NAME, TRAINING_LOG_NAME, ModelFilesError, load_class_counts, load_history,
+                                  load_metrics, load_model_config)
 from pages._common import DISCLAIMER, MODEL_HINT, model_dir, show_error
 
 st.title("Model")
@@ -63,8 +64,8 @@ except ModelFilesError as exc:
 metrics = _read(load_metrics, "evaluation figures (metrics.json)")
 history = _read(load_history, "training history (history.json)")
 counts = _read(load_class_counts, "class counts (class_counts.json)")
-card = _text("MODEL_CARD.md")
-log = _text("TRAINING_LOG.md")
+card = _text(CARD_NAME)
+log = _text(TRAINING_LOG_NAME)
 sets = ms.evaluation_sets(metrics, ms.reference_figures(card or ""))
 
 

@@ -117,6 +117,7 @@ def build_tiny_model(directory: Path, input_size: int = 16) -> Path:
     import json
 
     from fer_core.labels import CLASSES
+    from fer_core.model_store import CONFIG_NAME, KERAS_NAME, SERVED_NAME
     from fer_core.preprocess import PREPROCESSING_NAME
     from fer_core.tf_import import keras as _keras, tensorflow as _tf
 
@@ -129,12 +130,12 @@ def build_tiny_model(directory: Path, input_size: int = 16) -> Path:
     x = keras.layers.GlobalAveragePooling2D()(x)
     out = keras.layers.Dense(len(CLASSES), activation="softmax", name="emotion")(x)
     model = keras.Model(inp, out, name="tiny_fer")
-    model.save(directory / "model.keras")
-    (directory / "model.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
-    (directory / "model_config.json").write_text(json.dumps({
+    model.save(directory / KERAS_NAME)
+    (directory / SERVED_NAME).write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    (directory / CONFIG_NAME).write_text(json.dumps({
         "backbone": "tiny test CNN", "input_size": input_size, "classes": list(CLASSES),
         "preprocessing": PREPROCESSING_NAME, "gradcam_layer": "conv",
-        "served_model": "model.tflite", "keras_model": "model.keras",
+        "served_model": SERVED_NAME, "keras_model": KERAS_NAME,
     }, indent=1))
     return directory
 
