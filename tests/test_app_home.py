@@ -5,20 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import assert_clean, texts
 from factories import write_model_side_files
 
 from fer_core.model_store import CONFIG_NAME, SERVED_NAME
 from fer_core.model_summary import class_notes
 from pages._common import DISCLAIMER
-
-
-def texts(at) -> str:
-    return "\n".join(str(e.value) for kind in ("markdown", "caption", "info", "warning", "error", "success")
-                     for e in at.get(kind))
-
-
-def assert_clean(at) -> None:
-    assert not at.exception, [e.value for e in at.exception]
 
 
 def test_home_with_a_model_shows_its_figures_in_plain_words(open_page, tiny_model_dir, monkeypatch):

@@ -24,8 +24,8 @@ from fer_core.classifier import Classifier
 from fer_core.faces import DEFAULT_DETECTOR, make_detector
 from fer_core.photo import analyze_photo
 from fer_core.records import RECORD_COLUMNS, make_record
-from fer_core.scenes import drawn_face, paste_faces
-from fer_core.video import DEFAULT_SAMPLE_FPS, analyze_video, write_test_clip
+from fer_core.scenes import drawn_face, paste_faces, write_test_clip
+from fer_core.video import DEFAULT_SAMPLE_FPS, analyze_video
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOOD = ("photos/one.png", "photos/two.jpg", "clips/walk.mp4")

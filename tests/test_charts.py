@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from factories import fake_history, fake_report, make_records
+from factories import fake_history, fake_report, make_records, two_emotion_records
 
 from fer_core import charts
 from fer_core.charts import (VALENCE_TRACE_NAME, distribution_figure, probability_bar_figure, shares_figure,
@@ -14,22 +14,8 @@ from fer_core.records import emotion_shares
 from fer_core.timeline import Timeline
 
 
-def _rec(t, face, label, peak=0.8, frame=None):
-    p = {c: (1 - peak) / (len(CLASSES) - 1) for c in CLASSES}
-    p[label] = peak
-    return {"t": t, "frame": frame if frame is not None else int(round(t * 10)), "face_id": face,
-            "x": 0, "y": 0, "w": 10, "h": 10, "label": label, "confidence": peak, **p}
-
-
-def _two_emotions(fps=10.0):
-    """Face 1: happy 1.0 s then sad 0.5 s; face 2: neutral for 0.5 s starting at 0.3 s."""
-    recs = [_rec(i / fps, 1, "happy") for i in range(10)] + [_rec(1.0 + i / fps, 1, "sad") for i in range(5)]
-    recs += [_rec(0.3 + i / fps, 2, "neutral", 0.6) for i in range(5)]
-    return recs[::-1]  # any order in, sorted out
-
-
 def test_figures_use_class_colours_and_names():
-    tl = Timeline.from_records(_two_emotions())
+    tl = Timeline.from_records(two_emotion_records())
     fig = timeline_figure(tl)
     assert [t.name for t in fig.data] == [*CLASSES, VALENCE_TRACE_NAME]
     assert [t.line.color for t in fig.data][:-1] == [COLORS_HEX[c] for c in CLASSES]

@@ -15,8 +15,8 @@ from fer_core.classifier import Classifier
 from fer_core.faces import SETTINGS, HaarDetector
 from fer_core.labels import CLASSES
 from fer_core.records import RECORD_COLUMNS
-from fer_core.scenes import drawn_face, paste_faces
-from fer_core.video import VideoError, VideoLimits, analyze_video, probe_video, write_test_clip
+from fer_core.scenes import drawn_face, paste_faces, write_test_clip
+from fer_core.video import VideoError, VideoLimits, analyze_video, probe_video
 
 FPS = 30
 
