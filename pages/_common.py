@@ -18,11 +18,26 @@ from fer_core.model_store import CONFIG_NAME
 def _use_the_router() -> None:
     """Send a fresh server's first visit through app.py's router.
 
-    A script folder named ``pages/`` next to app.py makes Streamlit start each server process in
-    its old pages-directory mode: until some visit runs app.py (and so ``st.navigation``), a deep
-    link such as /explain runs that page alone, without the router's import order, notice and
-    menu. Every page imports this module, so the first such visit switches the process to the
-    router for good and reruns itself through it (same page: page ids come from the URL path).
+    Why a patch and not a supported API (Streamlit 1.67, read in its source):
+    - Once per server process, when its first session starts, Streamlit sets
+      ``PagesManager.uses_pages_directory`` to whether a folder named ``pages/`` sits next to the
+      entrypoint (streamlit/runtime/pages_manager.py). Only ``st.navigation`` clears it, and only
+      when app.py has run in some session (docs: calling st.navigation in any session makes the app
+      ignore the pages/ directory across all sessions).
+    - While it is set, the script runner does not run app.py: it lists ``pages/*.py`` and runs the
+      page the URL names on its own (``_mpa_v1`` in streamlit/runtime/scriptrunner/script_runner.py).
+      A first visit to /explain would run pages/explain.py without the router: no import order
+      (streamlit_webrtc before TensorFlow), no notice, a menu of file names.
+    - The supported ways out do not fit: Streamlit's guidance is to name the folder something else
+      (app_pages/), but the design names pages/; moving the scripts into a subfolder (st.Page paths
+      or callables Streamlit does not auto-discover) leaves the flag set, since it only asks whether
+      pages/ exists, so a deep link then finds no page and gets Streamlit's "Page not found" dialog
+      before app.py takes over; no config option turns the mode off (client.showSidebarNavigation
+      only hides the menu).
+    So every page imports this module, and the first page that runs in the old mode clears the flag
+    (what st.navigation does) and reruns through app.py: the same page, since page ids come from the
+    URL path. tests/test_app_home.py::test_deep_link_on_a_fresh_server_goes_through_the_router checks
+    it on a real server; with a Streamlit that drops the flag this does nothing.
     """
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
