@@ -17,7 +17,8 @@ import numpy as np
 
 from fer_core.annotate import annotate_frame
 from fer_core.faces import DEFAULT_DETECTOR, DEFAULT_MARGIN, TF_FREE_DETECTORS, clip_box, crop_face, make_detector
-from fer_core.results import FacePrediction, make_record
+from fer_core.records import make_record
+from fer_core.results import FacePrediction
 from fer_core.tracker import FaceTracker
 
 MAX_QUEUED_RECORDS = 100_000

@@ -11,7 +11,6 @@ import math
 import os
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,12 +18,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from fer_core.labels import CLASSES
+from fer_core.records import FLOAT_COLUMNS, INT_COLUMNS, RECORD_COLUMNS, dominant_emotion
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB_PATH = REPO_ROOT / "sessions.db"
-RECORD_COLUMNS: tuple[str, ...] = ("t", "frame", "face_id", "x", "y", "w", "h", "label", "confidence", *CLASSES)
-_INT_COLUMNS = ("frame", "face_id", "x", "y", "w", "h")
-_FLOAT_COLUMNS = ("t", "confidence", *CLASSES)
 
 _metadata = sa.MetaData()
 sessions_table = sa.Table(
@@ -43,8 +40,8 @@ records_table = sa.Table(
     "fer_records", _metadata,
     sa.Column("session_id", sa.Integer, sa.ForeignKey("fer_sessions.id", ondelete="CASCADE"), nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
-    *(sa.Column(c, sa.Integer, nullable=False) for c in _INT_COLUMNS),
-    *(sa.Column(c, sa.Float, nullable=False) for c in _FLOAT_COLUMNS),
+    *(sa.Column(c, sa.Integer, nullable=False) for c in INT_COLUMNS),
+    *(sa.Column(c, sa.Float, nullable=False) for c in FLOAT_COLUMNS),
     sa.Column("label", sa.String(20), nullable=False),
     sa.Index("ix_fer_records_session", "session_id", "seq"),
 )
@@ -100,11 +97,11 @@ def clean_records(records: Iterable[Mapping]) -> list[dict]:
         if missing:
             raise ValueError(f"Record {i} lacks {', '.join(missing)}; records need {', '.join(RECORD_COLUMNS)}.")
         try:
-            row = {c: int(rec[c]) for c in _INT_COLUMNS}
-            row.update({c: float(rec[c]) for c in _FLOAT_COLUMNS})
+            row = {c: int(rec[c]) for c in INT_COLUMNS}
+            row.update({c: float(rec[c]) for c in FLOAT_COLUMNS})
         except (TypeError, ValueError) as exc:
             raise ValueError(f"Record {i} has a non-numeric value ({exc}).") from None
-        bad = [c for c in _FLOAT_COLUMNS if not math.isfinite(row[c])]
+        bad = [c for c in FLOAT_COLUMNS if not math.isfinite(row[c])]
         if bad:
             raise ValueError(f"Record {i} has non-finite {', '.join(bad)}.")
         if rec["label"] not in CLASSES:
@@ -112,27 +109,6 @@ def clean_records(records: Iterable[Mapping]) -> list[dict]:
         row["label"] = str(rec["label"])
         out.append(row)
     return out
-
-
-def _top_class(record: dict) -> str:
-    """The record's most probable class: the same rule fer_core.timeline uses, so History's table and charts agree."""
-    return max(CLASSES, key=lambda c: record[c])
-
-
-def emotion_shares(records: list[dict]) -> dict[str, float]:
-    """Share of records (faces x frames) whose most probable emotion is each class, in CLASSES order."""
-    counts = Counter(_top_class(r) for r in records)
-    n = sum(counts.values())
-    return {c: (counts[c] / n if n else 0.0) for c in CLASSES}
-
-
-def dominant_emotion(records: list[dict]) -> str | None:
-    """Most frequent top class; ties go to the higher mean probability. None for no records."""
-    if not records:
-        return None
-    counts = Counter(_top_class(r) for r in records)
-    mean = {c: sum(r[c] for r in records) / len(records) for c in CLASSES}
-    return max(CLASSES, key=lambda c: (counts[c], mean[c]))
 
 
 class SessionStore:

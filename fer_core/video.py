@@ -19,8 +19,9 @@ import av
 import numpy as np
 
 from fer_core.annotate import annotate_frame
-from fer_core.results import FacePrediction, make_record
-from fer_core.timeline import Timeline, records_to_csv
+from fer_core.records import make_record, records_to_csv
+from fer_core.results import FacePrediction
+from fer_core.timeline import Timeline
 from fer_core.tracker import FaceTracker
 
 VIDEO_EXTENSIONS: tuple[str, ...] = ("mp4", "mov", "webm", "avi", "mkv", "m4v")
@@ -280,23 +281,3 @@ def analyze_video(path: str | os.PathLike, analyzer, *, sample_fps: float | None
     summary = Timeline.from_records(records).summary()
     return VideoResult(records, info.fps, round(duration, 4), idx, n_analyzed, info.width, info.height,
                        Path(annotated_out) if annotated_out is not None else None, summary, sample_fps, warnings)
-
-
-def write_test_clip(path: str | os.PathLike, frames: list[np.ndarray], fps: int = 30,
-                    codec: str = "libx264") -> Path:
-    """Write RGB frames as a small clip (tests, benchmarks, samples)."""
-    p = Path(path)
-    h, w = frames[0].shape[:2]
-    fmt = {".webm": "webm", ".mkv": "matroska", ".avi": "avi", ".mov": "mov"}.get(p.suffix.lower(), "mp4")
-    with av.open(str(p), mode="w", format=fmt) as out:
-        st = out.add_stream(codec, rate=fps)
-        st.width, st.height = w // 2 * 2, h // 2 * 2
-        st.pix_fmt = "yuv420p"
-        for i, rgb in enumerate(frames):
-            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: st.height, : st.width]), format="rgb24")
-            f.pts = i
-            for pkt in st.encode(f):
-                out.mux(pkt)
-        for pkt in st.encode(None):
-            out.mux(pkt)
-    return p

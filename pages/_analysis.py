@@ -124,49 +124,11 @@ def show_error_safely(what: str, exc: BaseException) -> None:
                "Try another file; if it keeps happening, report it with this message.")
 
 
-def crop_margin(pred) -> float:
-    """A whole-image prediction is its own crop; detected faces get the engine's margin."""
-    from fer_core.faces import DEFAULT_MARGIN
-
-    return 0.0 if pred.whole_image else DEFAULT_MARGIN
-
-
-def face_crop(image: np.ndarray, pred) -> np.ndarray:
-    """The face crop Grad-CAM explains: unaligned, so its map lines up with the original image."""
-    from fer_core.faces import crop_face
-
-    return crop_face(image, pred.box, crop_margin(pred), align=False)
-
-
-def full_image_overlay(image: np.ndarray, pred, heatmap: np.ndarray, colormap: str, alpha: float) -> np.ndarray:
-    """The full image with this face's heatmap blended over the face's crop square, outlined."""
-    import cv2
-
-    from fer_core.faces import expand_box
-    from fer_core.gradcam import overlay_on_image
-
-    out = overlay_on_image(image, pred.box, heatmap, crop_margin(pred), colormap=colormap, alpha=alpha)
-    h, w = out.shape[:2]
-    x0, y0, x1, y1 = expand_box(pred.box, crop_margin(pred))
-    cv2.rectangle(out, (max(0, x0), max(0, y0)), (min(w, x1) - 1, min(h, y1) - 1), (255, 255, 255),
-                  max(1, round(max(h, w) / 400)))
-    return out
-
-
-def gradcam_layer() -> str | None:
-    """The convolutional block the model config names for Grad-CAM (None: the module's default)."""
-    from fer_core.model_store import ModelFilesError, load_model_config
-
-    try:
-        return load_model_config().get("gradcam_layer")
-    except ModelFilesError:
-        return None
-
-
-def compute_gradcam(crop: np.ndarray, class_index: int, cache_key: str) -> np.ndarray | None:
-    """Grad-CAM heatmap (HxW, 0..1) for one face and class, cached in this session; None after a
-    message when the Keras model is unavailable. Imports TensorFlow (via fer_core.tf_import)."""
-    from pages._common import load_keras_model
+def gradcam_explanation(image: np.ndarray, pred, class_index: int, cache_key: str):
+    """fer_core.gradcam's Explanation (crop and heatmap) of one face for one class, kept in this
+    session so redrawing it with another colormap or opacity is instant; None after a message when
+    the Keras model is unavailable. Imports TensorFlow (via fer_core.tf_import)."""
+    from pages._common import load_keras_model, model_dir
 
     cache = st.session_state.setdefault("_gradcam_cache", {})
     key = f"{cache_key}:{class_index}"
@@ -175,15 +137,16 @@ def compute_gradcam(crop: np.ndarray, class_index: int, cache_key: str) -> np.nd
     model = load_keras_model()
     if model is None:
         return None
-    from fer_core.gradcam import gradcam_heatmap
+    from fer_core.gradcam import configured_layer, crop_margin, explain_face
 
     with st.spinner("Computing Grad-CAM (the first one loads TensorFlow and takes a few seconds)..."):
         try:
-            heat = gradcam_heatmap(model, crop, class_index=class_index, layer_name=gradcam_layer())
+            explanation = explain_face(model, image, pred.box, class_index, configured_layer(model_dir()),
+                                       crop_margin(pred))
         except Exception as exc:
             show_error_safely("Grad-CAM", exc)
             return None
     if len(cache) > 32:  # bounded: heatmaps are small, but sessions can be long
         cache.pop(next(iter(cache)))
-    cache[key] = heat
-    return heat
+    cache[key] = explanation
+    return explanation

@@ -12,15 +12,32 @@ from pathlib import Path
 
 import streamlit as st
 
+from fer_core.model_store import CONFIG_NAME
+
 
 def _use_the_router() -> None:
     """Send a fresh server's first visit through app.py's router.
 
-    A script folder named ``pages/`` next to app.py makes Streamlit start each server process in
-    its old pages-directory mode: until some visit runs app.py (and so ``st.navigation``), a deep
-    link such as /explain runs that page alone, without the router's import order, notice and
-    menu. Every page imports this module, so the first such visit switches the process to the
-    router for good and reruns itself through it (same page: page ids come from the URL path).
+    Why a patch and not a supported API (Streamlit 1.67, read in its source):
+    - Once per server process, when its first session starts, Streamlit sets
+      ``PagesManager.uses_pages_directory`` to whether a folder named ``pages/`` sits next to the
+      entrypoint (streamlit/runtime/pages_manager.py). Only ``st.navigation`` clears it, and only
+      when app.py has run in some session (docs: calling st.navigation in any session makes the app
+      ignore the pages/ directory across all sessions).
+    - While it is set, the script runner does not run app.py: it lists ``pages/*.py`` and runs the
+      page the URL names on its own (``_mpa_v1`` in streamlit/runtime/scriptrunner/script_runner.py).
+      A first visit to /explain would run pages/explain.py without the router: no import order
+      (streamlit_webrtc before TensorFlow), no notice, a menu of file names.
+    - The supported ways out do not fit: Streamlit's guidance is to name the folder something else
+      (app_pages/), but the design names pages/; moving the scripts into a subfolder (st.Page paths
+      or callables Streamlit does not auto-discover) leaves the flag set, since it only asks whether
+      pages/ exists, so a deep link then finds no page and gets Streamlit's "Page not found" dialog
+      before app.py takes over; no config option turns the mode off (client.showSidebarNavigation
+      only hides the menu).
+    So every page imports this module, and the first page that runs in the old mode clears the flag
+    (what st.navigation does) and reruns through app.py: the same page, since page ids come from the
+    URL path. tests/test_app_home.py::test_deep_link_on_a_fresh_server_goes_through_the_router checks
+    it on a real server; with a Streamlit that drops the flag this does nothing.
     """
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -65,7 +82,9 @@ def _stamp(*paths: Path) -> tuple:
 
 
 def _model_stamp(directory: Path) -> tuple:
-    return _stamp(*(directory / n for n in ("model_config.json", "model.tflite", "model.keras"))) + \
+    from fer_core.model_store import CONFIG_NAME, KERAS_NAME, SERVED_NAME
+
+    return _stamp(*(directory / n for n in (CONFIG_NAME, SERVED_NAME, KERAS_NAME))) + \
         _stamp(*sorted(directory.glob("*.tflite")))
 
 
@@ -77,7 +96,7 @@ def _classifier(directory: str, stamp: tuple):
 
 
 MODEL_HINT = ("The app reads its model from models/ (or the folder named by FER_MODEL_DIR): "
-              "model_config.json plus the model file it names. Train and ship one with "
+              f"{CONFIG_NAME} plus the model file it names. Train and ship one with "
               "`python -m fer_core.train` and `python -m fer_core.ship`, or restore models/ from git.")
 
 
@@ -98,10 +117,10 @@ def load_classifier(show: bool = True):
 
 
 @st.cache_resource(show_spinner="Loading the Keras model for Grad-CAM (first time only)...", max_entries=2)
-def _keras_model(path: str, stamp: tuple):
-    from fer_core.tf_import import keras
+def _keras_model(directory: str, stamp: tuple):
+    from fer_core.gradcam import load_keras_model
 
-    return keras().models.load_model(path, compile=False)
+    return load_keras_model(directory)
 
 
 def load_keras_model(show: bool = True):
@@ -113,8 +132,8 @@ def load_keras_model(show: bool = True):
     from fer_core.model_store import ModelFilesError, keras_model_path
 
     try:
-        p = keras_model_path(model_dir())
-        return _keras_model(str(p), _stamp(p))
+        d = model_dir()
+        return _keras_model(str(d), _stamp(keras_model_path(d)))
     except ModelFilesError as exc:
         if show:
             show_error(f"The Keras model could not be loaded: {exc}", MODEL_HINT)

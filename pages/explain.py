@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer_core.gradcam import COLORMAPS, overlay_heatmap
+from fer_core.charts import probability_bar_figure
+from fer_core.gradcam import COLORMAPS
 from fer_core.imageio import ImageDecodeError
 from fer_core.labels import CLASSES
 from fer_core.photo import analyze_photo
-from fer_core.timeline import probability_bar_figure
 from fer_core.valence import describe as describe_valence
 from pages._analysis import (
-    compute_gradcam, detector_select, digest, emotion_badge, face_crop, full_image_overlay, load_analyzer,
-    photo_inputs, show_error_safely, threshold_slider,
+    detector_select, digest, emotion_badge, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
+    threshold_slider,
 )
 from pages._common import show_error
 
@@ -84,16 +84,14 @@ st.caption(f"Valence: {describe_valence(pred.probs, pred.classes)}")
 if result.whole_image:
     st.info("No face was detected, but the image looks like a face crop, so the whole image is explained.")
 
-crop = face_crop(result.image, pred)
-heat = compute_gradcam(crop, CLASSES.index(target), f"{key}:{face_i}")
-if heat is None:
+cam = gradcam_explanation(result.image, pred, CLASSES.index(target), f"{key}:{face_i}")
+if cam is None:
     st.stop()
 try:
     left, mid, right = st.columns([1, 1, 2])
-    left.image(crop, caption=f"Face {face_i + 1}", width="stretch")
-    mid.image(overlay_heatmap(crop, heat, colormap=colormap, alpha=alpha),
-              caption=f"Grad-CAM: '{target}'", width="stretch")
-    right.image(full_image_overlay(result.image, pred, heat, colormap, alpha),
+    left.image(cam.crop, caption=f"Face {face_i + 1}", width="stretch")
+    mid.image(cam.on_crop(colormap, alpha), caption=f"Grad-CAM: '{target}'", width="stretch")
+    right.image(cam.on_image(result.image, colormap, alpha, outline=True),
                 caption="Heatmap over the full image", width="stretch")
 except Exception as exc:
     show_error_safely("Drawing the heatmap", exc)

@@ -16,10 +16,11 @@ import av
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
+from fer_core.charts import timeline_figure
 from fer_core.labels import CLASSES
 from fer_core.live import FPS_WINDOW_S, LiveProcessor
 from fer_core.rtc_config import IceConfigError, rtc_configuration
-from fer_core.timeline import Timeline, timeline_figure
+from fer_core.timeline import Timeline
 from fer_core.tracker import SMOOTHING_METHODS
 from fer_core.valence import describe as describe_valence
 from pages._analysis import detector_select, emotion_badge, threshold_slider

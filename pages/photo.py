@@ -10,15 +10,14 @@ from pathlib import PurePath
 
 import streamlit as st
 
-from fer_core.annotate import annotate_frame
+from fer_core.charts import probability_bar_figure
 from fer_core.imageio import ImageDecodeError, encode_png
 from fer_core.labels import CLASSES
 from fer_core.photo import analyze_photo
-from fer_core.timeline import probability_bar_figure
 from fer_core.valence import describe as describe_valence
 from pages._analysis import (
-    compute_gradcam, detector_select, digest, face_crop, load_analyzer, photo_inputs,
-    show_error_safely, show_face_label, threshold_slider,
+    detector_select, digest, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
+    show_face_label, threshold_slider,
 )
 from pages._common import show_error
 
@@ -58,8 +57,7 @@ for n, item in enumerate(inputs):
         while len(results) > 12:  # keep the session's memory bounded
             results.pop(next(iter(results)))
     result = results[key]
-    result.threshold = threshold
-    annotated = annotate_frame(result.image, result.faces, threshold=threshold)
+    annotated = result.annotated(threshold)
     if not result.faces:
         st.warning(f"No face found in {item.name}. Faces need to be roughly frontal, well lit and at "
                    "least about 40 pixels wide; try another photo or the MTCNN detector in the sidebar.")
@@ -75,9 +73,9 @@ for n, item in enumerate(inputs):
         d1, d2, d3 = st.columns(3)
         d1.download_button("Annotated PNG", encode_png(annotated), f"{stem}_annotated.png", "image/png",
                            key=f"png_{key}_{n}", on_click="ignore")
-        d2.download_button("Results JSON", result.to_json(), f"{stem}_emotions.json", "application/json",
+        d2.download_button("Results JSON", result.to_json(threshold), f"{stem}_emotions.json", "application/json",
                            key=f"json_{key}_{n}", on_click="ignore")
-        d3.download_button("Results CSV", result.to_csv(), f"{stem}_emotions.csv", "text/csv",
+        d3.download_button("Results CSV", result.to_csv(threshold), f"{stem}_emotions.csv", "text/csv",
                            key=f"csv_{key}_{n}", on_click="ignore")
     with right:
         for i, pred in enumerate(result.faces):
@@ -88,13 +86,10 @@ for n, item in enumerate(inputs):
             if st.toggle("Explain with Grad-CAM", key=f"cam_{key}_{n}_{i}",
                          help="Highlights the regions that drove this prediction. Loads TensorFlow the "
                               "first time (a few seconds)."):
-                crop = face_crop(result.image, pred)
-                heat = compute_gradcam(crop, CLASSES.index(pred.label), f"{key}:{i}")
-                if heat is not None:
-                    from fer_core.gradcam import overlay_heatmap
-
+                cam = gradcam_explanation(result.image, pred, CLASSES.index(pred.label), f"{key}:{i}")
+                if cam is not None:
                     try:
-                        st.image(overlay_heatmap(crop, heat), width=220,
+                        st.image(cam.on_crop(), width=220,
                                  caption=f"Grad-CAM for '{pred.label}' (red: most influential)")
                     except Exception as exc:
                         show_error_safely("Drawing the Grad-CAM overlay", exc)

@@ -13,7 +13,7 @@ from pathlib import Path, PurePath
 
 import streamlit as st
 
-from fer_core.timeline import distribution_figure, timeline_figure
+from fer_core.charts import distribution_figure, timeline_figure
 from fer_core.video import DEFAULT_SAMPLE_FPS, VIDEO_EXTENSIONS, VideoError, analyze_video
 from pages._analysis import (
     detector_select, digest, emotion_badge, load_analyzer, show_error_safely, threshold_slider,

@@ -117,6 +117,7 @@ def build_tiny_model(directory: Path, input_size: int = 16) -> Path:
     import json
 
     from fer_core.labels import CLASSES
+    from fer_core.model_store import CONFIG_NAME, KERAS_NAME, SERVED_NAME
     from fer_core.preprocess import PREPROCESSING_NAME
     from fer_core.tf_import import keras as _keras, tensorflow as _tf
 
@@ -129,12 +130,12 @@ def build_tiny_model(directory: Path, input_size: int = 16) -> Path:
     x = keras.layers.GlobalAveragePooling2D()(x)
     out = keras.layers.Dense(len(CLASSES), activation="softmax", name="emotion")(x)
     model = keras.Model(inp, out, name="tiny_fer")
-    model.save(directory / "model.keras")
-    (directory / "model.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
-    (directory / "model_config.json").write_text(json.dumps({
+    model.save(directory / KERAS_NAME)
+    (directory / SERVED_NAME).write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    (directory / CONFIG_NAME).write_text(json.dumps({
         "backbone": "tiny test CNN", "input_size": input_size, "classes": list(CLASSES),
         "preprocessing": PREPROCESSING_NAME, "gradcam_layer": "conv",
-        "served_model": "model.tflite", "keras_model": "model.keras",
+        "served_model": SERVED_NAME, "keras_model": KERAS_NAME,
     }, indent=1))
     return directory
 
@@ -188,3 +189,50 @@ def open_page():
         return at.run()
 
     return _open
+
+
+# --------------------------------------------------------------- page tests (AppTest)
+PAGE_TEXT_KINDS = ("markdown", "caption", "info", "warning", "error", "success")
+
+
+def assert_clean(at) -> None:
+    """The page ran to its end without an exception (the message names it)."""
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def texts(at, *kinds: str) -> str:
+    """The text of a page's elements of these kinds (default: every kind pages write prose with)."""
+    return "\n".join(str(e.value) for k in (kinds or PAGE_TEXT_KINDS) for e in at.get(k))
+
+
+@pytest.fixture
+def tiny_model(tiny_model_files: Path, monkeypatch) -> Path:
+    """The app serves the tiny model (FER_MODEL_DIR), whatever models/ holds."""
+    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))
+    return tiny_model_files
+
+
+@pytest.fixture
+def store(db_url: str, monkeypatch):
+    """A fresh session database, the one the app under test uses too (FER_DB_URL)."""
+    from fer_core.storage import SessionStore
+
+    monkeypatch.setenv("FER_DB_URL", db_url)
+    return SessionStore(db_url)
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, bytes]:
+    """What a page hands to download buttons and media elements, by file name (else MIME type):
+    AppTest keeps media in a private in-memory store, so this reads them on the way in."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    seen: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, path_or_data, mimetype, kind, filename=None):
+        seen[filename or mimetype] = path_or_data if isinstance(path_or_data, bytes) else path_or_data.encode()
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    return seen

@@ -26,6 +26,22 @@ def make_records(labels: list[str], faces: int = 1, fps: float = 10.0, seed: int
     return out
 
 
+def peaked_record(t: float, face: int, label: str, peak: float = 0.8, frame: int | None = None) -> dict:
+    """One record whose probability is ``peak`` on ``label`` and shared evenly by the other classes."""
+    p = {c: (1 - peak) / (len(CLASSES) - 1) for c in CLASSES}
+    p[label] = peak
+    return {"t": t, "frame": frame if frame is not None else int(round(t * 10)), "face_id": face,
+            "x": 0, "y": 0, "w": 10, "h": 10, "label": label, "confidence": peak, **p}
+
+
+def two_emotion_records(fps: float = 10.0) -> list[dict]:
+    """Face 1: happy 1.0 s then sad 0.5 s; face 2: neutral for 0.5 s starting at 0.3 s (newest first)."""
+    recs = [peaked_record(i / fps, 1, "happy") for i in range(10)]
+    recs += [peaked_record(1.0 + i / fps, 1, "sad") for i in range(5)]
+    recs += [peaked_record(0.3 + i / fps, 2, "neutral", 0.6) for i in range(5)]
+    return recs[::-1]  # any order in, sorted out
+
+
 def fake_report(seed: int = 0, n: int = 700, skill: float = 0.7) -> dict:
     """An evaluate-JSON report of a made-up classifier that is right ``skill`` of the time."""
     rng = np.random.default_rng(seed)

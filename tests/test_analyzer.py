@@ -34,6 +34,7 @@ def test_batch_equals_single_face_classification(analyzer):
     frame, _ = paste_faces([drawn_face(120), drawn_face(120, smile=-0.8)], 640, 480, 120,
                            positions=[(60, 100), (400, 220)])
     preds = analyzer.analyze(frame)
+    assert len(preds) == 2, "both drawn faces must be found, or there is nothing to compare"
     for p in preds:
         alone = analyzer.classify_boxes(frame, [p.box])[0]
         np.testing.assert_allclose(alone, p.probs, atol=1e-5)

@@ -16,7 +16,7 @@ from fer_core.classifier import Classifier
 from fer_core.faces import SETTINGS, HaarDetector
 from fer_core.labels import CLASSES
 from fer_core.live import LiveProcessor
-from fer_core.results import RECORD_KEYS
+from fer_core.records import RECORD_COLUMNS
 from fer_core.scenes import drawn_face, paste_faces
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,7 +94,7 @@ def test_records_are_throttled_and_well_formed(classifier):
     recs = lp.drain_records()
     assert 9 <= len(recs) <= 11
     for r in recs:
-        assert tuple(r) == RECORD_KEYS and r["label"] in CLASSES
+        assert tuple(r) == RECORD_COLUMNS and r["label"] in CLASSES
     ts = [r["t"] for r in recs]
     assert ts == sorted(ts) and all(b - a >= 0.2 - 1e-6 for a, b in zip(ts, ts[1:]))
     st = lp.stats

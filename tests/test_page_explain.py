@@ -8,18 +8,14 @@ import json
 import cv2
 import numpy as np
 import pytest
+from conftest import assert_clean
 
 from fer_core.labels import CLASSES
-from fer_core.samples import SAMPLE_FACES, backdrop
+from fer_core.samples import SAMPLE_FACES
+from fer_core.scenes import backdrop
 
 
-@pytest.fixture(autouse=True)
-def tiny_model(tiny_model_files, monkeypatch):
-    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))
-
-
-def assert_clean(at) -> None:
-    assert not at.exception, [e.value for e in at.exception]
+pytestmark = pytest.mark.usefixtures("tiny_model")
 
 
 def with_sample(at):

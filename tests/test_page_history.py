@@ -9,13 +9,7 @@ import json
 import pytest
 from factories import make_records
 
-from fer_core.storage import RECORD_COLUMNS, SessionStore
-
-
-@pytest.fixture
-def store(db_url, monkeypatch) -> SessionStore:
-    monkeypatch.setenv("FER_DB_URL", db_url)
-    return SessionStore(db_url)
+from fer_core.records import RECORD_COLUMNS
 
 
 @pytest.fixture
@@ -24,22 +18,6 @@ def two_sessions(store) -> tuple[int, int]:
     b = store.save_session("video", make_records(["angry"] * 6 + ["neutral"] * 2, seed=2),
                           meta={"duration_s": 42, "file_name": "clip.mp4"})
     return a, b
-
-
-@pytest.fixture
-def captured_downloads(monkeypatch) -> list[tuple[bytes, str]]:
-    """Bytes the page hands to download buttons (AppTest keeps media in a private in-memory store)."""
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    seen: list[tuple[bytes, str]] = []
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def spy(self, path_or_data, mimetype, kind, filename=None):
-        seen.append((path_or_data if isinstance(path_or_data, bytes) else path_or_data.encode(), mimetype))
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
-    return seen
 
 
 def charts(at) -> list[dict]:
@@ -53,7 +31,7 @@ def test_empty_history_explains_how_sessions_appear(open_page, store):
     assert not at.dataframe
 
 
-def test_lists_and_opens_the_newest_session(open_page, two_sessions, captured_downloads):
+def test_lists_and_opens_the_newest_session(open_page, two_sessions, downloads):
     a, b = two_sessions
     at = open_page("pages/history.py")
     assert not at.exception, [e.value for e in at.exception]
@@ -70,9 +48,7 @@ def test_lists_and_opens_the_newest_session(open_page, two_sessions, captured_do
     assert figs, "the opened session has a timeline chart"
     assert {t["name"] for t in figs[0]["data"]} >= {"angry", "neutral"}
     # the CSV export holds exactly the stored records
-    csv_bytes = [d for d, mime in captured_downloads if mime.startswith("text/csv")]
-    assert csv_bytes
-    rows = list(csv.DictReader(io.StringIO(csv_bytes[-1].decode())))
+    rows = list(csv.DictReader(io.StringIO(downloads[f"fer_session_{b}.csv"].decode())))
     assert list(rows[0]) == list(RECORD_COLUMNS) and len(rows) == 8
     assert [r["label"] for r in rows] == ["angry"] * 6 + ["neutral"] * 2
 

@@ -8,15 +8,14 @@ import json
 import time
 
 import pytest
+from conftest import assert_clean, texts
 
-from fer_core.samples import DrawnFace, draw_scene
-from fer_core.storage import SessionStore
-from fer_core.timeline import VALENCE_TRACE_NAME
+from fer_core.charts import VALENCE_TRACE_NAME
+from fer_core.scenes import DrawnFace, draw_scene
 
 
 @pytest.fixture(autouse=True)
-def live_env(tiny_model_files, monkeypatch):
-    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))
+def live_env(tiny_model, monkeypatch):
     monkeypatch.delenv("FER_ICE_SERVERS", raising=False)
     # AppTest has no real Streamlit runtime (Runtime.instance() is a mock), and streamlit-webrtc
     # asks it for the script run count; without a runtime it is meant to get None.
@@ -39,20 +38,6 @@ def streamer_calls(monkeypatch) -> list[dict]:
 
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", spy)
     return calls
-
-
-@pytest.fixture
-def store(db_url, monkeypatch) -> SessionStore:
-    monkeypatch.setenv("FER_DB_URL", db_url)
-    return SessionStore(db_url)
-
-
-def assert_clean(at) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def texts(at, *kinds: str) -> str:
-    return "\n".join(str(e.value) for k in kinds for e in at.get(k))
 
 
 def stream_frames(processor, n: int = 8) -> None:

@@ -10,31 +10,14 @@ import json
 import cv2
 import numpy as np
 import pytest
+from conftest import assert_clean, texts
 
 from fer_core.labels import CLASSES
-from fer_core.samples import SAMPLE_FACES, backdrop, sample_photo_png
+from fer_core.samples import SAMPLE_FACES, sample_photo_png
+from fer_core.scenes import backdrop
 
 
-@pytest.fixture(autouse=True)
-def tiny_model(tiny_model_files, monkeypatch):
-    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> dict[str, bytes]:
-    """What the page hands to its download buttons, by file name."""
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    seen: dict[str, bytes] = {}
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def spy(self, path_or_data, mimetype, kind, filename=None):
-        if filename:
-            seen[filename] = path_or_data if isinstance(path_or_data, bytes) else path_or_data.encode()
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
-    return seen
+pytestmark = pytest.mark.usefixtures("tiny_model")
 
 
 @pytest.fixture
@@ -57,15 +40,6 @@ def image_widths(monkeypatch) -> list:
 
 def png(rgb: np.ndarray) -> bytes:
     return cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
-
-
-def texts(at, *kinds: str) -> str:
-    kinds = kinds or ("markdown", "caption", "info", "warning", "error", "success")
-    return "\n".join(str(e.value) for k in kinds for e in at.get(k))
-
-
-def assert_clean(at) -> None:
-    assert not at.exception, [e.value for e in at.exception]
 
 
 def face_lines(at) -> list[str]:

@@ -11,21 +11,12 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import assert_clean, texts
 
-from fer_core.samples import DrawnFace, backdrop, draw_scene
-from fer_core.storage import SessionStore
-from fer_core.video import write_test_clip
-
-
-@pytest.fixture(autouse=True)
-def tiny_model(tiny_model_files, monkeypatch):
-    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))
+from fer_core.scenes import DrawnFace, backdrop, draw_scene, write_test_clip
 
 
-@pytest.fixture
-def store(db_url, monkeypatch) -> SessionStore:
-    monkeypatch.setenv("FER_DB_URL", db_url)
-    return SessionStore(db_url)
+pytestmark = pytest.mark.usefixtures("tiny_model")
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +42,6 @@ def audio_only(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def texts(at, *kinds: str) -> str:
-    return "\n".join(str(e.value) for k in kinds for e in at.get(k))
-
-
-def assert_clean(at) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
 def upload(at, name: str, data: bytes):
     return at.file_uploader(key="video_upload").set_value((name, data, "video/mp4")).run()
 
@@ -73,17 +56,7 @@ def test_renders_and_asks_for_a_video(open_page, store):
     assert max(len(o) for o in at.selectbox(key="video_rate").options) <= 22  # not cut off in the sidebar
 
 
-def test_clip_is_analysed_shown_and_saved_as_a_session(open_page, store, face_clip, monkeypatch):
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    media: dict[str, bytes] = {}
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def spy(self, data, mimetype, kind, filename=None):
-        media[filename or mimetype] = data if isinstance(data, bytes) else data.encode()
-        return original(self, data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+def test_clip_is_analysed_shown_and_saved_as_a_session(open_page, store, face_clip, downloads):
     at = upload(open_page("pages/video.py"), "party clip.mp4", face_clip)
     assert_clean(at)
     assert not at.error
@@ -94,9 +67,9 @@ def test_clip_is_analysed_shown_and_saved_as_a_session(open_page, store, face_cl
     assert "Overall emotion of the clip" in texts(at, "markdown")
     assert len(at.get("plotly_chart")) == 2  # distribution + timeline
     # The annotated video decodes and has every frame.
-    with av.open(io.BytesIO(media["party clip_annotated.mp4"])) as c:
+    with av.open(io.BytesIO(downloads["party clip_annotated.mp4"])) as c:
         assert sum(1 for _ in c.decode(video=0)) == 20
-    rows = list(csv.DictReader(io.StringIO(media["party clip_emotions.csv"].decode())))
+    rows = list(csv.DictReader(io.StringIO(downloads["party clip_emotions.csv"].decode())))
     assert len(rows) == 20 and {r["face_id"] for r in rows} == {"1"}
     # Saved exactly once, as a video session with the same records.
     sessions = store.list_sessions()

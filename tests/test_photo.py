@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 
@@ -33,24 +34,42 @@ def _jpeg(rgb: np.ndarray) -> bytes:
 def test_photo_with_two_faces(analyzer):
     frame, truth = paste_faces([drawn_face(120), drawn_face(120, smile=0.8)], 640, 480, 120,
                                positions=[(60, 100), (400, 220)])
-    res = analyze_photo(_jpeg(frame), analyzer, threshold=0.3)
+    res = analyze_photo(_jpeg(frame), analyzer)
     assert res.n_faces == 2 and not res.whole_image
     assert res.image.shape == (480, 640, 3)
-    assert res.annotated.shape == res.image.shape and (res.annotated != res.image).any()
+    annotated = res.annotated(0.3)
+    assert annotated.shape == res.image.shape and (annotated != res.image).any()
 
-    d = json.loads(res.to_json())
-    assert d["n_faces"] == 2 and d["width"] == 640 and d["classes"] == list(CLASSES)
+    d = json.loads(res.to_json(0.3))
+    assert d["n_faces"] == 2 and d["width"] == 640 and d["classes"] == list(CLASSES) and d["threshold"] == 0.3
     for f, p in zip(d["faces"], res.faces):
         assert f["label"] == p.label and f["uncertain"] == p.is_uncertain(0.3)
         assert abs(sum(f["probs"].values()) - 1) < 1e-3
 
-    rows = list(csv.DictReader(io.StringIO(res.to_csv())))
+    rows = list(csv.DictReader(io.StringIO(res.to_csv(0.3))))
     assert len(rows) == 2 and list(rows[0])[-len(CLASSES):] == list(CLASSES)
     assert {int(r["x"]) for r in rows} == {p.box.x for p in res.faces}
 
-    png = res.annotated_png()
+    assert [r["uncertain"] for r in rows] == [str(p.is_uncertain(0.3)) for p in res.faces]
+
+    png = res.annotated_png(0.3)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    np.testing.assert_array_equal(decode_image(png), res.annotated)
+    np.testing.assert_array_equal(decode_image(png), annotated)
+
+
+def test_threshold_is_passed_where_it_is_used_and_never_stored(analyzer):
+    """A cached result serves every threshold the user picks: it has none of its own to change."""
+    frame, _ = paste_faces([drawn_face(120)], 320, 240, 120, positions=[(100, 60)])
+    res = analyze_image(frame, analyzer)
+    assert res.n_faces == 1
+    image = res.image.copy()
+    assert not json.loads(res.to_json())["faces"][0]["uncertain"]
+    assert json.loads(res.to_json(1.01))["faces"][0]["uncertain"]
+    assert next(csv.DictReader(io.StringIO(res.to_csv(1.01))))["uncertain"] == "True"
+    assert (res.annotated(1.01) != res.annotated(0.0)).any()  # grey "uncertain" box instead of the emotion
+    np.testing.assert_array_equal(res.image, image)  # drawing never touches the analysed image
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.threshold = 0.5
 
 
 def test_fer_sized_crop_is_classified_whole(analyzer):

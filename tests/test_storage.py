@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from factories import make_records
 
 from fer_core.labels import CLASSES
+from fer_core.records import RECORD_COLUMNS
 from fer_core.storage import (
-    RECORD_COLUMNS, SessionNotFoundError, SessionStore, StorageError, clean_records, dominant_emotion,
-    emotion_shares, records_table, sessions_table,
+    SessionNotFoundError, SessionStore, StorageError, clean_records, records_table, sessions_table,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -215,18 +215,6 @@ def test_in_memory_database_is_one_database():
     assert store.load_session(sid)[0]["n_records"] == 1
 
 
-def test_summaries():
-    recs = make_records(["happy", "happy", "sad", "neutral"])
-    shares = emotion_shares(recs)
-    assert list(shares) == list(CLASSES)
-    assert shares["happy"] == 0.5 and shares["sad"] == 0.25 and sum(shares.values()) == pytest.approx(1)
-    assert dominant_emotion(recs) == "happy"
-    # a tie in counts goes to the emotion with the higher mean probability
-    tie = make_records(["sad", "fear"])
-    tie[1]["fear"] = 0.99
-    assert dominant_emotion(tie) == "fear"
-
-
 def test_clean_records_coerces_numpy_values():
     rec = make_records(["sad"])[0]
     rec.update(frame=np.int64(3), x=np.int32(5), t=np.float32(0.5), sad=np.float32(0.75))
@@ -235,17 +223,6 @@ def test_clean_records_coerces_numpy_values():
     assert (out["frame"], out["x"], out["t"], out["sad"]) == (3, 5, 0.5, 0.75)
     with pytest.raises(ValueError, match="Record 0 is a list"):
         clean_records([[1, 2]])
-
-
-def test_dominant_emotion_follows_probabilities_like_the_timeline():
-    """History's table and its charts (fer_core.timeline) must name the same emotion."""
-    from fer_core.timeline import Timeline
-
-    flat = {c: 0.14 for c in CLASSES}
-    recs = [{"t": i * 0.1, "frame": i, "face_id": 1, "x": 0, "y": 0, "w": 10, "h": 10, "label": "happy",
-             "confidence": 0.15, **flat, "sad": 0.16} for i in range(5)]
-    assert dominant_emotion(recs) == "sad"
-    assert Timeline.from_records(recs).summary()["dominant"] == "sad"
 
 
 _WRITER = """

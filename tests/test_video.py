@@ -14,9 +14,9 @@ from fer_core.analyzer import FaceAnalyzer
 from fer_core.classifier import Classifier
 from fer_core.faces import SETTINGS, HaarDetector
 from fer_core.labels import CLASSES
-from fer_core.results import RECORD_KEYS
-from fer_core.scenes import drawn_face, paste_faces
-from fer_core.video import VideoError, VideoLimits, analyze_video, probe_video, write_test_clip
+from fer_core.records import RECORD_COLUMNS
+from fer_core.scenes import drawn_face, paste_faces, write_test_clip
+from fer_core.video import VideoError, VideoLimits, analyze_video, probe_video
 
 FPS = 30
 
@@ -60,7 +60,7 @@ def test_round_trip_every_frame(analyzer, clip, tmp_path):
     assert len(frames) >= 43
     assert {r["face_id"] for r in res.records} == {1}
     for r in res.records:
-        assert tuple(r) == RECORD_KEYS
+        assert tuple(r) == RECORD_COLUMNS
         assert r["t"] == pytest.approx(r["frame"] / FPS, abs=1e-3)
         assert abs(sum(r[c] for c in CLASSES) - 1) < 1e-3
     xs = [r["x"] for r in sorted(res.records, key=lambda r: r["frame"])]
