@@ -8,6 +8,7 @@ modification times, so a newly shipped model is picked up without restarting the
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -47,9 +48,21 @@ def show_disclaimer() -> None:
     st.caption(f":warning: {DISCLAIMER}")
 
 
+# Every ASCII punctuation character Markdown, GitHub's extensions or Streamlit's own (":red[...]",
+# "$math$") may give a meaning to; a backslash before each makes the parser show it as itself.
+_MARKDOWN_CHARS = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+
+
+def plain(text: object) -> str:
+    """User-supplied text (file names, labels, messages quoting them) made safe for Streamlit's Markdown:
+    shown exactly as typed, never as a link, an image, a heading or colour, on one line."""
+    return _MARKDOWN_CHARS.sub(r"\\\1", " ".join(str(text).split()))
+
+
 def show_error(message: str, hint: str | None = None) -> None:
-    """A user-facing error: the message and what to do about it, never a traceback."""
-    st.error(message if not hint else f"{message}\n\n{hint}", icon=":material/error:")
+    """A user-facing error: the message (plain text: it often quotes a file name or an exception)
+    and what to do about it (Markdown: ours), never a traceback."""
+    st.error(plain(message) if not hint else f"{plain(message)}\n\n{hint}", icon=":material/error:")
 
 
 def model_dir() -> Path:
