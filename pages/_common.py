@@ -48,15 +48,24 @@ def show_disclaimer() -> None:
     st.caption(f":warning: {DISCLAIMER}")
 
 
-# Every ASCII punctuation character Markdown, GitHub's extensions or Streamlit's own (":red[...]",
-# "$math$") may give a meaning to; a backslash before each makes the parser show it as itself.
-_MARKDOWN_CHARS = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+# Characters that give Markdown (CommonMark, GitHub's extensions, Streamlit's ":red[...]" and "$math$")
+# a meaning wherever they stand; a backslash makes the parser show each as itself. Others ('.', '(')
+# only matter next to these or at the start of a line, so ordinary names stay readable in the source.
+_MARKUP = re.compile(r"([\\`*_\[\]<>#$&~@|])")
+_BARE_LINK = re.compile(r"(://|www\.)", re.IGNORECASE)  # GitHub links bare addresses by themselves
+_LINE_START = re.compile(r"^([-+=>]|\d+(?=[.)]))")  # a list, quote or underline when a block starts with it
 
 
 def plain(text: object) -> str:
     """User-supplied text (file names, labels, messages quoting them) made safe for Streamlit's Markdown:
-    shown exactly as typed, never as a link, an image, a heading or colour, on one line."""
-    return _MARKDOWN_CHARS.sub(r"\\\1", " ".join(str(text).split()))
+    shown exactly as typed, never as a link, an image, HTML, a heading or colour, on one line."""
+    out = _MARKUP.sub(r"\\\1", " ".join(str(text).split()))
+    out = _BARE_LINK.sub(lambda m: "\\:" + m.group()[1:] if m.group().startswith(":") else m.group()[:3] + "\\.", out)
+    m = _LINE_START.match(out)
+    if m:
+        end = m.end()
+        out = out[:end] + "\\" + out[end:] if m.group()[0].isdigit() else "\\" + out
+    return out
 
 
 def show_error(message: str, hint: str | None = None) -> None:

@@ -153,8 +153,8 @@ def rendered_markdown(source: str) -> tuple[str, list[str]]:
                 text.append(" ")
         if block.type == "html_block":
             active.append(f"html_block {block.content}")
-    # GitHub-flavoured Markdown also links bare addresses; an escaped ':' or '.' stops it
-    active += [f"bare address in {source!r}" for _ in re.finditer(r"[A-Za-z]://|www\.", source)]
+    # GitHub-flavoured Markdown also links bare addresses and e-mail addresses; an escaped ':', '.' or '@' stops it
+    active += [f"bare address in {source!r}" for _ in re.finditer(r"[A-Za-z]://|www\.|\w@\w", source, re.I)]
     # Streamlit's own Markdown: ":red[text]" colours, "$x$" is LaTeX, unless the ':' or '$' is escaped
     active += [f"Streamlit markup {m.group()!r}" for m in
                re.finditer(r"(?<!\\):[a-z]+\[|(?<!\\)\$[^$]+(?<!\\)\$", source)]
@@ -169,6 +169,11 @@ def assert_plain_text_on_page(at, text: str) -> None:
             body = el.value if isinstance(el.value, str) else str(getattr(el, "message", "") or "")
             rendered, active = rendered_markdown(body)
             assert not active, f"{kind} renders {active}"
+            shown.append(rendered)
+    for img in at.image:  # image captions are Markdown too
+        for caption in getattr(img, "captions", None) or []:
+            rendered, active = rendered_markdown(caption)
+            assert not active, f"image caption renders {active}"
             shown.append(rendered)
     assert any(text in s for s in shown), f"{text!r} is not shown as plain text in {shown}"
 
