@@ -232,21 +232,35 @@ class SessionStore:
             meta_json = json.dumps(meta)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"Session meta must be JSON-serialisable: {exc}") from None
-        ts = [r["t"] for r in rows]
-        try:
-            duration = float(meta.get("duration_s", (max(ts) - min(ts)) if ts else 0.0))
-        except (TypeError, ValueError):
-            raise ValueError("Session meta 'duration_s' must be a number of seconds.") from None
-        head = {
-            "created_at": _now(), "started_at": _iso(started_at), "source": source.strip()[:200],
-            "duration_s": duration, "dominant_emotion": dominant_emotion(rows), "n_records": len(rows),
-            "n_faces": len({r["face_id"] for r in rows}), "meta_json": meta_json,
-        }
+        head = {"created_at": _now(), "started_at": _iso(started_at), "source": source.strip()[:200],
+                **_summary(rows, meta), "meta_json": meta_json}
         with self._lock, self._begin() as conn:
             sid = int(conn.execute(sa.insert(sessions_table).values(**head)).inserted_primary_key[0])
             if rows:
                 conn.execute(sa.insert(records_table), [{"session_id": sid, "seq": i, **r} for i, r in enumerate(rows)])
         return sid
+
+    def append_records(self, session_id: int, records: list[dict]) -> None:
+        """Add records to a saved session and refresh its summary, in one transaction.
+
+        A live stream is saved as it goes (fer_core.live_session): a crash loses only the records
+        since the last call, and History always shows a consistent session.
+        """
+        sid = self._id(session_id)
+        rows = clean_records(records)
+        if not rows:
+            return
+        with self._lock, self._begin() as conn:
+            meta_json = conn.execute(sa.select(sessions_table.c.meta_json).where(sessions_table.c.id == sid)).first()
+            if meta_json is None:
+                raise SessionNotFoundError(sid)
+            where = records_table.c.session_id == sid
+            start = conn.execute(sa.select(sa.func.coalesce(sa.func.max(records_table.c.seq), -1)).where(where)
+                                 ).scalar_one() + 1
+            conn.execute(sa.insert(records_table), [{"session_id": sid, "seq": start + i, **r} for i, r in enumerate(rows)])
+            stored = conn.execute(sa.select(*(records_table.c[c] for c in RECORD_COLUMNS)).where(where)).mappings().all()
+            summary = _summary([dict(r) for r in stored], _parse_meta(meta_json[0], sid))
+            conn.execute(sa.update(sessions_table).where(sessions_table.c.id == sid).values(**summary))
 
     def list_sessions(self) -> list[dict]:
         """Newest first: id, created_at, started_at, source, duration_s, dominant_emotion, n_records, n_faces."""
@@ -296,6 +310,17 @@ class SessionStore:
 
     def _begin(self):
         return _Guard(self.engine.begin, self.url)
+
+
+def _summary(rows: list[dict], meta: Mapping) -> dict:
+    """A session's summary columns from all its (clean) records; meta's duration_s wins over their span."""
+    ts = [r["t"] for r in rows]
+    try:
+        duration = float(meta.get("duration_s", (max(ts) - min(ts)) if ts else 0.0))
+    except (TypeError, ValueError):
+        raise ValueError("Session meta 'duration_s' must be a number of seconds.") from None
+    return {"duration_s": duration, "dominant_emotion": dominant_emotion(rows), "n_records": len(rows),
+            "n_faces": len({r["face_id"] for r in rows})}
 
 
 def _parse_meta(text: str | None, session_id: int) -> dict:

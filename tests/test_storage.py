@@ -140,6 +140,30 @@ def test_bad_source_and_meta(db_url):
         store.save_session("live", make_records(["sad"]), meta={"frame": np.zeros(3)})
 
 
+def test_append_records_extends_a_session_and_refreshes_its_summary(db_url):
+    """A live stream saved as it goes: each append keeps the order and updates what History lists."""
+    store = SessionStore(db_url)
+    first = make_records(["happy"] * 3)
+    more = [{**r, "t": r["t"] + 1.0, "frame": r["frame"] + 10} for r in make_records(["sad"] * 4, faces=2, seed=1)]
+    sid = store.save_session("live", first, meta={"detector": "haar"})
+    other = store.save_session("video", make_records(["fear"] * 2))
+    store.append_records(sid, more[:4])
+    store.append_records(sid, more[4:])
+    store.append_records(sid, [])
+    info, back = store.load_session(sid)
+    assert [r["frame"] for r in back] == [r["frame"] for r in first + more]
+    assert (info["n_records"], info["n_faces"], info["dominant_emotion"]) == (11, 2, "sad")
+    assert info["duration_s"] == pytest.approx(1.3) and info["meta"] == {"detector": "haar"}
+    assert store.load_session(other)[0]["n_records"] == 2  # other sessions untouched
+    bad = make_records(["sad"])
+    bad[0]["label"] = "bored"
+    with pytest.raises(ValueError, match="label 'bored'"):
+        store.append_records(sid, bad)
+    assert store.load_session(sid)[0]["n_records"] == 11
+    with pytest.raises(SessionNotFoundError):
+        store.append_records(other + 100, make_records(["sad"]))
+
+
 def test_delete_one_and_all(db_url):
     store = SessionStore(db_url)
     ids = [store.save_session("live", make_records(["happy", "sad"], seed=i)) for i in range(3)]
