@@ -101,7 +101,7 @@ except StorageError as exc:
     st.stop()
 
 if not sessions:
-    st.info("No saved sessions yet. A live session is saved when you stop the webcam stream (with the save "
+    st.info("No saved sessions yet. A live session is saved while the webcam stream plays (with the save "
             "switch on); a video analysis is saved when it finishes.")
     st.stop()
 
