@@ -289,7 +289,7 @@ def test_server_location_hides_the_password():
     assert db_location("postgresql+psycopg://fer:hunter2@db/fer") == "postgresql+psycopg://fer:***@db/fer"
 
 
-@pytest.mark.parametrize("stored", ["{not json", "[1, 2]", "null", '"text"', "", "\x00\xff"])
+@pytest.mark.parametrize("stored", ["{not json", "[1, 2]", "null", '"text"', "", '{"file_name": "cut.mp4"'])
 def test_damaged_meta_reads_as_empty(db_url, stored):
     """One session whose meta was damaged outside the app still opens, with no details."""
     store = SessionStore(db_url)
