@@ -8,6 +8,8 @@ modification times, so a newly shipped model is picked up without restarting the
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -64,9 +66,84 @@ def show_disclaimer() -> None:
     st.caption(f":warning: {DISCLAIMER}")
 
 
+# Characters that give Markdown (CommonMark, GitHub's extensions, Streamlit's ":red[...]" and "$math$")
+# a meaning wherever they stand; a backslash makes the parser show each as itself. Others ('.', '(')
+# only matter next to these or at the start of a line, so ordinary names stay readable in the source.
+_MARKUP = re.compile(r"([\\`*\[\]<>#$&~@|])")
+_EDGE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")  # '_' between letters never emphasises
+_BARE_LINK = re.compile(r"(://|www\.)", re.IGNORECASE)  # GitHub links bare addresses by themselves
+_LINE_START = re.compile(r"^([-+=>]|\d+(?=[.)]))")  # a list, quote or underline when a block starts with it
+
+
+def plain(text: object) -> str:
+    """User-supplied text (file names, labels, messages quoting them) made safe for Streamlit's Markdown:
+    shown exactly as typed, never as a link, an image, HTML, a heading or colour, on one line."""
+    out = _MARKUP.sub(r"\\\1", " ".join(str(text).split()))
+    out = _EDGE_UNDERSCORE.sub(r"\\_", out)
+    out = _BARE_LINK.sub(lambda m: "\\:" + m.group()[1:] if m.group().startswith(":") else m.group()[:3] + "\\.", out)
+    m = _LINE_START.match(out)
+    if m:
+        end = m.end()
+        out = out[:end] + "\\" + out[end:] if m.group()[0].isdigit() else "\\" + out
+    return out
+
+
 def show_error(message: str, hint: str | None = None) -> None:
-    """A user-facing error: the message and what to do about it, never a traceback."""
-    st.error(message if not hint else f"{message}\n\n{hint}", icon=":material/error:")
+    """A user-facing error: the message (plain text: it often quotes a file name or an exception)
+    and what to do about it (Markdown: ours), never a traceback."""
+    st.error(plain(message) if not hint else f"{plain(message)}\n\n{hint}", icon=":material/error:")
+
+
+def app_secrets() -> dict | None:
+    """The contents of .streamlit/secrets.toml, or None when there is none (the normal case)."""
+    try:
+        return dict(st.secrets) if len(st.secrets) else None
+    except Exception:  # no secrets file, or one Streamlit cannot read
+        return None
+
+
+WRONG_TOKEN_DELAY_S = 1.0  # slows guessing down
+
+
+def has_access() -> bool:
+    """Whether this browser session may see the app: no token configured, or it gave the right one.
+    A token setting that cannot be used (e.g. too short) lets nobody in."""
+    from fer_core.access import AccessConfigError, configured_token, fingerprint
+
+    try:
+        token = configured_token(secrets=app_secrets())
+    except AccessConfigError:
+        return False
+    return token is None or st.session_state.get("_access") == fingerprint(token)
+
+
+def require_access() -> None:
+    """Stop the page behind a token prompt until this browser session gives the shared token.
+
+    app.py calls it before running any page, and load_store checks has_access again, so sessions
+    are never shown, exported or deleted without it. Off (returns at once) when no token is set.
+    """
+    from fer_core.access import AccessConfigError, configured_token, fingerprint, token_matches
+
+    try:
+        token = configured_token(secrets=app_secrets())
+    except AccessConfigError as exc:
+        show_error(f"The access token setting cannot be used, so the app stays closed: {exc}")
+        st.stop()
+    if token is None or st.session_state.get("_access") == fingerprint(token):
+        return
+    st.title(APP_TITLE)
+    st.write("This dashboard is shared with an access token. Enter the token you were given.")
+    with st.form("access_form"):
+        given = st.text_input("Access token", type="password", key="_access_given")
+        submitted = st.form_submit_button("Open the dashboard")
+    if submitted:
+        if token_matches(given, token):
+            st.session_state["_access"] = fingerprint(token)
+            st.rerun()
+        time.sleep(WRONG_TOKEN_DELAY_S)
+        show_error("That access token is not right.")
+    st.stop()
 
 
 def model_dir() -> Path:
@@ -154,6 +231,10 @@ def load_store(show: bool = True):
     """The session database (FER_DB_URL, else a local SQLite file), or None after a message."""
     from fer_core.storage import StorageError, default_db_url
 
+    if not has_access():  # app.py asks first; this keeps sessions closed even to a page run on its own
+        if show:
+            show_error("Saved sessions need the access token: open the app's home page to enter it.")
+        return None
     try:
         return _store(default_db_url())
     except StorageError as exc:

@@ -19,7 +19,7 @@ from pages._analysis import (
     detector_select, digest, emotion_badge, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
     threshold_slider,
 )
-from pages._common import show_error
+from pages._common import plain, show_error
 
 st.title("Explain (Grad-CAM)")
 st.write("Grad-CAM highlights the parts of a face that pushed the model towards an emotion. Pick a "
@@ -42,7 +42,7 @@ key = f"{digest(item.data)}:{detector_name}"
 cache = st.session_state.setdefault("_explain_result", {})
 if cache.get("key") != key:
     try:
-        with st.spinner(f"Finding faces in {item.name}..."):
+        with st.spinner(f"Finding faces in {plain(item.name)}..."):
             result = analyze_photo(item.data, analyzer)
     except ImageDecodeError as exc:
         show_error(f"{item.name}: {exc}", "Upload a JPG, PNG, WebP or BMP photo.")
@@ -55,9 +55,9 @@ if cache.get("key") != key:
 result = cache["result"]
 
 if not result.faces:
-    st.warning(f"No face found in {item.name}, so there is nothing to explain. Try a photo with a larger, "
+    st.warning(f"No face found in {plain(item.name)}, so there is nothing to explain. Try a photo with a larger, "
                "frontal face, or the MTCNN detector in the sidebar.")
-    st.image(result.image, caption=item.name, width="content")  # natural size, never blown up
+    st.image(result.image, caption=plain(item.name), width="content")  # natural size, never blown up
     st.stop()
 
 

@@ -8,14 +8,16 @@ import streamlit as st
 from fer_core.charts import shares_figure
 from fer_core.records import records_to_csv
 from fer_core.storage import SessionNotFoundError, StorageError
-from pages._common import load_store, show_error
+from pages._common import load_store, plain, show_error
 
 st.title("History")
 st.caption("Saved sessions hold emotion scores per face and frame (time, box, label, probabilities), never images.")
 
 store = load_store()
 if store is None:
+    st.button("Try again", key="history_retry_open")
     st.stop()
+st.caption(f"Sessions are kept in {plain(store.location)}.")
 
 flash = st.session_state.pop("history_flash", None)
 if flash:
@@ -81,10 +83,11 @@ try:
     sessions = store.list_sessions()
 except StorageError as exc:
     show_error(str(exc))
+    st.button("Try again", key="history_retry")
     st.stop()
 
 if not sessions:
-    st.info("No saved sessions yet. A live session is saved when you stop the webcam stream (with the save "
+    st.info("No saved sessions yet. A live session is saved while the webcam stream plays (with the save "
             "switch on); a video analysis is saved when it finishes.")
     st.stop()
 
@@ -102,7 +105,7 @@ if loaded is None:
 info, records = loaded
 
 file_name = info["meta"].get("file_name")
-st.subheader(f"Session #{chosen}: {info['source']}" + (f" ({file_name})" if file_name else ""))
+st.subheader(f"Session #{chosen}: {plain(info['source'])}" + (f" ({plain(file_name)})" if file_name else ""))
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Duration", _duration(info["duration_s"]))
 c2.metric("Dominant emotion", info["dominant_emotion"] or "-")
@@ -125,11 +128,11 @@ if other is not None:
                                         f"#{other} {info2['source']}": records2}), width="stretch")
         left, right = st.columns(2)
         with left:
-            st.markdown(f"**#{chosen}** ({info['source']}, {_duration(info['duration_s'])}, "
+            st.markdown(f"**#{chosen}** ({plain(info['source'])}, {_duration(info['duration_s'])}, "
                         f"mostly {info['dominant_emotion'] or '-'})")
             _show_timeline(records, "cmp_a")
         with right:
-            st.markdown(f"**#{other}** ({info2['source']}, {_duration(info2['duration_s'])}, "
+            st.markdown(f"**#{other}** ({plain(info2['source'])}, {_duration(info2['duration_s'])}, "
                         f"mostly {info2['dominant_emotion'] or '-'})")
             _show_timeline(records2, "cmp_b")
 

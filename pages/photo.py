@@ -19,7 +19,7 @@ from pages._analysis import (
     detector_select, digest, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
     show_face_label, threshold_slider,
 )
-from pages._common import show_error
+from pages._common import plain, show_error
 
 st.title("Photo")
 st.write("Upload one or more photos, take one with your camera, or try the sample photo. Every face "
@@ -43,10 +43,10 @@ results: dict = st.session_state.setdefault("_photo_results", {})
 for n, item in enumerate(inputs):
     key = f"{digest(item.data)}:{detector_name}"
     st.divider()
-    st.subheader(item.name)
+    st.subheader(plain(item.name))
     if key not in results:
         try:
-            with st.spinner(f"Analysing {item.name}..."):
+            with st.spinner(f"Analysing {plain(item.name)}..."):
                 results[key] = analyze_photo(item.data, analyzer)
         except ImageDecodeError as exc:
             show_error(f"{item.name}: {exc}", "Upload a JPG, PNG, WebP or BMP photo.")
@@ -59,9 +59,9 @@ for n, item in enumerate(inputs):
     result = results[key]
     annotated = result.annotated(threshold)
     if not result.faces:
-        st.warning(f"No face found in {item.name}. Faces need to be roughly frontal, well lit and at "
+        st.warning(f"No face found in {plain(item.name)}. Faces need to be roughly frontal, well lit and at "
                    "least about 40 pixels wide; try another photo or the MTCNN detector in the sidebar.")
-        st.image(result.image, caption=item.name, width="content")  # natural size, never blown up
+        st.image(result.image, caption=plain(item.name), width="content")  # natural size, never blown up
         continue
     if result.whole_image:
         st.info("No face was detected, but the image looks like a face crop (small and square), so the "

@@ -18,7 +18,7 @@ from fer_core.video import DEFAULT_SAMPLE_FPS, VIDEO_EXTENSIONS, VideoError, ana
 from pages._analysis import (
     detector_select, digest, emotion_badge, load_analyzer, show_error_safely, threshold_slider,
 )
-from pages._common import load_store, show_error
+from pages._common import load_store, plain, show_error
 
 RATES = {  # short enough for the sidebar; the help text says what the rate means
     f"{DEFAULT_SAMPLE_FPS:g} a second (best)": DEFAULT_SAMPLE_FPS,
@@ -59,10 +59,10 @@ if state.get("key") != key:
     analyzer = load_analyzer(detector_name, "video")
     if analyzer is None:
         st.stop()
-    bar = st.progress(0.0, text=f"Analysing {upload.name}...")
+    bar = st.progress(0.0, text=f"Analysing {plain(upload.name)}...")
 
     def report(fraction: float, text: str) -> None:
-        bar.progress(min(1.0, max(0.0, float(fraction))), text=text)
+        bar.progress(min(1.0, max(0.0, float(fraction))), text=plain(text))
 
     # Named like the upload (made safe), so the engine's messages name the user's file.
     safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", PurePath(upload.name).name)[-100:] or "video.mp4"
@@ -103,14 +103,14 @@ if state.get("key") != key:
 
 result, name = state["result"], state["name"]
 for w in result.warnings:
-    st.warning(w)
+    st.warning(plain(w))
 if state["session_id"] is not None:
     st.success(f"Saved as session #{state['session_id']} on the History page (emotion scores only).")
 
 summary = result.summary
 stem = PurePath(name).stem or "video"
 if not result.records:
-    st.warning(f"No face was found in {name} ({result.n_analyzed} frames analysed). Faces need to be "
+    st.warning(f"No face was found in {plain(name)} ({result.n_analyzed} frames analysed). Faces need to be "
                "roughly frontal, well lit and at least about 40 pixels wide; try the MTCNN detector.")
 else:
     # One definition of the clip's emotion: the label faces showed most often (the bar chart's tallest bar).

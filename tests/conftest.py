@@ -7,13 +7,17 @@ pylibsrtp (aiortc, streamlit-webrtc) segfaults the whole test process
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 
 if importlib.util.find_spec("pylibsrtp") is not None:
     import pylibsrtp  # noqa: F401  (must precede any TensorFlow import)
 
 import os
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -100,6 +104,78 @@ def chromium_path() -> str:
             return cand
     skip_or_fail("Chromium not installed (apt-get install -y chromium); browser tests need it")
     raise AssertionError("unreachable")
+
+
+_HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+conn.execute("BEGIN EXCLUSIVE")
+conn.execute("CREATE TABLE IF NOT EXISTS _lock_probe (x)")  # takes the exclusive lock now
+print("locked", flush=True)
+sys.stdin.read()  # hold it until the test closes our stdin
+"""
+
+
+@contextlib.contextmanager
+def locked_sqlite(path: Path):
+    """Another process holding the SQLite file ``path`` exclusively locked (no reads, no writes)."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "locked", proc.stderr.read()
+        yield proc
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+# A file name that Markdown would show as a link and a remote image, plus HTML, Streamlit colour,
+# LaTeX and a bare address that GitHub-flavoured Markdown links by itself.
+HOSTILE_NAME = "[click me](https://evil.example/x)![](http://host/x.png)<b>b</b> :red[c] $d$ www.evil.example"
+_MARKDOWN_KINDS = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success",
+                   "toast", "exception")
+
+
+def rendered_markdown(source: str) -> tuple[str, list[str]]:
+    """The text a reader sees and the active elements (links, images, HTML) of one Markdown source."""
+    from markdown_it import MarkdownIt
+
+    text, active = [], []
+    for block in MarkdownIt("commonmark").parse(source):
+        for tok in block.children or []:
+            if tok.type in ("link_open", "image", "html_inline") or tok.type == "html_block":
+                active.append(f"{tok.type} {tok.attrs or tok.content}")
+            elif tok.type in ("text", "code_inline"):
+                text.append(tok.content)
+            elif tok.type in ("softbreak", "hardbreak"):
+                text.append(" ")
+        if block.type == "html_block":
+            active.append(f"html_block {block.content}")
+    # GitHub-flavoured Markdown also links bare addresses and e-mail addresses; an escaped ':', '.' or '@' stops it
+    active += [f"bare address in {source!r}" for _ in re.finditer(r"[A-Za-z]://|www\.|\w@\w", source, re.I)]
+    # Streamlit's own Markdown: ":red[text]" colours, "$x$" is LaTeX, unless the ':' or '$' is escaped
+    active += [f"Streamlit markup {m.group()!r}" for m in
+               re.finditer(r"(?<!\\):[a-z]+\[|(?<!\\)\$[^$]+(?<!\\)\$", source)]
+    return "".join(text), active
+
+
+def assert_plain_text_on_page(at, text: str) -> None:
+    """``text`` appears on the page as itself, and no element of the page renders a link, an image or HTML."""
+    shown = []
+    for kind in _MARKDOWN_KINDS:
+        for el in at.get(kind):
+            body = el.value if isinstance(el.value, str) else str(getattr(el, "message", "") or "")
+            rendered, active = rendered_markdown(body)
+            assert not active, f"{kind} renders {active}"
+            shown.append(rendered)
+    for img in at.image:  # image captions are Markdown too
+        for caption in getattr(img, "captions", None) or []:
+            rendered, active = rendered_markdown(caption)
+            assert not active, f"image caption renders {active}"
+            shown.append(rendered)
+    assert any(text in s for s in shown), f"{text!r} is not shown as plain text in {shown}"
 
 
 @pytest.fixture

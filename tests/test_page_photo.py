@@ -10,7 +10,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from conftest import assert_clean, texts
+from conftest import HOSTILE_NAME, assert_clean, assert_plain_text_on_page, texts
 
 from fer_core.labels import CLASSES
 from fer_core.samples import SAMPLE_FACES, sample_photo_png
@@ -162,3 +162,16 @@ def test_mtcnn_detector_finds_the_sample_faces(open_page):
     assert_clean(at)
     assert not at.error, at.error[0].value
     assert len(face_lines(at)) == SAMPLE_FACES
+
+
+def test_hostile_file_names_are_shown_as_plain_text(open_page):
+    """File names written as Markdown (links, remote images, HTML) show as typed, in titles and messages."""
+    at = open_page("pages/photo.py")
+    at.file_uploader(key="photo_upload").set_value([
+        (HOSTILE_NAME + ".png", png(backdrop(160, 120)), "image/png"),
+        ("1. " + HOSTILE_NAME + ".jpg", b"not a photo" * 20, "image/jpeg"),
+    ]).run()
+    assert_clean(at)
+    assert_plain_text_on_page(at, HOSTILE_NAME + ".png")  # title, "no face" warning and the image's caption
+    assert_plain_text_on_page(at, f"No face found in {HOSTILE_NAME}.png.")
+    assert_plain_text_on_page(at, f"1. {HOSTILE_NAME}.jpg: ")  # the error quoting the second file

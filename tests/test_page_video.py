@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import assert_clean, texts
+from conftest import HOSTILE_NAME, assert_clean, assert_plain_text_on_page, texts
 
 from fer_core.scenes import DrawnFace, backdrop, draw_scene, write_test_clip
 
@@ -157,3 +157,16 @@ def test_clip_without_faces_says_so(open_page, store, tmp_path):
     assert_clean(at)
     assert "No face was found in empty.mp4" in texts(at, "warning")
     assert store.list_sessions() == []
+
+
+def test_hostile_file_names_are_shown_as_plain_text(open_page, store, tmp_path):
+    """The issue's example: a video named like Markdown must not render as a link or image, on this page
+    (messages, warnings) or in History."""
+    name = HOSTILE_NAME + ".mp4"
+    at = upload(open_page("pages/video.py"), name, b"this is not a video" * 50)
+    assert_clean(at)
+    assert_plain_text_on_page(at, "could not be read as a video")  # naming the file as saved (made safe)
+    clip = write_test_clip(tmp_path / "empty.mp4", [backdrop(160, 120)] * 5, fps=10).read_bytes()
+    at = upload(at, name, clip)
+    assert_clean(at)
+    assert_plain_text_on_page(at, f"No face was found in {name} (")
