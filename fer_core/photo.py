@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fer_core.annotate import annotate_frame
-from fer_core.imageio import DEFAULT_MAX_PIXELS, decode_image, encode_png
+from fer_core.imageio import DEFAULT_MAX_DECODE_WORK, DEFAULT_MAX_PIXELS, decode_image, encode_png
 from fer_core.labels import CLASSES
 from fer_core.results import FacePrediction, UNCERTAIN_LABEL
 
@@ -23,6 +23,7 @@ class PhotoResult:
     annotated: np.ndarray
     threshold: float = 0.0
     classes: tuple[str, ...] = field(default=CLASSES, repr=False)
+    n_found: int | None = None  # faces detected; more than n_faces when the per-photo limit dropped some
 
     @property
     def whole_image(self) -> bool:
@@ -33,6 +34,11 @@ class PhotoResult:
     def n_faces(self) -> int:
         return len(self.faces)
 
+    @property
+    def n_dropped(self) -> int:
+        """Faces found but not analysed (beyond the per-photo limit): pages must say so."""
+        return max(0, (self.n_found or 0) - self.n_faces)
+
     def to_dict(self) -> dict:
         h, w = self.image.shape[:2]
         faces = []
@@ -41,7 +47,8 @@ class PhotoResult:
             d["face"] = i
             d["uncertain"] = f.is_uncertain(self.threshold)
             faces.append(d)
-        return {"width": int(w), "height": int(h), "n_faces": self.n_faces, "whole_image": self.whole_image,
+        return {"width": int(w), "height": int(h), "n_faces": self.n_faces, "n_found": self.n_faces + self.n_dropped,
+                "whole_image": self.whole_image,
                 "threshold": float(self.threshold), "classes": list(self.classes), "faces": faces}
 
     def to_json(self) -> str:
@@ -70,13 +77,21 @@ class PhotoResult:
 def analyze_image(rgb: np.ndarray, analyzer, *, threshold: float = 0.0, show_bars: bool = False) -> PhotoResult:
     """Analyse an already decoded RGB image."""
     img = np.ascontiguousarray(rgb, dtype=np.uint8)
-    faces = analyzer.analyze(img)
+    faces, n_found = analyzer.analyze_counted(img)
     annotated = annotate_frame(img, faces, threshold=threshold, show_bars=show_bars)
-    return PhotoResult(img, faces, annotated, threshold, tuple(analyzer.classifier.classes))
+    return PhotoResult(img, faces, annotated, threshold, tuple(analyzer.classifier.classes), n_found)
 
 
 def analyze_photo(data: bytes, analyzer, *, threshold: float = 0.0, show_bars: bool = False,
-                  max_pixels: int = DEFAULT_MAX_PIXELS) -> PhotoResult:
+                  max_pixels: int = DEFAULT_MAX_PIXELS, max_decode_work: int = DEFAULT_MAX_DECODE_WORK) -> PhotoResult:
     """Decode uploaded bytes (ImageDecodeError with a user message when unusable) and analyse them."""
-    return analyze_image(decode_image(data, max_pixels=max_pixels), analyzer, threshold=threshold,
-                         show_bars=show_bars)
+    return analyze_image(decode_image(data, max_pixels=max_pixels, max_decode_work=max_decode_work), analyzer,
+                         threshold=threshold, show_bars=show_bars)
+
+
+def dropped_faces_notice(result: PhotoResult) -> str | None:
+    """What a page says when the per-photo face limit hid faces (64 faces used to show as 32, silently)."""
+    if not result.n_dropped:
+        return None
+    return (f"{result.n_faces + result.n_dropped} faces were found; only the {result.n_faces} largest are analysed "
+            "and shown (the limit of faces per photo).")

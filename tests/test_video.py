@@ -17,6 +17,7 @@ from fer_core.labels import CLASSES
 from fer_core.results import RECORD_KEYS
 from fer_core.scenes import drawn_face, paste_faces
 from fer_core.video import VideoError, VideoLimits, analyze_video, probe_video, write_test_clip
+from factories import CrowdDetector
 
 FPS = 30
 
@@ -295,20 +296,9 @@ def test_codecs_outside_the_announced_ones_are_refused(analyzer, tmp_path):
         analyze_video(p, analyzer)
 
 
-class _Crowd:
-    """A detector that always finds three faces."""
-
-    name, needs_tensorflow = "crowd", False
-
-    def detect(self, rgb):
-        from fer_core.results import FaceBox
-
-        return [FaceBox(10 + 60 * i, 10, 50, 50, 0.9) for i in range(3)]
-
-
 def test_dropped_faces_are_reported(analyzer, clip):
-    crowd = FaceAnalyzer(analyzer.classifier, _Crowd(), max_faces=2)
+    crowd = FaceAnalyzer(analyzer.classifier, CrowdDetector(3), max_faces=2)
     res = analyze_video(clip, crowd, sample_fps=10)
     assert res.most_faces_in_a_frame == 2
     assert any("more faces were found than the limit of 2 per image (up to 3)" in w for w in res.warnings)
-    assert not analyze_video(clip, FaceAnalyzer(analyzer.classifier, _Crowd()), sample_fps=10).warnings
+    assert not analyze_video(clip, FaceAnalyzer(analyzer.classifier, CrowdDetector(3)), sample_fps=10).warnings
