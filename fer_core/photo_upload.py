@@ -40,7 +40,7 @@ def plan_upload(files: Sequence[bytes], limits: Limits) -> UploadPlan:
             continue
         if total + w * h > limits.upload_pixels:
             plan.skipped[i] = (f"Not analysed: with the photos before it this upload would exceed "
-                               f"{limits.upload_pixels / 1e6:.0f} megapixels in total ({w}x{h} here). "
+                               f"{limits.upload_pixels / 1e6:.3g} megapixels in total ({w}x{h} here). "
                                "Upload it separately or as a smaller image.")
             continue
         total += w * h

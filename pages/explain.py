@@ -12,12 +12,13 @@ import streamlit as st
 from fer_core.gradcam import COLORMAPS, overlay_heatmap
 from fer_core.imageio import ImageDecodeError
 from fer_core.labels import CLASSES
-from fer_core.photo import analyze_photo
+from fer_core.photo import analyze_photo, dropped_faces_notice
+from fer_core.plain_text import escape_markdown
 from fer_core.timeline import probability_bar_figure
 from fer_core.valence import describe as describe_valence
 from pages._analysis import (
     compute_gradcam, detector_select, digest, emotion_badge, face_crop, full_image_overlay, load_analyzer,
-    photo_inputs, show_error_safely, threshold_slider,
+    photo_inputs, show_error_safely, threshold_slider, upload_limits,
 )
 from pages._common import show_error
 
@@ -34,31 +35,36 @@ inputs = photo_inputs("explain", multiple=False)
 if not inputs:
     st.info("Choose a photo to explain.")
     st.stop()
-analyzer = load_analyzer(detector_name)
+limits = upload_limits()
+analyzer = load_analyzer(detector_name) if limits is not None else None
 if analyzer is None:
     st.stop()
 item = inputs[0]
+name = escape_markdown(item.name)  # a file name is plain text, never Markdown
 key = f"{digest(item.data)}:{detector_name}"
 cache = st.session_state.setdefault("_explain_result", {})
 if cache.get("key") != key:
     try:
-        with st.spinner(f"Finding faces in {item.name}..."):
-            result = analyze_photo(item.data, analyzer)
+        with st.spinner(f"Finding faces in {name}..."):
+            result = analyze_photo(item.data, analyzer, max_pixels=limits.image_pixels,
+                                   max_decode_work=limits.image_decode_work)
     except ImageDecodeError as exc:
-        show_error(f"{item.name}: {exc}", "Upload a JPG, PNG, WebP or BMP photo.")
+        show_error(f"{name}: {escape_markdown(str(exc))}", "Upload a JPG, PNG, WebP or BMP photo.")
         st.stop()
     except Exception as exc:
-        show_error_safely(f"Analysing {item.name}", exc)
+        show_error_safely(f"Analysing {name}", exc)
         st.stop()
     cache.clear()
     cache.update(key=key, result=result)
 result = cache["result"]
 
 if not result.faces:
-    st.warning(f"No face found in {item.name}, so there is nothing to explain. Try a photo with a larger, "
+    st.warning(f"No face found in {name}, so there is nothing to explain. Try a photo with a larger, "
                "frontal face, or the MTCNN detector in the sidebar.")
-    st.image(result.image, caption=item.name, width="content")  # natural size, never blown up
+    st.image(result.image, caption=name, width="content")  # natural size, never blown up
     st.stop()
+if notice := dropped_faces_notice(result):
+    st.warning(notice)
 
 
 def _face_name(i: int) -> str:
