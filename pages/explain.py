@@ -14,6 +14,7 @@ from fer_core.imageio import ImageDecodeError
 from fer_core.labels import CLASSES
 from fer_core.photo import analyze_photo, dropped_faces_notice
 from fer_core.plain_text import escape_markdown
+from fer_core.preview import preview
 from fer_core.timeline import probability_bar_figure
 from fer_core.valence import describe as describe_valence
 from pages._analysis import (
@@ -61,7 +62,7 @@ result = cache["result"]
 if not result.faces:
     st.warning(f"No face found in {name}, so there is nothing to explain. Try a photo with a larger, "
                "frontal face, or the MTCNN detector in the sidebar.")
-    st.image(result.image, caption=name, width="content")  # natural size, never blown up
+    st.image(preview(result.image), caption=name, width="content")  # natural size, never blown up
     st.stop()
 if notice := dropped_faces_notice(result):
     st.warning(notice)
@@ -99,7 +100,7 @@ try:
     left.image(crop, caption=f"Face {face_i + 1}", width="stretch")
     mid.image(overlay_heatmap(crop, heat, colormap=colormap, alpha=alpha),
               caption=f"Grad-CAM: '{target}'", width="stretch")
-    right.image(full_image_overlay(result.image, pred, heat, colormap, alpha),
+    right.image(preview(full_image_overlay(result.image, pred, heat, colormap, alpha)),
                 caption="Heatmap over the full image", width="stretch")
 except Exception as exc:
     show_error_safely("Drawing the heatmap", exc)

@@ -18,6 +18,7 @@ from fer_core.labels import CLASSES
 from fer_core.photo import analyze_photo, dropped_faces_notice
 from fer_core.photo_upload import SessionResults, plan_upload
 from fer_core.plain_text import escape_markdown
+from fer_core.preview import preview
 from fer_core.timeline import probability_bar_figure
 from fer_core.valence import describe as describe_valence
 from pages._analysis import (
@@ -77,14 +78,14 @@ for n, item in enumerate(inputs):
     if not result.faces:
         st.warning(f"No face found in {name}. Faces need to be roughly frontal, well lit and at "
                    "least about 40 pixels wide; try another photo or the MTCNN detector in the sidebar.")
-        st.image(result.image, caption=name, width="content")  # natural size, never blown up
+        st.image(preview(result.image), caption=name, width="content")  # natural size, never blown up
         continue
     if result.whole_image:
         st.info("No face was detected, but the image looks like a face crop (small and square), so the "
                 "whole image was classified as one face.")
     left, right = st.columns([3, 2])
     with left:
-        st.image(annotated, caption=f"{name}: {len(result.faces)} face(s)", width="stretch")
+        st.image(preview(annotated), caption=f"{name}: {len(result.faces)} face(s)", width="stretch")
         stem = PurePath(item.name).stem or "photo"
         d1, d2, d3 = st.columns(3)
         d1.download_button("Annotated PNG", encode_png(annotated), f"{stem}_annotated.png", "image/png",
