@@ -319,6 +319,9 @@ def analyze_video(path: str | os.PathLike, analyzer, *, sample_fps: float | None
                             "results cover the readable part.")
         if idx == 0:
             raise VideoError(f"{p.name} contains no decodable video frames (damaged or truncated file).")
+        if not warnings and info.duration_s and last_t + last_len < 0.9 * info.duration_s - 0.5:
+            warnings.append(f"The file ends after {idx} frames ({last_t + last_len:.1f} s) although it says it lasts "
+                            f"{info.duration_s:.1f} s: it is probably truncated; results cover the readable part.")
         if dropped_in:
             warnings.append(dropped_faces_warning(dropped_in, most_found, analyzer.max_faces))
         if writer is not None:

@@ -302,3 +302,14 @@ def test_dropped_faces_are_reported(analyzer, clip):
     assert res.most_faces_in_a_frame == 2
     assert any("more faces were found than the limit of 2 per image (up to 3)" in w for w in res.warnings)
     assert not analyze_video(clip, FaceAnalyzer(analyzer.classifier, CrowdDetector(3)), sample_fps=10).warnings
+
+
+def test_a_clip_cut_short_says_so(analyzer, tmp_path):
+    """A truncated mkv gave 12 of its 30 frames as if that were the whole clip."""
+    data = write_test_clip(tmp_path / "c.mkv", _frames(30, 160, 120, size=60), fps=10).read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) * 4 // 5])
+    res = analyze_video(cut, analyzer, sample_fps=None)
+    assert res.n_frames < 30
+    assert any("probably truncated; results cover the readable part" in w for w in res.warnings)
+    assert not analyze_video(tmp_path / "c.mkv", analyzer).warnings
