@@ -42,3 +42,8 @@ def test_reads_the_process_environment(monkeypatch):
 def test_video_limits_for_the_engine():
     v = Limits(video_seconds=60, video_side=640, video_frames=100, video_decode_work=10**9).video()
     assert (v.max_duration_s, v.max_side, v.max_frames, v.max_decode_work) == (60, 640, 100, 10**9)
+
+
+def test_the_readme_names_every_limit(repo_root):
+    readme = (repo_root / "README.md").read_text()
+    assert [v for v in ENV_VARS.values() if f"`{v}`" not in readme] == []
