@@ -159,9 +159,12 @@ class _Counting:
         self._analyzer, self._on_frame = analyzer, on_frame
 
     def analyze(self, rgb):
-        faces = self._analyzer.analyze(rgb)
+        return self.analyze_counted(rgb)[0]
+
+    def analyze_counted(self, rgb):
+        counted = self._analyzer.analyze_counted(rgb)
         self._on_frame(1)
-        return faces
+        return counted
 
     def __getattr__(self, name: str):
         return getattr(self._analyzer, name)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fer_core.annotate import annotate_frame
-from fer_core.imageio import DEFAULT_MAX_PIXELS, decode_image, encode_png
+from fer_core.imageio import DEFAULT_MAX_DECODE_WORK, DEFAULT_MAX_PIXELS, decode_image, encode_png
 from fer_core.labels import CLASSES
 from fer_core.results import FacePrediction
 
@@ -26,6 +26,7 @@ class PhotoResult:
     image: np.ndarray
     faces: list[FacePrediction]
     classes: tuple[str, ...] = field(default=CLASSES, repr=False)
+    n_found: int | None = None  # faces detected; more than n_faces when the per-photo limit dropped some
 
     @property
     def whole_image(self) -> bool:
@@ -35,6 +36,11 @@ class PhotoResult:
     @property
     def n_faces(self) -> int:
         return len(self.faces)
+
+    @property
+    def n_dropped(self) -> int:
+        """Faces found but not analysed (beyond the per-photo limit): pages must say so."""
+        return max(0, (self.n_found or 0) - self.n_faces)
 
     def annotated(self, threshold: float = 0.0, show_bars: bool = False) -> np.ndarray:
         """A copy of the image with every face drawn; "uncertain" below ``threshold``."""
@@ -51,7 +57,8 @@ class PhotoResult:
             d["face"] = i
             d["uncertain"] = f.is_uncertain(threshold)
             faces.append(d)
-        return {"width": int(w), "height": int(h), "n_faces": self.n_faces, "whole_image": self.whole_image,
+        return {"width": int(w), "height": int(h), "n_faces": self.n_faces, "n_found": self.n_faces + self.n_dropped,
+                "whole_image": self.whole_image,
                 "threshold": float(threshold), "classes": list(self.classes), "faces": faces}
 
     def to_json(self, threshold: float = 0.0) -> str:
@@ -73,9 +80,19 @@ class PhotoResult:
 def analyze_image(rgb: np.ndarray, analyzer) -> PhotoResult:
     """Analyse an already decoded RGB image."""
     img = np.ascontiguousarray(rgb, dtype=np.uint8)
-    return PhotoResult(img, analyzer.analyze(img), tuple(analyzer.classifier.classes))
+    faces, n_found = analyzer.analyze_counted(img)
+    return PhotoResult(img, faces, tuple(analyzer.classifier.classes), n_found)
 
 
-def analyze_photo(data: bytes, analyzer, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> PhotoResult:
+def analyze_photo(data: bytes, analyzer, *, max_pixels: int = DEFAULT_MAX_PIXELS,
+                  max_decode_work: int = DEFAULT_MAX_DECODE_WORK) -> PhotoResult:
     """Decode uploaded bytes (ImageDecodeError with a user message when unusable) and analyse them."""
-    return analyze_image(decode_image(data, max_pixels=max_pixels), analyzer)
+    return analyze_image(decode_image(data, max_pixels=max_pixels, max_decode_work=max_decode_work), analyzer)
+
+
+def dropped_faces_notice(result: PhotoResult) -> str | None:
+    """What a page says when the per-photo face limit hid faces (64 faces used to show as 32, silently)."""
+    if not result.n_dropped:
+        return None
+    return (f"{result.n_faces + result.n_dropped} faces were found; only the {result.n_faces} largest are analysed "
+            "and shown (the limit of faces per photo).")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -217,8 +218,9 @@ DEMO_FACES: tuple[DrawnFace, ...] = (
 
 # ------------------------------------------------------------------ clips
 def write_test_clip(path: str | os.PathLike, frames: list[np.ndarray], fps: int = 30,
-                    codec: str = "libx264") -> Path:
-    """Write RGB frames as a small clip (tests, benchmarks, samples)."""
+                    codec: str = "libx264", times: list[float] | None = None) -> Path:
+    """Write RGB frames as a small clip (tests, benchmarks, samples); ``times`` (seconds, one per
+    frame) makes a variable-frame-rate clip."""
     p = Path(path)
     h, w = frames[0].shape[:2]
     fmt = {".webm": "webm", ".mkv": "matroska", ".avi": "avi", ".mov": "mov"}.get(p.suffix.lower(), "mp4")
@@ -226,9 +228,13 @@ def write_test_clip(path: str | os.PathLike, frames: list[np.ndarray], fps: int 
         st = out.add_stream(codec, rate=fps)
         st.width, st.height = w // 2 * 2, h // 2 * 2
         st.pix_fmt = "yuv420p"
+        if times is not None:
+            st.codec_context.time_base = Fraction(1, 1000)
         for i, rgb in enumerate(frames):
             f = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: st.height, : st.width]), format="rgb24")
-            f.pts = i
+            f.pts = i if times is None else int(round(times[i] * 1000))
+            if times is not None:
+                f.time_base = Fraction(1, 1000)
             for pkt in st.encode(f):
                 out.mux(pkt)
         for pkt in st.encode(None):

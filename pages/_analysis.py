@@ -39,12 +39,27 @@ def detector_select(key: str, live: bool = False, help: str | None = None) -> st
                         key=key, help=help or faces.DETECTOR_HELP)
 
 
+def upload_limits():
+    """The configured upload limits (fer_core.limits), or None after a message naming the bad variable."""
+    from fer_core.limits import LimitsConfigError, load_limits
+
+    try:
+        return load_limits()
+    except LimitsConfigError as exc:
+        show_error(f"The server's upload limits are misconfigured: {exc}",
+                   "Fix or unset that environment variable and restart the app (see the README's Configuration).")
+        return None
+
+
 def load_analyzer(detector_name: str, purpose: str = "photo"):
-    """A FaceAnalyzer over the cached classifier and detector (tuned for 'photo' or 'video'),
-    or None after a clear message."""
+    """A FaceAnalyzer over the cached classifier and detector (tuned for 'photo' or 'video'), analysing
+    at most the configured number of faces per image, or None after a clear message."""
     from fer_core.analyzer import MIRROR_STILLS, FaceAnalyzer
     from fer_core.faces import DetectorUnavailableError
 
+    limits = upload_limits()
+    if limits is None:
+        return None
     classifier = load_classifier()
     if classifier is None:
         return None
@@ -58,7 +73,7 @@ def load_analyzer(detector_name: str, purpose: str = "photo"):
         show_error(f"The face detector '{detector_name}' could not be loaded ({type(exc).__name__}: {exc}).",
                    "Choose the Haar cascade detector instead.")
         return None
-    return FaceAnalyzer(classifier, detector, mirror=MIRROR_STILLS)
+    return FaceAnalyzer(classifier, detector, mirror=MIRROR_STILLS, max_faces=limits.faces_per_image)
 
 
 def digest(data: bytes) -> str:

@@ -1,4 +1,5 @@
-"""Test data built by code: session records and a model's side files (metrics, history, counts, card)."""
+"""Test data built by code: session records, a model's side files (metrics, history, counts, card) and a
+face detector that finds a crowd."""
 
 from __future__ import annotations
 
@@ -106,3 +107,20 @@ def write_model_side_files(directory: Path, seed: int = 0) -> dict:
     (directory / "TRAINING_LOG.md").write_text(TRAINING_LOG)
     Image.fromarray(np.full((20, 20, 3), 128, np.uint8)).save(directory / "confusion_matrix.png")
     return {"metrics": metrics, "counts": counts}
+
+
+class CrowdDetector:
+    """A face detector that finds ``n`` faces in a row in any image: for the per-image face limit."""
+
+    name, needs_tensorflow = "crowd", False
+
+    def __init__(self, n: int, side: int = 20) -> None:
+        self.n, self.side = n, side
+
+    def detect(self, rgb):
+        from fer_core.results import FaceBox
+
+        h, w = rgb.shape[:2]
+        per_row = max(1, w // self.side)
+        return [FaceBox((i % per_row) * self.side, (i // per_row) * self.side % max(1, h - self.side),
+                        self.side, self.side, 0.9) for i in range(self.n)]

@@ -16,8 +16,9 @@ from fer_core.classifier import Classifier
 from fer_core.faces import HaarDetector
 from fer_core.imageio import ImageDecodeError, decode_image
 from fer_core.labels import CLASSES
-from fer_core.photo import analyze_image, analyze_photo
+from fer_core.photo import analyze_image, analyze_photo, dropped_faces_notice
 from fer_core.scenes import drawn_face, paste_faces
+from factories import CrowdDetector
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +94,22 @@ def test_bad_upload_raises_user_message(analyzer):
         analyze_photo(b"%PDF-1.4 definitely not a picture", analyzer)
     with pytest.raises(ImageDecodeError, match="empty"):
         analyze_photo(b"", analyzer)
+
+
+def test_faces_beyond_the_limit_are_counted_and_noticed(analyzer):
+    """A photo with 64 or 100 faces showed 32 with no notice."""
+    crowd = analyze_image(np.full((200, 400, 3), 128, np.uint8), FaceAnalyzer(analyzer.classifier, CrowdDetector(5),
+                                                                               max_faces=3))
+    assert (crowd.n_faces, crowd.n_dropped, json.loads(crowd.to_json())["n_found"]) == (3, 2, 5)
+    assert dropped_faces_notice(crowd) == ("5 faces were found; only the 3 largest are analysed and shown "
+                                           "(the limit of faces per photo).")
+    few = analyze_image(np.full((200, 400, 3), 128, np.uint8), FaceAnalyzer(analyzer.classifier, CrowdDetector(3),
+                                                                             max_faces=3))
+    assert few.n_dropped == 0 and dropped_faces_notice(few) is None
+
+
+def test_decode_limits_are_passed_on(analyzer):
+    with pytest.raises(ImageDecodeError, match="megapixels"):
+        analyze_photo(_jpeg(np.zeros((100, 100, 3), np.uint8)), analyzer, max_pixels=5000)
+    with pytest.raises(ImageDecodeError, match="pixel-passes"):
+        analyze_photo(_jpeg(np.zeros((100, 100, 3), np.uint8)), analyzer, max_decode_work=5000)
