@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from fer_core.samples import DrawnFace, backdrop, draw_scene, sample_photo_png
-from fer_core.scenes import write_test_clip
+from fer_core.samples import sample_photo_png
+from fer_core.scenes import DrawnFace, backdrop, draw_scene, write_test_clip
 
 CASE_SECONDS = 60  # a hang, not a slow machine: every case takes a few seconds at most
 

@@ -130,7 +130,7 @@ def test_switch_off_saves_nothing(open_page, store, face_clip):
 def test_bad_upload_then_good_upload(open_page, store, face_clip):
     at = upload(open_page("pages/video.py"), "fake.mp4", b"this is not a video" * 50)
     assert_clean(at)
-    assert len(at.error) == 1 and r"fake\.mp4 could not be read as a video" in at.error[0].value
+    assert len(at.error) == 1 and "fake.mp4 could not be read as a video" in at.error[0].value
     at = upload(at, "clip.mp4", face_clip)  # the page keeps working
     assert_clean(at)
     assert not at.error and {m.label: m.value for m in at.metric}["Face tracks"] == "1"
@@ -148,14 +148,14 @@ def test_too_long_video_is_refused_with_the_limit(open_page, store, tmp_path):
     clip = write_test_clip(tmp_path / "long.mp4", frames, fps=1).read_bytes()
     at = upload(open_page("pages/video.py"), "long.mp4", clip)
     assert_clean(at)
-    assert r"the limit is 10\.0 min" in at.error[0].value
+    assert "the limit is 10.0 min" in at.error[0].value
 
 
 def test_clip_without_faces_says_so(open_page, store, tmp_path):
     clip = write_test_clip(tmp_path / "empty.mp4", [backdrop(160, 120)] * 10, fps=10).read_bytes()
     at = upload(open_page("pages/video.py"), "empty.mp4", clip)
     assert_clean(at)
-    assert r"No face was found in empty\.mp4" in texts(at, "warning")
+    assert "No face was found in empty.mp4" in texts(at, "warning")
     assert store.list_sessions() == []
 
 
@@ -199,4 +199,4 @@ def test_limits_come_from_the_environment(open_page, store, face_clip, monkeypat
     assert "Up to 1.5 minutes and 200 pixels on the long side" in texts(at, "info")
     at = upload(at, "clip.mp4", face_clip)
     assert_clean(at)
-    assert r"320x240; the limit is 200 px" in at.error[0].value.replace("\\", "")
+    assert "320x240; the limit is 200 px" in at.error[0].value

@@ -17,7 +17,7 @@ import pytest
 from fer_core.analyzer import FaceAnalyzer
 from fer_core.classifier import Classifier
 from fer_core.faces import SETTINGS, HaarDetector
-from fer_core.samples import DrawnFace, draw_scene
+from fer_core.scenes import DrawnFace, draw_scene
 from fer_core.scenes import write_test_clip
 from fer_core.video import VideoError, VideoLimits
 from fer_core.video_upload import (
