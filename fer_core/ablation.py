@@ -19,6 +19,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from fer_core.model_store import KERAS_NAME
+
 ARMS = (("ce", "uniform"), ("ce", "weighted"), ("focal", "uniform"), ("focal", "weighted"))
 # Disgust is FER-2013's minority class (1.5%); surprise is the next smallest, fear the hardest.
 MINORITY = ("disgust", "fear", "surprise")
@@ -53,7 +55,7 @@ def table_md(rows: Sequence[Mapping]) -> str:
 def run_arm(loss: str, sampling: str, out: Path, train_args: Sequence[str]) -> dict:
     run_dir = out / arm_name(loss, sampling)
     state_path = run_dir / "state.json"
-    if not (run_dir / "model.keras").exists():
+    if not (run_dir / KERAS_NAME).exists():
         cmd = [sys.executable, "-u", "-m", "fer_core.train", "--out", str(run_dir), "--loss", loss,
                "--sampling", sampling, "--resume", *train_args]
         print("$ " + " ".join(cmd), flush=True)

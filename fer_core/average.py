@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-RUN_FILES = ("model_config.json", "history.json", "class_counts.json")
+from fer_core.model_store import CLASS_COUNTS_NAME, CONFIG_NAME, HISTORY_NAME, KERAS_NAME
+
+RUN_FILES = (CONFIG_NAME, HISTORY_NAME, CLASS_COUNTS_NAME)
 
 
 def average_weights(weight_lists: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
@@ -58,12 +60,12 @@ def average_checkpoints(checkpoints: Sequence[str | Path], run_dir: str | Path, 
     model.set_weights(average_weights(weights))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model.save(out / "model.keras")
+    model.save(out / KERAS_NAME)
     for name in RUN_FILES:
         if (Path(run_dir) / name).is_file():
             shutil.copyfile(Path(run_dir) / name, out / name)
     (out / "averaged_from.json").write_text(json.dumps([str(p) for p in paths], indent=1))
-    return out / "model.keras"
+    return out / KERAS_NAME
 
 
 def main(argv: Sequence[str] | None = None) -> int:

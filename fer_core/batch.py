@@ -4,7 +4,7 @@
 
 INPUTs are files, folders (searched recursively for photos and videos) and glob patterns. TABLE
 has one row per face per analysed frame: the file (``source``) followed by the record the rest of
-the project uses (``fer_core.results.make_record``: t, frame, face_id, box, label, confidence and
+the project uses (``fer_core.records.make_record``: t, frame, face_id, box, label, confidence and
 the seven probabilities; a photo is frame 0 at t = 0). CSV or Parquet, by TABLE's extension.
 Beside it, ``NAME.summary.csv`` (or ``.parquet``) has one row per file: frames analysed, faces,
 dominant emotion, and the error that made a file be skipped.
@@ -36,23 +36,21 @@ from fer_core.analyzer import MIRROR_STILLS, FaceAnalyzer
 from fer_core.classifier import DEFAULT_THREADS, Classifier
 from fer_core.faces import DEFAULT_DETECTOR, DETECTORS, DetectorUnavailableError, make_detector
 from fer_core.imageio import ImageDecodeError
-from fer_core.labels import CLASSES
 from fer_core.model_store import ModelFilesError
 from fer_core.photo import analyze_photo
-from fer_core.results import RECORD_KEYS, make_record
-from fer_core.storage import dominant_emotion
+from fer_core.records import FLOAT_COLUMNS, INT_COLUMNS, RECORD_COLUMNS, dominant_emotion, make_record
 from fer_core.video import DEFAULT_SAMPLE_FPS, VIDEO_EXTENSIONS, VideoError, VideoLimits, analyze_video
 
 PHOTO_EXTENSIONS: tuple[str, ...] = ("jpg", "jpeg", "png", "webp", "bmp")  # the Photo page's upload types
 TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet"}
-TABLE_COLUMNS: tuple[str, ...] = ("source", *RECORD_KEYS)
+TABLE_COLUMNS: tuple[str, ...] = ("source", *RECORD_COLUMNS)
 SUMMARY_COLUMNS: tuple[str, ...] = ("source", "kind", "frames", "faces", "records", "dominant_emotion",
                                     "duration_s", "seconds", "note", "error")
 # Batch inputs are recorded interviews and sessions: longer than the Video page's 10-minute uploads.
 BATCH_MAX_MINUTES = 240.0
 DASK_CONNECT_TIMEOUT = "15s"
-_INT_COLUMNS = ("frame", "face_id", "x", "y", "w", "h", "frames", "faces", "records")
-_FLOAT_COLUMNS = ("t", "confidence", *CLASSES, "duration_s", "seconds")
+_INT_COLUMNS = (*INT_COLUMNS, "frames", "faces", "records")
+_FLOAT_COLUMNS = (*FLOAT_COLUMNS, "duration_s", "seconds")
 
 
 class BatchError(RuntimeError):
@@ -161,9 +159,12 @@ class _Counting:
         self._analyzer, self._on_frame = analyzer, on_frame
 
     def analyze(self, rgb):
-        faces = self._analyzer.analyze(rgb)
+        return self.analyze_counted(rgb)[0]
+
+    def analyze_counted(self, rgb):
+        counted = self._analyzer.analyze_counted(rgb)
         self._on_frame(1)
-        return faces
+        return counted
 
     def __getattr__(self, name: str):
         return getattr(self._analyzer, name)

@@ -82,7 +82,7 @@ def time_classifier(classifier, reps: int = 200) -> float:
 
 def moving_clip(frame: np.ndarray, path: Path, seconds: float, fps: int = 30) -> Path:
     """A clip of ``frame`` panning slowly (so tracking and encoding see motion)."""
-    from fer_core.video import write_test_clip
+    from fer_core.scenes import write_test_clip
 
     h, w = frame.shape[:2]
     n = int(seconds * fps)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.labels import CLASSES
-from fer_core.model_store import ModelFilesError, load_model_config, default_model_dir
+from fer_core.model_store import ModelFilesError, default_model_dir, load_model_config, served_model_path
 from fer_core.preprocess import preprocess_faces
 
 DEFAULT_THREADS = 2
@@ -151,13 +151,10 @@ class Classifier:
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_dir(cls, model_dir: str | Path | None = None, **kw) -> Classifier:
-        """The served model named in ``model_config.json`` (default dir: $FER_MODEL_DIR or models/)."""
+        """The served model named in the model config (default dir: $FER_MODEL_DIR or models/)."""
         model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         cfg = load_model_config(model_dir)
-        path = model_dir / cfg["served_model"]
-        if not path.is_file():
-            raise ModelFilesError(f"The served model {path} named in {model_dir / 'model_config.json'} is missing.")
-        return cls.from_path(path, input_size=cfg["input_size"], classes=cfg["classes"], **kw)
+        return cls.from_path(served_model_path(model_dir), input_size=cfg["input_size"], classes=cfg["classes"], **kw)
 
     @classmethod
     def from_path(cls, path: str | Path, input_size: int | None = None,

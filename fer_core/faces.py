@@ -153,6 +153,7 @@ class MTCNNDetector:
 
     name = "mtcnn"
     needs_tensorflow = True
+    SMALLEST_INPUT = 12  # px: MTCNN's first network's input; no face fits in less
 
     def __init__(self, max_side: int = 800, min_face: int = 24, min_confidence: float = 0.9) -> None:
         from fer_core.tf_import import tensorflow
@@ -173,6 +174,8 @@ class MTCNNDetector:
         img = _as_rgb(rgb)
         h, w = img.shape[:2]
         s = _shrink_factor(h, w, self.max_side)
+        if min(h, w) * s < self.SMALLEST_INPUT:  # a 3 x 100,000 strip shrinks to 0 px (cv2.resize asserts)
+            return []
         small = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1.0 else img
         # mtcnn 1.0 sizes its pyramid for min_face_size=20; larger values make its smallest level
         # collapse below the network's 12 px input, so the size floor is applied afterwards instead.

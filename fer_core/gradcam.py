@@ -14,9 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_core.faces import crop_face, expand_box
+from fer_core.faces import DEFAULT_MARGIN, crop_face, expand_box
 from fer_core.preprocess import preprocess_face
-from fer_core.results import FaceBox
+from fer_core.results import FaceBox, FacePrediction
 
 COLORMAPS: dict[str, int] = {
     "jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO, "inferno": cv2.COLORMAP_INFERNO,
@@ -39,6 +39,17 @@ def load_keras_model(model_dir: str | Path | None = None):
         return _keras().models.load_model(str(path), compile=False)
     except Exception as exc:  # Keras raises many types for a bad archive
         raise ModelFilesError(f"The Keras model {path} could not be loaded (corrupt or incompatible): {exc}") from None
+
+
+def configured_layer(model_dir: str | Path | None = None) -> str | None:
+    """The block model_config.json names for Grad-CAM; None (pick_gradcam_layer decides) when it
+    names none or cannot be read."""
+    from fer_core.model_store import ModelFilesError, load_model_config
+
+    try:
+        return load_model_config(model_dir).get("gradcam_layer")
+    except ModelFilesError:
+        return None
 
 
 def pick_gradcam_layer(model, min_size: int = MIN_MAP_SIZE) -> str:
@@ -131,8 +142,9 @@ def overlay_heatmap(rgb: np.ndarray, heatmap: np.ndarray, colormap: str = "jet",
 
 
 def overlay_on_image(rgb: np.ndarray, box: FaceBox, heatmap: np.ndarray, margin: float,
-                     colormap: str = "jet", alpha: float = 0.4) -> np.ndarray:
-    """The face's heatmap blended over the full image, inside the face's crop square."""
+                     colormap: str = "jet", alpha: float = 0.4, outline: bool = False) -> np.ndarray:
+    """The face's heatmap blended over the full image, inside the face's crop square (``outline``:
+    that square edged in white, so a faint map still shows which face it belongs to)."""
     img = np.array(rgb, dtype=np.uint8, copy=True)
     h, w = img.shape[:2]
     x0, y0, x1, y1 = expand_box(box, margin)
@@ -142,24 +154,42 @@ def overlay_on_image(rgb: np.ndarray, box: FaceBox, heatmap: np.ndarray, margin:
     full = cv2.resize(np.asarray(heatmap, np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
     part = full[cy0 - y0: cy1 - y0, cx0 - x0: cx1 - x0]
     img[cy0:cy1, cx0:cx1] = overlay_heatmap(img[cy0:cy1, cx0:cx1], part, colormap, alpha)
+    if outline:
+        cv2.rectangle(img, (cx0, cy0), (cx1 - 1, cy1 - 1), (255, 255, 255), max(1, round(max(h, w) / 400)))
     return img
 
 
-@dataclass
+def crop_margin(pred: FacePrediction) -> float:
+    """A whole-image prediction is its own crop; a detected face gets the engine's margin."""
+    return 0.0 if pred.whole_image else DEFAULT_MARGIN
+
+
+@dataclass(frozen=True)
 class Explanation:
+    """Grad-CAM of one face: the crop it saw, the map at the crop's size, and where the crop lies.
+
+    Computing it is the slow part, so pages keep it and draw it (on_crop, on_image) with whatever
+    colormap and opacity the user picks.
+    """
+
     crop: np.ndarray
     heatmap: np.ndarray
     probs: np.ndarray
     class_index: int
     layer_name: str
-    overlay_crop: np.ndarray
-    overlay_full: np.ndarray
+    box: FaceBox
+    margin: float
+
+    def on_crop(self, colormap: str = "jet", alpha: float = 0.4) -> np.ndarray:
+        return overlay_heatmap(self.crop, self.heatmap, colormap, alpha)
+
+    def on_image(self, rgb: np.ndarray, colormap: str = "jet", alpha: float = 0.4, outline: bool = False) -> np.ndarray:
+        return overlay_on_image(rgb, self.box, self.heatmap, self.margin, colormap, alpha, outline)
 
 
 def explain_face(keras_model, rgb: np.ndarray, box: FaceBox, class_index: int | None = None,
-                 layer_name: str | None = None, margin: float = 0.05, colormap: str = "jet",
-                 alpha: float = 0.4) -> Explanation:
-    """Grad-CAM for one detected face, overlaid on its crop and on the whole image.
+                 layer_name: str | None = None, margin: float = DEFAULT_MARGIN) -> Explanation:
+    """Grad-CAM for one face of an image (target: the predicted class unless ``class_index``).
 
     The crop is taken without eye alignment so the map lines up with the original image.
     """
@@ -167,5 +197,4 @@ def explain_face(keras_model, rgb: np.ndarray, box: FaceBox, class_index: int | 
     crop = crop_face(rgb, box, margin=margin, align=False)
     heat, probs = gradcam_with_probs(keras_model, crop, class_index, layer_name)
     k = int(np.argmax(probs)) if class_index is None else int(class_index)
-    return Explanation(crop, heat, probs, k, layer_name, overlay_heatmap(crop, heat, colormap, alpha),
-                       overlay_on_image(rgb, box, heat, margin, colormap, alpha))
+    return Explanation(crop, heat, probs, k, layer_name, box, margin)

@@ -11,17 +11,57 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from fer_core.annotate import annotate_frame
 from fer_core.faces import DEFAULT_DETECTOR, DEFAULT_MARGIN, TF_FREE_DETECTORS, clip_box, crop_face, make_detector
-from fer_core.results import FacePrediction, make_record
-from fer_core.tracker import FaceTracker
+from fer_core.records import make_record
+from fer_core.results import FacePrediction
+from fer_core.tracker import SMOOTHING_METHODS, FaceTracker
 
 MAX_QUEUED_RECORDS = 100_000
 FPS_WINDOW_S = 3.0  # the frame rate shown is frames analysed in the last this-many seconds / seconds
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """Everything the live pipeline can be told, checked once when made: the page builds one per run
+    from its widgets and hands it over whole, so the worker thread never sees half a change."""
+
+    detector: str = DEFAULT_DETECTOR
+    detect_every: int = 3          # detect faces every N frames; track them in between
+    classify_every: int = 1
+    smoothing: str = "ema"         # one of tracker.SMOOTHING_METHODS
+    alpha: float = 0.3             # EMA weight of the newest frame
+    window: int = 8                # sliding-window length in frames
+    mirror: bool = False
+    threshold: float = 0.0         # below it a face is drawn as "uncertain"
+    show_bars: bool = False
+    record_interval_s: float = 0.2  # at most one record per face this often
+    margin: float = DEFAULT_MARGIN
+
+    def __post_init__(self) -> None:
+        if self.detector not in TF_FREE_DETECTORS:
+            raise ValueError(f"The live page can only use {', '.join(TF_FREE_DETECTORS)} "
+                             f"(detector {self.detector!r} needs TensorFlow, which would crash the stream).")
+        if self.detect_every < 1 or self.classify_every < 1:
+            raise ValueError("detect_every and classify_every must be at least 1.")
+        if self.smoothing not in SMOOTHING_METHODS:
+            raise ValueError(f"Unknown smoothing {self.smoothing!r}; choose one of {', '.join(SMOOTHING_METHODS)}.")
+        if not 0.0 < self.alpha <= 1.0 or self.window < 1:
+            raise ValueError("The EMA weight must be in (0, 1] and the smoothing window at least 1 frame.")
+        if not 0.0 <= self.threshold <= 1.0 or self.record_interval_s < 0 or self.margin < 0:
+            raise ValueError("threshold must be in [0, 1]; record_interval_s and margin at least 0.")
+
+    def tracker(self) -> FaceTracker:
+        """A fresh tracker with these smoothing settings: the one place live face tracks are made."""
+        return FaceTracker(smoothing=self.smoothing, alpha=self.alpha, window=self.window)
+
+    def restarts_tracks(self, other: LiveSettings) -> bool:
+        """Whether moving from ``other`` to these settings needs new tracks (smoothing changed)."""
+        return (self.smoothing, self.alpha, self.window) != (other.smoothing, other.alpha, other.window)
 
 
 @dataclass
@@ -35,30 +75,20 @@ class LiveStats:
 class LiveProcessor:
     """Stateful, thread-safe per-stream processor: ``process(rgb) -> annotated rgb``."""
 
-    def __init__(self, classifier, detector_name: str = DEFAULT_DETECTOR, detect_every: int = 3,
-                 smoothing: str = "ema", mirror: bool = False, alpha: float = 0.3, window: int = 8,
-                 threshold: float = 0.0, show_bars: bool = False, classify_every: int = 1,
-                 record_interval_s: float = 0.2, margin: float = DEFAULT_MARGIN,
-                 detector=None, clock=time.monotonic) -> None:
+    def __init__(self, classifier, settings: LiveSettings | None = None, *, detector=None,
+                 clock=time.monotonic) -> None:
+        settings = settings or LiveSettings()
         if detector is None:
-            if detector_name not in TF_FREE_DETECTORS:
-                raise ValueError(f"The live page can only use {', '.join(TF_FREE_DETECTORS)} "
-                                 f"(detector {detector_name!r} needs TensorFlow, which would crash the stream).")
-            detector = make_detector(detector_name, "live")
-        if detect_every < 1 or classify_every < 1:
-            raise ValueError("detect_every and classify_every must be at least 1.")
+            detector = make_detector(settings.detector, "live")
+        else:  # a detector handed in (tests, benchmarks) names itself
+            settings = replace(settings, detector=getattr(detector, "name", settings.detector))
         self.classifier = classifier
         self.detector = detector
         self._clock = clock
         self._lock = threading.Lock()
         self._records: deque[dict] = deque(maxlen=MAX_QUEUED_RECORDS)
-        self._settings = {
-            "detector": getattr(detector, "name", detector_name), "detect_every": int(detect_every),
-            "classify_every": int(classify_every), "smoothing": smoothing, "alpha": float(alpha),
-            "window": int(window), "mirror": bool(mirror), "threshold": float(threshold),
-            "show_bars": bool(show_bars), "record_interval_s": float(record_interval_s), "margin": float(margin),
-        }
-        self._tracker = FaceTracker(smoothing=smoothing, alpha=alpha, window=window)
+        self._settings = settings
+        self._tracker = settings.tracker()
         self._stats = LiveStats()
         self._frame = 0
         self._t0: float | None = None
@@ -67,26 +97,21 @@ class LiveProcessor:
 
     # -------------------------------------------------------------- settings
     @property
-    def settings(self) -> dict:
-        with self._lock:
-            return dict(self._settings)
+    def settings(self) -> LiveSettings:
+        return self._settings
 
-    def update_settings(self, **kw) -> None:
-        """Change settings while streaming (smoothing changes restart the face tracks)."""
-        unknown = set(kw) - set(self._settings) - {"detector"}
-        if unknown:
-            raise ValueError(f"Unknown live settings: {', '.join(sorted(unknown))}.")
+    def apply(self, settings: LiveSettings) -> None:
+        """Use these settings from the next frame (new smoothing restarts the face tracks)."""
+        old = self._settings
+        if settings == old:
+            return
+        detector = make_detector(settings.detector, "live") if settings.detector != old.detector else None
         with self._lock:
-            new = {**self._settings, **kw}
-            if new["detect_every"] < 1 or new["classify_every"] < 1:
-                raise ValueError("detect_every and classify_every must be at least 1.")
-            if any(new[k] != self._settings[k] for k in ("smoothing", "alpha", "window")):
-                self._tracker = FaceTracker(smoothing=new["smoothing"], alpha=new["alpha"], window=new["window"])
-            if new["detector"] != self._settings["detector"]:
-                if new["detector"] not in TF_FREE_DETECTORS:
-                    raise ValueError(f"The live page can only use {', '.join(TF_FREE_DETECTORS)}.")
-                self.detector = make_detector(new["detector"], "live")
-            self._settings = new
+            if settings.restarts_tracks(old):
+                self._tracker = settings.tracker()
+            if detector is not None:
+                self.detector = detector
+            self._settings = settings
 
     @property
     def stats(self) -> LiveStats:
@@ -117,25 +142,25 @@ class LiveProcessor:
         with self._lock:
             start = self._clock()
             s = self._settings
-            img = np.ascontiguousarray(rgb[:, ::-1] if s["mirror"] else rgb)
+            img = np.ascontiguousarray(rgb[:, ::-1] if s.mirror else rgb)
             h, w = img.shape[:2]
             i = self._frame
             if self._t0 is None:
                 self._t0 = start
-            if i % s["detect_every"] == 0:
+            if i % s.detect_every == 0:
                 tracks = self._tracker.update(self.detector.detect(img), frame=i)
             else:
                 tracks = self._tracker.predict(i)
             visible = [(t, b) for t in tracks if (b := clip_box(t.box, w, h)) is not None]
-            if visible and (i % s["classify_every"] == 0 or any(t.probs is None for t, _ in visible)):
-                crops = [crop_face(img, b, s["margin"], align=False) for _, b in visible]
+            if visible and (i % s.classify_every == 0 or any(t.probs is None for t, _ in visible)):
+                crops = [crop_face(img, b, s.margin, align=False) for _, b in visible]
                 for (t, _), p in zip(visible, self.classifier.predict(crops)):
                     self._tracker.smooth(t, p)
             preds = [FacePrediction(b, t.probs, track_id=t.id, classes=self.classifier.classes)
                      for t, b in visible if t.probs is not None]
-            out = annotate_frame(img, preds, threshold=s["threshold"], show_bars=s["show_bars"])
+            out = annotate_frame(img, preds, threshold=s.threshold, show_bars=s.show_bars)
             t_rel = start - self._t0
-            if preds and t_rel - self._last_record >= s["record_interval_s"]:
+            if preds and t_rel - self._last_record >= s.record_interval_s:
                 self._last_record = t_rel
                 for p in preds:
                     self._records.append(make_record(p, t_rel, i, p.track_id))
@@ -163,8 +188,7 @@ class LiveProcessor:
     def reset(self) -> None:
         """Forget tracks, timing and queued records (a new stream)."""
         with self._lock:
-            self._tracker = FaceTracker(smoothing=self._settings["smoothing"], alpha=self._settings["alpha"],
-                                        window=self._settings["window"])
+            self._tracker = self._settings.tracker()
             self._records.clear()
             self._stats = LiveStats()
             self._frame = 0

@@ -73,7 +73,7 @@ def _serve(conn, mirror: bool) -> None:
     from streamlit_webrtc.webrtc import WebRtcWorker
 
     from fer_core.classifier import Classifier
-    from fer_core.live import LiveProcessor
+    from fer_core.live import LiveProcessor, LiveSettings
 
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True, name="webrtc-loop").start()
@@ -90,7 +90,7 @@ def _serve(conn, mirror: bool) -> None:
     while True:
         msg = conn.recv()
         if msg[0] == "offer":
-            processor = LiveProcessor(classifier, mirror=mirror)  # the page's defaults, mirrored preview
+            processor = LiveProcessor(classifier, LiveSettings(mirror=mirror))  # the page's defaults, mirrored preview
             worker = WebRtcWorker(
                 mode=WebRtcMode.SENDRECV, rtc_configuration=RTCConfiguration(iceServers=[]),
                 source_video_track=None, source_audio_track=None, sink_video_track=None, sink_audio_track=None,

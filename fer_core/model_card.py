@@ -1,7 +1,7 @@
 """Images and tables for the model card: confusion-matrix and training-curve PNGs, markdown tables.
 
 Static files (matplotlib, headless) so the card reads on GitHub and offline; the app draws its
-own interactive figures (fer_core.model_report). The card's prose is written by hand.
+own interactive figures (fer_core.charts). The card's prose is written by hand.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""Figures and tables about the shipped model, from its side files (metrics, history, class counts).
+"""Reading the shipped model's reports: tables from metrics.json, a checked history.json, and the
+model card cut into sections with its images found.
 
-Pure functions returning plotly figures and plain rows, so the Model and Home pages stay layout
-only and the figures can be tested without Streamlit. No TensorFlow.
+Pure functions returning plain rows and text, so the Model and Home pages stay layout only; the
+figures drawn from the same files are in fer_core.charts. No TensorFlow.
 """
 
 from __future__ import annotations
@@ -10,11 +11,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
-
-from fer_core.labels import CLASSES, COLORS_HEX
+from fer_core.labels import CLASSES
 
 PER_CLASS_KEYS = ("precision", "recall", "f1", "specificity", "support")
 
@@ -94,102 +91,11 @@ def per_class_rows(report: Mapping) -> list[dict]:
     return rows
 
 
-def confusion_figure(report: Mapping, normalize: bool = True, height: int = 480) -> go.Figure:
-    """Confusion-matrix heatmap: rows true class, columns predicted; normalised rows show recall."""
-    classes = list(report.get("classes") or CLASSES)
-    cm = np.asarray(report.get("confusion_matrix"), dtype=float)
-    if cm.shape != (len(classes), len(classes)):
-        raise ValueError(f"The confusion matrix should be {len(classes)}x{len(classes)}; got shape {cm.shape}.")
-    rows = cm.sum(axis=1, keepdims=True)
-    z = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0) if normalize else cm
-    text = [[(f"{v:.0%}" if normalize else f"{int(v)}") for v in row] for row in z]
-    fig = go.Figure(go.Heatmap(
-        z=z.tolist(), x=classes, y=classes, text=text, texttemplate="%{text}", colorscale="Blues",
-        customdata=cm.tolist(), zmin=0, zmax=1 if normalize else None,
-        hovertemplate="people said %{y}, the model said %{x}: %{customdata:.0f} faces<extra></extra>",
-        colorbar={"title": "share of row" if normalize else "faces"},
-    ))
-    fig.update_layout(xaxis_title="the model's answer", yaxis_title="what people said the face shows",
-                      yaxis_autorange="reversed", height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10})
-    return fig
-
-
-def recognition_figure(notes, height: int = 320) -> go.Figure:
-    """Horizontal bars, best first: of 100 faces showing each expression, how many the model names
-    correctly (fer_core.model_summary.class_notes), in the emotion's colour with the number as text."""
-    notes = list(notes)
-    fig = go.Figure(go.Bar(
-        x=[round(n.found * 100) for n in notes], y=[n.label for n in notes], orientation="h",
-        marker_color=[COLORS_HEX.get(n.label, "#999999") for n in notes], marker_line={"color": "#333", "width": 1},
-        text=[f"{n.label}: {round(n.found * 100)} of 100" for n in notes], textposition="outside",
-        hovertemplate="%{y}: %{x} of 100 faces named correctly<extra></extra>",
-    ))
-    fig.update_layout(xaxis={"range": [0, 118], "title": "faces named correctly, of 100 that show the expression"},
-                      yaxis={"autorange": "reversed"}, height=height, showlegend=False,
-                      margin={"l": 10, "r": 10, "t": 10, "b": 40})
-    return fig
-
-
 def check_history(history) -> list[dict]:
     """history.json rows sorted by epoch; ValueError with a readable message if it is malformed."""
     if not isinstance(history, list) or not all(isinstance(r, Mapping) and "epoch" in r for r in history):
         raise ValueError("The training history should be a list of per-epoch objects with an 'epoch' key.")
     return sorted((dict(r) for r in history), key=lambda r: r["epoch"])
-
-
-def _series(history: list[dict], key: str) -> tuple[list, list]:
-    pts = [(r["epoch"], r[key]) for r in history if isinstance(r.get(key), (int, float))]
-    return [p[0] for p in pts], [p[1] for p in pts]
-
-
-def training_figure(history: list[dict]) -> go.Figure:
-    """Loss, accuracy / validation accuracy / validation macro-F1 and learning rate per epoch."""
-    history = check_history(history)
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("training loss", "accuracy and macro-F1", "learning rate"))
-    for col, keys in ((1, ("loss", "val_loss")), (2, ("accuracy", "val_accuracy", "val_macro_f1")), (3, ("lr",))):
-        for key in keys:
-            x, y = _series(history, key)
-            if x:
-                fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=HISTORY_NAMES.get(key, key)),
-                              row=1, col=col)
-    fig.update_xaxes(title_text="epoch", title_standoff=8)
-    # The legend sits below the "epoch" titles, in a bottom margin kept free for it.
-    fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 40, "b": 110},
-                      legend={"orientation": "h", "x": 0, "xanchor": "left", "y": -0.3, "yanchor": "top"})
-    return fig
-
-
-HISTORY_NAMES = {"loss": "training loss", "val_loss": "validation loss", "accuracy": "training accuracy",
-                 "val_accuracy": "validation accuracy", "val_macro_f1": "validation macro-F1",
-                 "lr": "learning rate"}
-
-
-def recall_figure(history: list[dict]) -> go.Figure:
-    """Validation recall of each class per epoch: whether minority classes (disgust) are learnt."""
-    history = check_history(history)
-    fig = go.Figure()
-    for c in CLASSES:
-        pts = [(r["epoch"], r["val_recall"][c]) for r in history
-               if isinstance(r.get("val_recall"), Mapping) and isinstance(r["val_recall"].get(c), (int, float))]
-        if pts:
-            fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines", name=c,
-                                     line={"color": COLORS_HEX[c]}))
-    fig.update_layout(xaxis_title="epoch", yaxis_title="validation recall", yaxis_range=[0, 1], height=360,
-                      margin={"l": 10, "r": 10, "t": 30, "b": 10})
-    return fig
-
-
-def class_counts_figure(counts: Mapping) -> go.Figure:
-    """Training images per class (CLASSES order), coloured per emotion and labelled with the count."""
-    if not isinstance(counts, Mapping):
-        raise ValueError("Class counts should be an object mapping class names to image counts.")
-    classes = [c for c in CLASSES if c in counts]
-    values = [int(counts[c]) for c in classes]
-    fig = go.Figure(go.Bar(x=classes, y=values, text=values, textposition="outside",
-                           marker_color=[COLORS_HEX[c] for c in classes]))
-    fig.update_layout(xaxis_title="class", yaxis_title="training images", height=360,
-                      margin={"l": 10, "r": 10, "t": 30, "b": 10})
-    return fig
 
 
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")

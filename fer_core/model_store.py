@@ -1,4 +1,5 @@
-"""Where the shipped model lives and how its side files (config, metrics, history) are read.
+"""The model folder: its layout (every file name, spelled once here), where it is, and how its
+config and side files (metrics, history, class counts) are read.
 
 The app, the engine and the toolchain all find the model through here, so a missing or
 corrupt file surfaces as one clear ``ModelFilesError`` instead of a traceback.
@@ -14,12 +15,17 @@ from fer_core.labels import CLASSES
 from fer_core.preprocess import PREPROCESSING_NAME
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_NAME = "model_config.json"
+# The model folder's layout (models/, or FER_MODEL_DIR).
+KERAS_NAME = "model.keras"  # the Keras model: Grad-CAM, evaluation, export
+SERVED_NAME = "model.tflite"  # the TFLite model the app serves (the config's default served_model)
+CONFIG_NAME = "model_config.json"  # input_size, classes, preprocessing, gradcam_layer, served_model
 METRICS_NAME = "metrics.json"
 HISTORY_NAME = "history.json"
 CLASS_COUNTS_NAME = "class_counts.json"
-DEFAULT_SERVED = "model.tflite"
-DEFAULT_KERAS = "model.keras"
+CARD_NAME = "MODEL_CARD.md"
+TRAINING_LOG_NAME = "TRAINING_LOG.md"
+CONFUSION_MATRIX_NAME = "confusion_matrix.png"
+TRAINING_CURVES_NAME = "training_curves.png"
 REQUIRED_KEYS = ("input_size", "classes")
 
 
@@ -47,7 +53,7 @@ def _read_json(path: Path, what: str):
 
 
 def load_model_config(model_dir: str | os.PathLike | None = None) -> dict:
-    """model_config.json with defaults filled in, validated enough that loaders can trust it."""
+    """The config (CONFIG_NAME) with defaults filled in, validated enough that loaders can trust it."""
     d = _dir(model_dir)
     if not d.is_dir():
         raise ModelFilesError(
@@ -73,8 +79,8 @@ def load_model_config(model_dir: str | os.PathLike | None = None) -> dict:
     cfg["classes"] = list(CLASSES)
     cfg.setdefault("preprocessing", PREPROCESSING_NAME)
     cfg.setdefault("gradcam_layer", None)
-    cfg.setdefault("served_model", DEFAULT_SERVED)
-    cfg.setdefault("keras_model", DEFAULT_KERAS)
+    cfg.setdefault("served_model", SERVED_NAME)
+    cfg.setdefault("keras_model", KERAS_NAME)
     return cfg
 
 

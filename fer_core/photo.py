@@ -1,5 +1,10 @@
-"""Photo analysis: uploaded bytes (or an RGB array) -> faces, probabilities, annotated image,
-with JSON / CSV / PNG exports. Nothing is written to disk."""
+"""Photo analysis: uploaded bytes (or an RGB array) -> faces and probabilities, with JSON / CSV /
+annotated PNG exports. Nothing is written to disk.
+
+The result is what the analysis found, nothing more: the "uncertain" threshold is a display
+choice, so every view that depends on it takes it as an argument and a cached result never
+changes when the user moves the slider.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +16,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fer_core.annotate import annotate_frame
-from fer_core.imageio import DEFAULT_MAX_PIXELS, decode_image, encode_png
+from fer_core.imageio import DEFAULT_MAX_DECODE_WORK, DEFAULT_MAX_PIXELS, decode_image, encode_png
 from fer_core.labels import CLASSES
-from fer_core.results import FacePrediction, UNCERTAIN_LABEL
+from fer_core.results import FacePrediction
 
 
-@dataclass
+@dataclass(frozen=True)
 class PhotoResult:
     image: np.ndarray
     faces: list[FacePrediction]
-    annotated: np.ndarray
-    threshold: float = 0.0
     classes: tuple[str, ...] = field(default=CLASSES, repr=False)
+    n_found: int | None = None  # faces detected; more than n_faces when the per-photo limit dropped some
 
     @property
     def whole_image(self) -> bool:
@@ -33,21 +37,34 @@ class PhotoResult:
     def n_faces(self) -> int:
         return len(self.faces)
 
-    def to_dict(self) -> dict:
+    @property
+    def n_dropped(self) -> int:
+        """Faces found but not analysed (beyond the per-photo limit): pages must say so."""
+        return max(0, (self.n_found or 0) - self.n_faces)
+
+    def annotated(self, threshold: float = 0.0, show_bars: bool = False) -> np.ndarray:
+        """A copy of the image with every face drawn; "uncertain" below ``threshold``."""
+        return annotate_frame(self.image, self.faces, threshold=threshold, show_bars=show_bars)
+
+    def annotated_png(self, threshold: float = 0.0, show_bars: bool = False) -> bytes:
+        return encode_png(self.annotated(threshold, show_bars))
+
+    def to_dict(self, threshold: float = 0.0) -> dict:
         h, w = self.image.shape[:2]
         faces = []
         for i, f in enumerate(self.faces):
             d = f.to_dict()
             d["face"] = i
-            d["uncertain"] = f.is_uncertain(self.threshold)
+            d["uncertain"] = f.is_uncertain(threshold)
             faces.append(d)
-        return {"width": int(w), "height": int(h), "n_faces": self.n_faces, "whole_image": self.whole_image,
-                "threshold": float(self.threshold), "classes": list(self.classes), "faces": faces}
+        return {"width": int(w), "height": int(h), "n_faces": self.n_faces, "n_found": self.n_faces + self.n_dropped,
+                "whole_image": self.whole_image,
+                "threshold": float(threshold), "classes": list(self.classes), "faces": faces}
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+    def to_json(self, threshold: float = 0.0) -> str:
+        return json.dumps(self.to_dict(threshold), indent=2)
 
-    def to_csv(self) -> str:
+    def to_csv(self, threshold: float = 0.0) -> str:
         cols = ["face", "x", "y", "w", "h", "label", "confidence", "uncertain", "whole_image", *self.classes]
         buf = io.StringIO()
         wr = csv.writer(buf, lineterminator="\n")
@@ -55,28 +72,27 @@ class PhotoResult:
         for i, f in enumerate(self.faces):
             b = f.box
             wr.writerow([i, b.x, b.y, b.w, b.h, f.label, round(f.confidence, 5),
-                         f.is_uncertain(self.threshold), f.whole_image,
+                         f.is_uncertain(threshold), f.whole_image,
                          *[round(float(p), 5) for p in f.probs]])
         return buf.getvalue()
 
-    def annotated_png(self) -> bytes:
-        return encode_png(self.annotated)
 
-    def display_label(self, i: int) -> str:
-        f = self.faces[i]
-        return UNCERTAIN_LABEL if f.is_uncertain(self.threshold) else f.label
-
-
-def analyze_image(rgb: np.ndarray, analyzer, *, threshold: float = 0.0, show_bars: bool = False) -> PhotoResult:
+def analyze_image(rgb: np.ndarray, analyzer) -> PhotoResult:
     """Analyse an already decoded RGB image."""
     img = np.ascontiguousarray(rgb, dtype=np.uint8)
-    faces = analyzer.analyze(img)
-    annotated = annotate_frame(img, faces, threshold=threshold, show_bars=show_bars)
-    return PhotoResult(img, faces, annotated, threshold, tuple(analyzer.classifier.classes))
+    faces, n_found = analyzer.analyze_counted(img)
+    return PhotoResult(img, faces, tuple(analyzer.classifier.classes), n_found)
 
 
-def analyze_photo(data: bytes, analyzer, *, threshold: float = 0.0, show_bars: bool = False,
-                  max_pixels: int = DEFAULT_MAX_PIXELS) -> PhotoResult:
+def analyze_photo(data: bytes, analyzer, *, max_pixels: int = DEFAULT_MAX_PIXELS,
+                  max_decode_work: int = DEFAULT_MAX_DECODE_WORK) -> PhotoResult:
     """Decode uploaded bytes (ImageDecodeError with a user message when unusable) and analyse them."""
-    return analyze_image(decode_image(data, max_pixels=max_pixels), analyzer, threshold=threshold,
-                         show_bars=show_bars)
+    return analyze_image(decode_image(data, max_pixels=max_pixels, max_decode_work=max_decode_work), analyzer)
+
+
+def dropped_faces_notice(result: PhotoResult) -> str | None:
+    """What a page says when the per-photo face limit hid faces (64 faces used to show as 32, silently)."""
+    if not result.n_dropped:
+        return None
+    return (f"{result.n_faces + result.n_dropped} faces were found; only the {result.n_faces} largest are analysed "
+            "and shown (the limit of faces per photo).")

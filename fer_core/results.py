@@ -1,7 +1,7 @@
 """Small result types shared by the detector, classifier, analyzer and the pages.
 
 A face is a box plus a probability vector in CLASSES order; everything the dashboard shows
-or exports (labels, confidence, records, JSON) is derived from these two.
+or exports (labels, confidence, JSON; the record table in fer_core.records) is derived from these two.
 """
 
 from __future__ import annotations
@@ -94,19 +94,3 @@ class FacePrediction:
             "track_id": self.track_id,
             "whole_image": bool(self.whole_image),
         }
-
-
-def make_record(pred: FacePrediction, t: float, frame: int, face_id: int | None = None) -> dict:
-    """The shared per-face-per-frame record (video, live, timeline, storage all use this shape)."""
-    fid = face_id if face_id is not None else (pred.track_id if pred.track_id is not None else 0)
-    rec: dict = {
-        "t": round(float(t), 4), "frame": int(frame), "face_id": int(fid),
-        "x": int(pred.box.x), "y": int(pred.box.y), "w": int(pred.box.w), "h": int(pred.box.h),
-        "label": pred.label, "confidence": round(pred.confidence, 5),
-    }
-    for c, p in zip(pred.classes, pred.probs):
-        rec[c] = round(float(p), 5)
-    return rec
-
-
-RECORD_KEYS: tuple[str, ...] = ("t", "frame", "face_id", "x", "y", "w", "h", "label", "confidence") + CLASSES

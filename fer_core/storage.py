@@ -1,17 +1,19 @@
 """Saved emotion sessions (live and video): emotion scores per face per frame, never images.
 
 An embedded SQLite file by default; ``FER_DB_URL`` (any SQLAlchemy URL, e.g.
-``postgresql+psycopg://...``) points several app instances at one server database.
+``postgresql+psycopg://...``) points several app instances at one server database. A database
+another process holds locked fails within ``FER_DB_BUSY_TIMEOUT_S`` seconds (default 3), so a
+page waits seconds, not half a minute, before it says so.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,12 +21,15 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from fer_core.labels import CLASSES
+from fer_core.records import FLOAT_COLUMNS, INT_COLUMNS, RECORD_COLUMNS, dominant_emotion
 
+LOG = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB_PATH = REPO_ROOT / "sessions.db"
-RECORD_COLUMNS: tuple[str, ...] = ("t", "frame", "face_id", "x", "y", "w", "h", "label", "confidence", *CLASSES)
-_INT_COLUMNS = ("frame", "face_id", "x", "y", "w", "h")
-_FLOAT_COLUMNS = ("t", "confidence", *CLASSES)
+BUSY_TIMEOUT_ENV = "FER_DB_BUSY_TIMEOUT_S"
+DEFAULT_BUSY_TIMEOUT_S = 3.0
+BUSY_MESSAGE = ("The session database {url} is busy: another program is holding it locked. "
+                "Try again in a moment; nothing was changed.")
 
 _metadata = sa.MetaData()
 sessions_table = sa.Table(
@@ -43,8 +48,8 @@ records_table = sa.Table(
     "fer_records", _metadata,
     sa.Column("session_id", sa.Integer, sa.ForeignKey("fer_sessions.id", ondelete="CASCADE"), nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
-    *(sa.Column(c, sa.Integer, nullable=False) for c in _INT_COLUMNS),
-    *(sa.Column(c, sa.Float, nullable=False) for c in _FLOAT_COLUMNS),
+    *(sa.Column(c, sa.Integer, nullable=False) for c in INT_COLUMNS),
+    *(sa.Column(c, sa.Float, nullable=False) for c in FLOAT_COLUMNS),
     sa.Column("label", sa.String(20), nullable=False),
     sa.Index("ix_fer_records_session", "session_id", "seq"),
 )
@@ -66,11 +71,44 @@ def default_db_url() -> str:
     return os.environ.get("FER_DB_URL") or f"sqlite:///{DEFAULT_DB_PATH}"
 
 
-def _normalise_url(url: str) -> str:
-    """Accept a bare file path as a SQLite database, as users tend to type one."""
-    if "://" in url:
-        return url
-    return f"sqlite:///{Path(url).expanduser().resolve()}"
+def busy_timeout_s(env: Mapping[str, str] | None = None) -> float:
+    """How long a SQLite call waits for another process's lock before failing (FER_DB_BUSY_TIMEOUT_S)."""
+    raw = (os.environ if env is None else env).get(BUSY_TIMEOUT_ENV, "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_BUSY_TIMEOUT_S
+    except ValueError:
+        raise StorageError(f"{BUSY_TIMEOUT_ENV} must be a number of seconds, not {raw!r}.") from None
+    if not 0 <= value <= 600 or not math.isfinite(value):
+        raise StorageError(f"{BUSY_TIMEOUT_ENV} must be between 0 and 600 seconds, not {raw!r}.")
+    return value
+
+
+def _normalise_url(url: str) -> sa.engine.URL:
+    """The URL to open, with any SQLite file made absolute.
+
+    A bare file path means a SQLite file, as users tend to type one. A relative SQLite path would
+    otherwise land in whatever folder the server was started from; it is resolved once, here, so
+    the store (and the History page) can say where sessions really go.
+    """
+    try:
+        sa_url = sa.engine.make_url(url if "://" in url else f"sqlite:///{url}")
+    except sa.exc.ArgumentError:
+        raise StorageError("The session database setting (FER_DB_URL) is not a database URL; "
+                           "expected e.g. sqlite:///path/sessions.db or postgresql+psycopg://user@host/db.") from None
+    if _is_sqlite_file(sa_url) and not sa_url.query.get("uri"):
+        sa_url = sa_url.set(database=str(Path(sa_url.database).expanduser().resolve()))
+    return sa_url
+
+
+def db_location(url: str | sa.engine.URL) -> str:
+    """Where a database URL keeps sessions, for people: a SQLite file's absolute path, else the URL
+    without its password."""
+    sa_url = _normalise_url(url) if isinstance(url, str) else url
+    return sa_url.database if _is_sqlite_file(sa_url) else sa_url.render_as_string(hide_password=True)
+
+
+def _is_sqlite_file(sa_url: sa.engine.URL) -> bool:
+    return sa_url.get_backend_name() == "sqlite" and sa_url.database not in (None, "", ":memory:")
 
 
 def _now() -> str:
@@ -100,11 +138,11 @@ def clean_records(records: Iterable[Mapping]) -> list[dict]:
         if missing:
             raise ValueError(f"Record {i} lacks {', '.join(missing)}; records need {', '.join(RECORD_COLUMNS)}.")
         try:
-            row = {c: int(rec[c]) for c in _INT_COLUMNS}
-            row.update({c: float(rec[c]) for c in _FLOAT_COLUMNS})
+            row = {c: int(rec[c]) for c in INT_COLUMNS}
+            row.update({c: float(rec[c]) for c in FLOAT_COLUMNS})
         except (TypeError, ValueError) as exc:
             raise ValueError(f"Record {i} has a non-numeric value ({exc}).") from None
-        bad = [c for c in _FLOAT_COLUMNS if not math.isfinite(row[c])]
+        bad = [c for c in FLOAT_COLUMNS if not math.isfinite(row[c])]
         if bad:
             raise ValueError(f"Record {i} has non-finite {', '.join(bad)}.")
         if rec["label"] not in CLASSES:
@@ -114,45 +152,20 @@ def clean_records(records: Iterable[Mapping]) -> list[dict]:
     return out
 
 
-def _top_class(record: dict) -> str:
-    """The record's most probable class: the same rule fer_core.timeline uses, so History's table and charts agree."""
-    return max(CLASSES, key=lambda c: record[c])
-
-
-def emotion_shares(records: list[dict]) -> dict[str, float]:
-    """Share of records (faces x frames) whose most probable emotion is each class, in CLASSES order."""
-    counts = Counter(_top_class(r) for r in records)
-    n = sum(counts.values())
-    return {c: (counts[c] / n if n else 0.0) for c in CLASSES}
-
-
-def dominant_emotion(records: list[dict]) -> str | None:
-    """Most frequent top class; ties go to the higher mean probability. None for no records."""
-    if not records:
-        return None
-    counts = Counter(_top_class(r) for r in records)
-    mean = {c: sum(r[c] for r in records) / len(records) for c in CLASSES}
-    return max(CLASSES, key=lambda c: (counts[c], mean[c]))
-
-
 class SessionStore:
     """Save, list, load and delete sessions; one instance is safe to share between threads."""
 
     def __init__(self, url: str | None = None) -> None:
-        try:
-            sa_url = sa.engine.make_url(_normalise_url(url or default_db_url()))
-        except sa.exc.ArgumentError:
-            raise StorageError("The session database setting (FER_DB_URL) is not a database URL; "
-                               "expected e.g. sqlite:///path/sessions.db or postgresql+psycopg://user@host/db.") from None
+        sa_url = _normalise_url(url or default_db_url())
         self.url = sa_url.render_as_string(hide_password=True)  # for messages: never show a password
         kw: dict = {}
-        if sa_url.get_backend_name() == "sqlite" and sa_url.database not in (None, "", ":memory:"):
+        if _is_sqlite_file(sa_url):
             db_file = Path(sa_url.database)
             try:
                 db_file.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StorageError(f"Cannot create the folder for the session database {db_file}: {exc}") from None
-            kw["connect_args"] = {"timeout": 30, "check_same_thread": False}
+            kw["connect_args"] = {"timeout": busy_timeout_s(), "check_same_thread": False}
         elif sa_url.get_backend_name() == "sqlite":  # in-memory: one shared connection, or each sees its own db
             kw.update(poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
         else:  # a server: pooled connections die when it restarts, so test each before use
@@ -172,10 +185,17 @@ class SessionStore:
         try:
             _create_tables(self.engine)
         except sa.exc.SQLAlchemyError as exc:
+            if _is_busy(exc):
+                raise StorageError(BUSY_MESSAGE.format(url=self.url)) from None
             raise StorageError(f"Cannot open the session database {self.url}: {getattr(exc, 'orig', None) or exc}") from None
 
     def __repr__(self) -> str:
         return f"SessionStore({self.url!r})"
+
+    @property
+    def location(self) -> str:
+        """Where sessions are kept, for people: see db_location."""
+        return db_location(self.engine.url)
 
     def save_session(self, source: str, records: list[dict], *, started_at: datetime | str | float | None = None,
                      meta: dict | None = None) -> int:
@@ -188,21 +208,35 @@ class SessionStore:
             meta_json = json.dumps(meta)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"Session meta must be JSON-serialisable: {exc}") from None
-        ts = [r["t"] for r in rows]
-        try:
-            duration = float(meta.get("duration_s", (max(ts) - min(ts)) if ts else 0.0))
-        except (TypeError, ValueError):
-            raise ValueError("Session meta 'duration_s' must be a number of seconds.") from None
-        head = {
-            "created_at": _now(), "started_at": _iso(started_at), "source": source.strip()[:200],
-            "duration_s": duration, "dominant_emotion": dominant_emotion(rows), "n_records": len(rows),
-            "n_faces": len({r["face_id"] for r in rows}), "meta_json": meta_json,
-        }
+        head = {"created_at": _now(), "started_at": _iso(started_at), "source": source.strip()[:200],
+                **_summary(rows, meta), "meta_json": meta_json}
         with self._lock, self._begin() as conn:
             sid = int(conn.execute(sa.insert(sessions_table).values(**head)).inserted_primary_key[0])
             if rows:
                 conn.execute(sa.insert(records_table), [{"session_id": sid, "seq": i, **r} for i, r in enumerate(rows)])
         return sid
+
+    def append_records(self, session_id: int, records: list[dict]) -> None:
+        """Add records to a saved session and refresh its summary, in one transaction.
+
+        A live stream is saved as it goes (fer_core.live_session): a crash loses only the records
+        since the last call, and History always shows a consistent session.
+        """
+        sid = self._id(session_id)
+        rows = clean_records(records)
+        if not rows:
+            return
+        with self._lock, self._begin() as conn:
+            meta_json = conn.execute(sa.select(sessions_table.c.meta_json).where(sessions_table.c.id == sid)).first()
+            if meta_json is None:
+                raise SessionNotFoundError(sid)
+            where = records_table.c.session_id == sid
+            start = conn.execute(sa.select(sa.func.coalesce(sa.func.max(records_table.c.seq), -1)).where(where)
+                                 ).scalar_one() + 1
+            conn.execute(sa.insert(records_table), [{"session_id": sid, "seq": start + i, **r} for i, r in enumerate(rows)])
+            stored = conn.execute(sa.select(*(records_table.c[c] for c in RECORD_COLUMNS)).where(where)).mappings().all()
+            summary = _summary([dict(r) for r in stored], _parse_meta(meta_json[0], sid))
+            conn.execute(sa.update(sessions_table).where(sessions_table.c.id == sid).values(**summary))
 
     def list_sessions(self) -> list[dict]:
         """Newest first: id, created_at, started_at, source, duration_s, dominant_emotion, n_records, n_faces."""
@@ -223,7 +257,7 @@ class SessionStore:
                 .where(records_table.c.session_id == sid).order_by(records_table.c.seq)
             ).mappings().all()
         info = {k: v for k, v in head.items() if k != "meta_json"}
-        info["meta"] = json.loads(head["meta_json"] or "{}")
+        info["meta"] = _parse_meta(head["meta_json"], sid)
         return info, [dict(r) for r in rows]
 
     def delete_session(self, session_id: int) -> None:
@@ -254,6 +288,36 @@ class SessionStore:
         return _Guard(self.engine.begin, self.url)
 
 
+def _summary(rows: list[dict], meta: Mapping) -> dict:
+    """A session's summary columns from all its (clean) records; meta's duration_s wins over their span."""
+    ts = [r["t"] for r in rows]
+    try:
+        duration = float(meta.get("duration_s", (max(ts) - min(ts)) if ts else 0.0))
+    except (TypeError, ValueError):
+        raise ValueError("Session meta 'duration_s' must be a number of seconds.") from None
+    return {"duration_s": duration, "dominant_emotion": dominant_emotion(rows), "n_records": len(rows),
+            "n_faces": len({r["face_id"] for r in rows})}
+
+
+def _parse_meta(text: str | None, session_id: int) -> dict:
+    """A session's stored meta as a dict; a damaged one (not JSON, not an object) reads as empty,
+    so one bad row never breaks a page that lists or opens sessions."""
+    try:
+        meta = json.loads(text or "{}")
+    except (TypeError, ValueError):
+        meta = None
+    if not isinstance(meta, dict):
+        LOG.warning("session %s: stored meta is not a JSON object; ignored", session_id)
+        return {}
+    return meta
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked" / "busy": another connection holds the lock past the timeout."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
+
+
 class _Guard:
     """Context manager that turns driver errors into one StorageError with the database named."""
 
@@ -265,6 +329,8 @@ class _Guard:
             self.cm = self.opener()
             return self.cm.__enter__()
         except sa.exc.SQLAlchemyError as exc:
+            if _is_busy(exc):
+                raise StorageError(BUSY_MESSAGE.format(url=self.url)) from None
             raise StorageError(f"Session database {self.url} is unavailable: {getattr(exc, 'orig', None) or exc}") \
                 from None
 
@@ -275,6 +341,8 @@ class _Guard:
             exc = exc or exit_exc
             suppressed = False
         if isinstance(exc, sa.exc.SQLAlchemyError) and not suppressed:
+            if _is_busy(exc):
+                raise StorageError(BUSY_MESSAGE.format(url=self.url)) from None
             raise StorageError(f"Session database {self.url} failed: {getattr(exc, 'orig', None) or exc}") from None
         return suppressed
 

@@ -1,5 +1,5 @@
-"""Emotion over time: per-face series from records, resampling, smoothing, segments, summary,
-exports and the plotly figures the dashboard shows.
+"""Emotion over time: per-face series from records, the runs where one emotion holds, and the
+summary (dominant emotion by fer_core.records' rule, shares, averaged emotion) pages show.
 
 Records are the shared per-face-per-frame dicts (t, frame, face_id, box, label, confidence,
 one probability column per class) that video analysis and the live page both produce.
@@ -7,25 +7,22 @@ one probability column per class) that video analysis and the live page both pro
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from fer_core.labels import CLASSES, COLORS_HEX
+from fer_core.labels import CLASSES
+from fer_core.records import dominant_index, probability_matrix, top_class_counts
 
 
 @dataclass
 class FaceSeries:
-    """One face's samples: times (s), frames and an (n, classes) probability matrix."""
+    """One face's samples: times (s) and an (n, classes) probability matrix."""
 
     face_id: int
     t: np.ndarray
     probs: np.ndarray
-    frames: np.ndarray
 
     @property
     def labels(self) -> np.ndarray:
@@ -42,7 +39,7 @@ class FaceSeries:
 
 
 class Timeline:
-    """Per-face emotion series; every transform returns a new Timeline."""
+    """Per-face emotion series built from records."""
 
     def __init__(self, series: dict[int, FaceSeries], classes: Sequence[str] = CLASSES) -> None:
         self.series = dict(sorted(series.items()))
@@ -63,9 +60,7 @@ class Timeline:
         for fid, rows in groups.items():
             rows.sort(key=lambda r: (float(r["t"]), int(r.get("frame", 0) or 0)))
             t = np.array([float(r["t"]) for r in rows], np.float64)
-            frames = np.array([int(r.get("frame", i) or 0) for i, r in enumerate(rows)], np.int64)
-            probs = np.array([[float(r.get(c, 0.0) or 0.0) for c in classes] for r in rows], np.float32)
-            series[fid] = FaceSeries(fid, t, probs.reshape(-1, len(classes)), frames)
+            series[fid] = FaceSeries(fid, t, probability_matrix(rows, classes).astype(np.float32))
         return cls(series, classes)
 
     @property
@@ -82,52 +77,6 @@ class Timeline:
         if not ts:
             return 0.0
         return float(max(t[-1] for t in ts) - min(t[0] for t in ts))
-
-    # ----------------------------------------------------------- transforms
-    def resample(self, step_s: float) -> Timeline:
-        """Mean probabilities in fixed ``step_s`` bins (bins without samples are left out)."""
-        if step_s <= 0:
-            raise ValueError("Resampling step must be positive.")
-        out = {}
-        for fid, s in self.series.items():
-            if not len(s.t):
-                out[fid] = s
-                continue
-            idx = np.floor((s.t - 0.0) / step_s).astype(np.int64)
-            uniq, inv = np.unique(idx, return_inverse=True)
-            sums = np.zeros((len(uniq), s.probs.shape[1]), np.float64)
-            np.add.at(sums, inv, s.probs)
-            counts = np.bincount(inv, minlength=len(uniq))[:, None]
-            first_frame = np.full(len(uniq), np.iinfo(np.int64).max)
-            np.minimum.at(first_frame, inv, s.frames)
-            out[fid] = FaceSeries(fid, (uniq + 0.5) * step_s, (sums / counts).astype(np.float32), first_frame)
-        return Timeline(out, self.classes)
-
-    def smooth(self, method: str = "ema", alpha: float = 0.3, window: int = 5) -> Timeline:
-        """EMA (``alpha``), centred moving mean (``window`` samples) or centred median of each class."""
-        out = {}
-        for fid, s in self.series.items():
-            p = s.probs.astype(np.float64)
-            if len(p) == 0 or method == "none":
-                q = p
-            elif method == "ema":
-                if not 0 < alpha <= 1:
-                    raise ValueError("EMA alpha must be in (0, 1].")
-                q = np.empty_like(p)
-                q[0] = p[0]
-                for i in range(1, len(p)):
-                    q[i] = alpha * p[i] + (1 - alpha) * q[i - 1]
-            elif method in ("window", "median"):
-                k = max(1, int(window))
-                lo, hi = k // 2, k - k // 2
-                red = np.mean if method == "window" else np.median
-                q = np.stack([red(p[max(0, i - lo): i + hi], axis=0) for i in range(len(p))])
-                if method == "median":
-                    q = q / np.maximum(q.sum(axis=1, keepdims=True), 1e-9)
-            else:
-                raise ValueError(f"Unknown smoothing {method!r}: use ema, window, median or none.")
-            out[fid] = FaceSeries(fid, s.t.copy(), q.astype(np.float32), s.frames.copy())
-        return Timeline(out, self.classes)
 
     # ------------------------------------------------------------- analysis
     def segments(self, max_gap_s: float | None = None, min_duration_s: float = 0.0) -> list[dict]:
@@ -164,20 +113,20 @@ class Timeline:
         if len(probs) == 0:
             return {"n_samples": 0, "dominant": None, "shares": {c: 0.0 for c in self.classes},
                     "overall": {c: 0.0 for c in self.classes}, "overall_label": None}
-        counts = np.bincount(np.argmax(probs, axis=1), minlength=len(self.classes))
+        counts = top_class_counts(probs)
         shares = counts / counts.sum()
         mean = probs.mean(axis=0)
         return {
             "n_samples": int(len(probs)),
-            "dominant": self.classes[int(np.argmax(counts))],
+            "dominant": self.classes[dominant_index(probs)],
             "shares": {c: round(float(v), 4) for c, v in zip(self.classes, shares)},
             "overall": {c: round(float(v), 4) for c, v in zip(self.classes, mean)},
             "overall_label": self.classes[int(np.argmax(mean))],
         }
 
     def summary(self) -> dict:
-        """Dominant emotion (most frequent label), share of each, the averaged ("overall") emotion,
-        per face and for everyone together, plus the segments."""
+        """Dominant emotion (fer_core.records.dominant_index), share of each, the averaged ("overall")
+        emotion, per face and for everyone together, plus the segments."""
         allp = [s.probs for s in self.series.values() if len(s.t)]
         out = self._stats(np.concatenate(allp) if allp else np.zeros((0, len(self.classes))))
         out["n_faces"] = len([s for s in self.series.values() if len(s.t)])
@@ -186,134 +135,3 @@ class Timeline:
                            for fid, s in self.series.items()}
         out["segments"] = self.segments()
         return out
-
-    # --------------------------------------------------------------- export
-    def rows(self) -> list[dict]:
-        """One dict per sample: t, frame, face_id, label, confidence, one column per class."""
-        rows = []
-        for fid, s in self.series.items():
-            for i in range(len(s.t)):
-                p = s.probs[i]
-                k = int(np.argmax(p))
-                row = {"t": round(float(s.t[i]), 4), "frame": int(s.frames[i]), "face_id": fid,
-                       "label": self.classes[k], "confidence": round(float(p[k]), 5)}
-                row.update({c: round(float(v), 5) for c, v in zip(self.classes, p)})
-                rows.append(row)
-        rows.sort(key=lambda r: (r["t"], r["face_id"]))
-        return rows
-
-    def to_csv(self) -> str:
-        cols = ["t", "frame", "face_id", "label", "confidence", *self.classes]
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
-        w.writeheader()
-        w.writerows(self.rows())
-        return buf.getvalue()
-
-    def to_json(self) -> str:
-        return json.dumps({
-            "classes": list(self.classes),
-            "faces": [{"face_id": fid, "t": [round(float(x), 4) for x in s.t],
-                       "frames": [int(f) for f in s.frames],
-                       "probs": [[round(float(v), 5) for v in row] for row in s.probs]}
-                      for fid, s in self.series.items()],
-            "summary": self.summary(),
-        })
-
-
-def records_to_csv(records: Sequence[dict], classes: Sequence[str] = CLASSES) -> str:
-    """The raw record table as CSV (all record keys, class columns in CLASSES order)."""
-    base = ["t", "frame", "face_id", "x", "y", "w", "h", "label", "confidence"]
-    cols = base + list(classes)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in records:
-        w.writerow({k: r.get(k, "") for k in cols})
-    return buf.getvalue()
-
-
-# ------------------------------------------------------------------ figures
-def _face_series(tl: Timeline, face_id: int | None) -> FaceSeries | None:
-    if tl.empty:
-        return None
-    if face_id is None:
-        face_id = max(tl.series, key=lambda f: len(tl.series[f].t))
-    return tl.series.get(face_id)
-
-
-def timeline_figure(tl: Timeline, face_id: int | None = None, title: str | None = None, height: int = 360):
-    """Probability of each emotion over time for one face (default: the face seen longest)."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    s = _face_series(tl, face_id)
-    if s is not None:
-        for k, c in enumerate(tl.classes):
-            fig.add_trace(go.Scatter(
-                x=s.t, y=s.probs[:, k], mode="lines", name=c, line={"color": COLORS_HEX.get(c, "#999999"), "width": 2},
-                hovertemplate=f"{c}: %{{y:.0%}} at %{{x:.1f}} s<extra></extra>",
-            ))
-        fig.add_trace(valence_trace(s.t, s.probs, tl.classes))
-    fig.update_layout(
-        title=title or (f"Emotion over time (face {s.face_id})" if s is not None else "Emotion over time (no faces yet)"),
-        xaxis_title="time (s)", yaxis_title="probability", yaxis={"range": [0, 1], "tickformat": ".0%"},
-        yaxis2={"range": [-1.05, 1.05], "overlaying": "y", "side": "right", "showgrid": False, "zeroline": False,
-                "tickvals": [-1, 0, 1], "ticktext": ["negative", "0", "positive"], "title": "valence"},
-        height=height + 60, margin={"l": 40, "r": 70, "t": 50, "b": 100},
-        # Below the time axis, so the valence axis on the right keeps its ticks and title.
-        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": -0.25, "yanchor": "top"},
-    )
-    return fig
-
-
-VALENCE_TRACE_NAME = "valence (positive minus negative)"
-
-
-def valence_trace(t, probs, classes: Sequence[str] = CLASSES):
-    """Net valence (fer_core.valence) over time as a dashed black line on the right-hand axis."""
-    import plotly.graph_objects as go
-
-    from fer_core.valence import net_valence
-
-    return go.Scatter(
-        x=t, y=net_valence(probs, classes), mode="lines", name=VALENCE_TRACE_NAME, yaxis="y2",
-        line={"color": "#000000", "width": 2, "dash": "dash"},
-        hovertemplate="valence %{y:+.2f} at %{x:.1f} s<extra></extra>",
-    )
-
-
-def distribution_figure(source: Timeline | dict, title: str = "Share of time per emotion", height: int = 320):
-    """Bar per emotion: share of samples where it was the label (from a Timeline or its summary)."""
-    import plotly.graph_objects as go
-
-    shares = source.summary()["shares"] if isinstance(source, Timeline) else source["shares"]
-    classes = list(shares)
-    vals = [float(shares[c]) for c in classes]
-    fig = go.Figure(go.Bar(
-        x=classes, y=vals, marker_color=[COLORS_HEX.get(c, "#999999") for c in classes],
-        text=[f"{c}<br>{v:.0%}" for c, v in zip(classes, vals)], textposition="outside",
-        hovertemplate="%{x}: %{y:.1%}<extra></extra>",
-    ))
-    fig.update_layout(title=title, yaxis={"range": [0, max(vals + [0.01]) * 1.25], "tickformat": ".0%"},
-                      height=height, margin={"l": 40, "r": 10, "t": 50, "b": 40}, showlegend=False)
-    return fig
-
-
-def probability_bar_figure(probs: Sequence[float], classes: Sequence[str] = CLASSES,
-                           title: str | None = None, height: int = 280):
-    """Horizontal bars of one face's class probabilities, labelled with name and percentage."""
-    import plotly.graph_objects as go
-
-    p = [float(v) for v in np.asarray(probs, dtype=float).reshape(-1)]
-    if len(p) != len(classes):
-        raise ValueError(f"Expected {len(classes)} probabilities, got {len(p)}.")
-    fig = go.Figure(go.Bar(
-        x=p, y=list(classes), orientation="h", marker_color=[COLORS_HEX.get(c, "#999999") for c in classes],
-        text=[f"{c} {v:.0%}" for c, v in zip(classes, p)], textposition="auto",
-        hovertemplate="%{y}: %{x:.1%}<extra></extra>",
-    ))
-    fig.update_layout(title=title, xaxis={"range": [0, 1], "tickformat": ".0%"},
-                      yaxis={"autorange": "reversed"}, height=height,
-                      margin={"l": 70, "r": 10, "t": 40 if title else 10, "b": 30}, showlegend=False)
-    return fig

@@ -39,12 +39,27 @@ def detector_select(key: str, live: bool = False, help: str | None = None) -> st
                         key=key, help=help or faces.DETECTOR_HELP)
 
 
+def upload_limits():
+    """The configured upload limits (fer_core.limits), or None after a message naming the bad variable."""
+    from fer_core.limits import LimitsConfigError, load_limits
+
+    try:
+        return load_limits()
+    except LimitsConfigError as exc:
+        show_error(f"The server's upload limits are misconfigured: {exc}",
+                   "Fix or unset that environment variable and restart the app (see the README's Configuration).")
+        return None
+
+
 def load_analyzer(detector_name: str, purpose: str = "photo"):
-    """A FaceAnalyzer over the cached classifier and detector (tuned for 'photo' or 'video'),
-    or None after a clear message."""
+    """A FaceAnalyzer over the cached classifier and detector (tuned for 'photo' or 'video'), analysing
+    at most the configured number of faces per image, or None after a clear message."""
     from fer_core.analyzer import MIRROR_STILLS, FaceAnalyzer
     from fer_core.faces import DetectorUnavailableError
 
+    limits = upload_limits()
+    if limits is None:
+        return None
     classifier = load_classifier()
     if classifier is None:
         return None
@@ -58,7 +73,7 @@ def load_analyzer(detector_name: str, purpose: str = "photo"):
         show_error(f"The face detector '{detector_name}' could not be loaded ({type(exc).__name__}: {exc}).",
                    "Choose the Haar cascade detector instead.")
         return None
-    return FaceAnalyzer(classifier, detector, mirror=MIRROR_STILLS)
+    return FaceAnalyzer(classifier, detector, mirror=MIRROR_STILLS, max_faces=limits.faces_per_image)
 
 
 def digest(data: bytes) -> str:
@@ -124,49 +139,11 @@ def show_error_safely(what: str, exc: BaseException) -> None:
                "Try another file; if it keeps happening, report it with this message.")
 
 
-def crop_margin(pred) -> float:
-    """A whole-image prediction is its own crop; detected faces get the engine's margin."""
-    from fer_core.faces import DEFAULT_MARGIN
-
-    return 0.0 if pred.whole_image else DEFAULT_MARGIN
-
-
-def face_crop(image: np.ndarray, pred) -> np.ndarray:
-    """The face crop Grad-CAM explains: unaligned, so its map lines up with the original image."""
-    from fer_core.faces import crop_face
-
-    return crop_face(image, pred.box, crop_margin(pred), align=False)
-
-
-def full_image_overlay(image: np.ndarray, pred, heatmap: np.ndarray, colormap: str, alpha: float) -> np.ndarray:
-    """The full image with this face's heatmap blended over the face's crop square, outlined."""
-    import cv2
-
-    from fer_core.faces import expand_box
-    from fer_core.gradcam import overlay_on_image
-
-    out = overlay_on_image(image, pred.box, heatmap, crop_margin(pred), colormap=colormap, alpha=alpha)
-    h, w = out.shape[:2]
-    x0, y0, x1, y1 = expand_box(pred.box, crop_margin(pred))
-    cv2.rectangle(out, (max(0, x0), max(0, y0)), (min(w, x1) - 1, min(h, y1) - 1), (255, 255, 255),
-                  max(1, round(max(h, w) / 400)))
-    return out
-
-
-def gradcam_layer() -> str | None:
-    """The convolutional block the model config names for Grad-CAM (None: the module's default)."""
-    from fer_core.model_store import ModelFilesError, load_model_config
-
-    try:
-        return load_model_config().get("gradcam_layer")
-    except ModelFilesError:
-        return None
-
-
-def compute_gradcam(crop: np.ndarray, class_index: int, cache_key: str) -> np.ndarray | None:
-    """Grad-CAM heatmap (HxW, 0..1) for one face and class, cached in this session; None after a
-    message when the Keras model is unavailable. Imports TensorFlow (via fer_core.tf_import)."""
-    from pages._common import load_keras_model
+def gradcam_explanation(image: np.ndarray, pred, class_index: int, cache_key: str):
+    """fer_core.gradcam's Explanation (crop and heatmap) of one face for one class, kept in this
+    session so redrawing it with another colormap or opacity is instant; None after a message when
+    the Keras model is unavailable. Imports TensorFlow (via fer_core.tf_import)."""
+    from pages._common import load_keras_model, model_dir
 
     cache = st.session_state.setdefault("_gradcam_cache", {})
     key = f"{cache_key}:{class_index}"
@@ -175,15 +152,16 @@ def compute_gradcam(crop: np.ndarray, class_index: int, cache_key: str) -> np.nd
     model = load_keras_model()
     if model is None:
         return None
-    from fer_core.gradcam import gradcam_heatmap
+    from fer_core.gradcam import configured_layer, crop_margin, explain_face
 
     with st.spinner("Computing Grad-CAM (the first one loads TensorFlow and takes a few seconds)..."):
         try:
-            heat = gradcam_heatmap(model, crop, class_index=class_index, layer_name=gradcam_layer())
+            explanation = explain_face(model, image, pred.box, class_index, configured_layer(model_dir()),
+                                       crop_margin(pred))
         except Exception as exc:
             show_error_safely("Grad-CAM", exc)
             return None
     if len(cache) > 32:  # bounded: heatmaps are small, but sessions can be long
         cache.pop(next(iter(cache)))
-    cache[key] = heat
-    return heat
+    cache[key] = explanation
+    return explanation

@@ -8,19 +8,38 @@ modification times, so a newly shipped model is picked up without restarting the
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import streamlit as st
+
+from fer_core.model_store import CONFIG_NAME
+from fer_core.plain_text import plain  # noqa: F401  (pages import it from here)
 
 
 def _use_the_router() -> None:
     """Send a fresh server's first visit through app.py's router.
 
-    A script folder named ``pages/`` next to app.py makes Streamlit start each server process in
-    its old pages-directory mode: until some visit runs app.py (and so ``st.navigation``), a deep
-    link such as /explain runs that page alone, without the router's import order, notice and
-    menu. Every page imports this module, so the first such visit switches the process to the
-    router for good and reruns itself through it (same page: page ids come from the URL path).
+    Why a patch and not a supported API (Streamlit 1.67, read in its source):
+    - Once per server process, when its first session starts, Streamlit sets
+      ``PagesManager.uses_pages_directory`` to whether a folder named ``pages/`` sits next to the
+      entrypoint (streamlit/runtime/pages_manager.py). Only ``st.navigation`` clears it, and only
+      when app.py has run in some session (docs: calling st.navigation in any session makes the app
+      ignore the pages/ directory across all sessions).
+    - While it is set, the script runner does not run app.py: it lists ``pages/*.py`` and runs the
+      page the URL names on its own (``_mpa_v1`` in streamlit/runtime/scriptrunner/script_runner.py).
+      A first visit to /explain would run pages/explain.py without the router: no import order
+      (streamlit_webrtc before TensorFlow), no notice, a menu of file names.
+    - The supported ways out do not fit: Streamlit's guidance is to name the folder something else
+      (app_pages/), but the design names pages/; moving the scripts into a subfolder (st.Page paths
+      or callables Streamlit does not auto-discover) leaves the flag set, since it only asks whether
+      pages/ exists, so a deep link then finds no page and gets Streamlit's "Page not found" dialog
+      before app.py takes over; no config option turns the mode off (client.showSidebarNavigation
+      only hides the menu).
+    So every page imports this module, and the first page that runs in the old mode clears the flag
+    (what st.navigation does) and reruns through app.py: the same page, since page ids come from the
+    URL path. tests/test_app_home.py::test_deep_link_on_a_fresh_server_goes_through_the_router checks
+    it on a real server; with a Streamlit that drops the flag this does nothing.
     """
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -48,8 +67,61 @@ def show_disclaimer() -> None:
 
 
 def show_error(message: str, hint: str | None = None) -> None:
-    """A user-facing error: the message and what to do about it, never a traceback."""
-    st.error(message if not hint else f"{message}\n\n{hint}", icon=":material/error:")
+    """A user-facing error: the message (plain text: it often quotes a file name or an exception)
+    and what to do about it (Markdown: ours), never a traceback."""
+    st.error(plain(message) if not hint else f"{plain(message)}\n\n{hint}", icon=":material/error:")
+
+
+def app_secrets() -> dict | None:
+    """The contents of .streamlit/secrets.toml, or None when there is none (the normal case)."""
+    try:
+        return dict(st.secrets) if len(st.secrets) else None
+    except Exception:  # no secrets file, or one Streamlit cannot read
+        return None
+
+
+WRONG_TOKEN_DELAY_S = 1.0  # slows guessing down
+
+
+def has_access() -> bool:
+    """Whether this browser session may see the app: no token configured, or it gave the right one.
+    A token setting that cannot be used (e.g. too short) lets nobody in."""
+    from fer_core.access import AccessConfigError, configured_token, fingerprint
+
+    try:
+        token = configured_token(secrets=app_secrets())
+    except AccessConfigError:
+        return False
+    return token is None or st.session_state.get("_access") == fingerprint(token)
+
+
+def require_access() -> None:
+    """Stop the page behind a token prompt until this browser session gives the shared token.
+
+    app.py calls it before running any page, and load_store checks has_access again, so sessions
+    are never shown, exported or deleted without it. Off (returns at once) when no token is set.
+    """
+    from fer_core.access import AccessConfigError, configured_token, fingerprint, token_matches
+
+    try:
+        token = configured_token(secrets=app_secrets())
+    except AccessConfigError as exc:
+        show_error(f"The access token setting cannot be used, so the app stays closed: {exc}")
+        st.stop()
+    if token is None or st.session_state.get("_access") == fingerprint(token):
+        return
+    st.title(APP_TITLE)
+    st.write("This dashboard is shared with an access token. Enter the token you were given.")
+    with st.form("access_form"):
+        given = st.text_input("Access token", type="password", key="_access_given")
+        submitted = st.form_submit_button("Open the dashboard")
+    if submitted:
+        if token_matches(given, token):
+            st.session_state["_access"] = fingerprint(token)
+            st.rerun()
+        time.sleep(WRONG_TOKEN_DELAY_S)
+        show_error("That access token is not right.")
+    st.stop()
 
 
 def model_dir() -> Path:
@@ -65,7 +137,9 @@ def _stamp(*paths: Path) -> tuple:
 
 
 def _model_stamp(directory: Path) -> tuple:
-    return _stamp(*(directory / n for n in ("model_config.json", "model.tflite", "model.keras"))) + \
+    from fer_core.model_store import CONFIG_NAME, KERAS_NAME, SERVED_NAME
+
+    return _stamp(*(directory / n for n in (CONFIG_NAME, SERVED_NAME, KERAS_NAME))) + \
         _stamp(*sorted(directory.glob("*.tflite")))
 
 
@@ -77,7 +151,7 @@ def _classifier(directory: str, stamp: tuple):
 
 
 MODEL_HINT = ("The app reads its model from models/ (or the folder named by FER_MODEL_DIR): "
-              "model_config.json plus the model file it names. Train and ship one with "
+              f"{CONFIG_NAME} plus the model file it names. Train and ship one with "
               "`python -m fer_core.train` and `python -m fer_core.ship`, or restore models/ from git.")
 
 
@@ -98,10 +172,10 @@ def load_classifier(show: bool = True):
 
 
 @st.cache_resource(show_spinner="Loading the Keras model for Grad-CAM (first time only)...", max_entries=2)
-def _keras_model(path: str, stamp: tuple):
-    from fer_core.tf_import import keras
+def _keras_model(directory: str, stamp: tuple):
+    from fer_core.gradcam import load_keras_model
 
-    return keras().models.load_model(path, compile=False)
+    return load_keras_model(directory)
 
 
 def load_keras_model(show: bool = True):
@@ -113,8 +187,8 @@ def load_keras_model(show: bool = True):
     from fer_core.model_store import ModelFilesError, keras_model_path
 
     try:
-        p = keras_model_path(model_dir())
-        return _keras_model(str(p), _stamp(p))
+        d = model_dir()
+        return _keras_model(str(d), _stamp(keras_model_path(d)))
     except ModelFilesError as exc:
         if show:
             show_error(f"The Keras model could not be loaded: {exc}", MODEL_HINT)
@@ -135,6 +209,10 @@ def load_store(show: bool = True):
     """The session database (FER_DB_URL, else a local SQLite file), or None after a message."""
     from fer_core.storage import StorageError, default_db_url
 
+    if not has_access():  # app.py asks first; this keeps sessions closed even to a page run on its own
+        if show:
+            show_error("Saved sessions need the access token: open the app's home page to enter it.")
+        return None
     try:
         return _store(default_db_url())
     except StorageError as exc:

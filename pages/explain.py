@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer_core.gradcam import COLORMAPS, overlay_heatmap
+from fer_core.charts import probability_bar_figure
+from fer_core.gradcam import COLORMAPS
 from fer_core.imageio import ImageDecodeError
 from fer_core.labels import CLASSES
-from fer_core.photo import analyze_photo
-from fer_core.timeline import probability_bar_figure
+from fer_core.photo import analyze_photo, dropped_faces_notice
+from fer_core.preview import preview
 from fer_core.valence import describe as describe_valence
 from pages._analysis import (
-    compute_gradcam, detector_select, digest, emotion_badge, face_crop, full_image_overlay, load_analyzer,
-    photo_inputs, show_error_safely, threshold_slider,
+    detector_select, digest, emotion_badge, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
+    threshold_slider, upload_limits,
 )
-from pages._common import show_error
+from pages._common import plain, show_error
 
 st.title("Explain (Grad-CAM)")
 st.write("Grad-CAM highlights the parts of a face that pushed the model towards an emotion. Pick a "
@@ -34,31 +35,36 @@ inputs = photo_inputs("explain", multiple=False)
 if not inputs:
     st.info("Choose a photo to explain.")
     st.stop()
-analyzer = load_analyzer(detector_name)
+limits = upload_limits()
+analyzer = load_analyzer(detector_name) if limits is not None else None
 if analyzer is None:
     st.stop()
 item = inputs[0]
+name = plain(item.name)  # a file name is plain text, never Markdown
 key = f"{digest(item.data)}:{detector_name}"
 cache = st.session_state.setdefault("_explain_result", {})
 if cache.get("key") != key:
     try:
-        with st.spinner(f"Finding faces in {item.name}..."):
-            result = analyze_photo(item.data, analyzer)
+        with st.spinner(f"Finding faces in {name}..."):
+            result = analyze_photo(item.data, analyzer, max_pixels=limits.image_pixels,
+                                   max_decode_work=limits.image_decode_work)
     except ImageDecodeError as exc:
         show_error(f"{item.name}: {exc}", "Upload a JPG, PNG, WebP or BMP photo.")
         st.stop()
     except Exception as exc:
-        show_error_safely(f"Analysing {item.name}", exc)
+        show_error_safely(f"Analysing {name}", exc)
         st.stop()
     cache.clear()
     cache.update(key=key, result=result)
 result = cache["result"]
 
 if not result.faces:
-    st.warning(f"No face found in {item.name}, so there is nothing to explain. Try a photo with a larger, "
+    st.warning(f"No face found in {name}, so there is nothing to explain. Try a photo with a larger, "
                "frontal face, or the MTCNN detector in the sidebar.")
-    st.image(result.image, caption=item.name, width="content")  # natural size, never blown up
+    st.image(preview(result.image), caption=name, width="content")  # natural size, never blown up
     st.stop()
+if notice := dropped_faces_notice(result):
+    st.warning(notice)
 
 
 def _face_name(i: int) -> str:
@@ -84,16 +90,14 @@ st.caption(f"Valence: {describe_valence(pred.probs, pred.classes)}")
 if result.whole_image:
     st.info("No face was detected, but the image looks like a face crop, so the whole image is explained.")
 
-crop = face_crop(result.image, pred)
-heat = compute_gradcam(crop, CLASSES.index(target), f"{key}:{face_i}")
-if heat is None:
+cam = gradcam_explanation(result.image, pred, CLASSES.index(target), f"{key}:{face_i}")
+if cam is None:
     st.stop()
 try:
     left, mid, right = st.columns([1, 1, 2])
-    left.image(crop, caption=f"Face {face_i + 1}", width="stretch")
-    mid.image(overlay_heatmap(crop, heat, colormap=colormap, alpha=alpha),
-              caption=f"Grad-CAM: '{target}'", width="stretch")
-    right.image(full_image_overlay(result.image, pred, heat, colormap, alpha),
+    left.image(cam.crop, caption=f"Face {face_i + 1}", width="stretch")
+    mid.image(cam.on_crop(colormap, alpha), caption=f"Grad-CAM: '{target}'", width="stretch")
+    right.image(preview(cam.on_image(result.image, colormap, alpha, outline=True)),
                 caption="Heatmap over the full image", width="stretch")
 except Exception as exc:
     show_error_safely("Drawing the heatmap", exc)

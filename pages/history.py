@@ -3,20 +3,21 @@
 from datetime import datetime
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from fer_core.labels import CLASSES, COLORS_HEX
-from fer_core.storage import SessionNotFoundError, StorageError, emotion_shares
-from fer_core.timeline import records_to_csv
-from pages._common import load_store, show_error
+from fer_core.charts import shares_figure
+from fer_core.records import records_to_csv
+from fer_core.storage import SessionNotFoundError, StorageError
+from pages._common import load_store, plain, show_error
 
 st.title("History")
 st.caption("Saved sessions hold emotion scores per face and frame (time, box, label, probabilities), never images.")
 
 store = load_store()
 if store is None:
+    st.button("Try again", key="history_retry_open")
     st.stop()
+st.caption(f"Sessions are kept in {plain(store.location)}.")
 
 flash = st.session_state.pop("history_flash", None)
 if flash:
@@ -46,20 +47,6 @@ def _label(s: dict) -> str:
     return f"#{s['id']} - {_when(s)} - {s['source']} - {_duration(s['duration_s'])} - {s['dominant_emotion'] or 'no faces'}"
 
 
-def _shares_figure(named: dict[str, list[dict]]) -> go.Figure:
-    """Share of each emotion per session, side by side (colour plus text label for every bar)."""
-    fig = go.Figure()
-    for name, records in named.items():
-        shares = emotion_shares(records)
-        fig.add_trace(go.Bar(x=list(CLASSES), y=[shares[c] for c in CLASSES], name=name,
-                             text=[f"{shares[c]:.0%}" for c in CLASSES], textposition="outside",
-                             marker_color=[COLORS_HEX[c] for c in CLASSES],
-                             marker_pattern_shape="" if len(fig.data) == 0 else "/"))
-    fig.update_layout(barmode="group", yaxis_tickformat=".0%", yaxis_title="share of face-frames", height=340,
-                      margin={"l": 10, "r": 10, "t": 30, "b": 10})
-    return fig
-
-
 def _load(session_id: int) -> tuple[dict, list[dict]] | None:
     try:
         return store.load_session(session_id)
@@ -76,7 +63,8 @@ def _show_timeline(records: list[dict], key: str, distribution: bool = False) ->
         st.info("No faces were recorded in this session.")
         return
     try:
-        from fer_core.timeline import Timeline, distribution_figure, timeline_figure
+        from fer_core.charts import distribution_figure, timeline_figure
+        from fer_core.timeline import Timeline
 
         tl = Timeline.from_records(records)
         face = None
@@ -95,10 +83,11 @@ try:
     sessions = store.list_sessions()
 except StorageError as exc:
     show_error(str(exc))
+    st.button("Try again", key="history_retry")
     st.stop()
 
 if not sessions:
-    st.info("No saved sessions yet. A live session is saved when you stop the webcam stream (with the save "
+    st.info("No saved sessions yet. A live session is saved while the webcam stream plays (with the save "
             "switch on); a video analysis is saved when it finishes.")
     st.stop()
 
@@ -116,7 +105,7 @@ if loaded is None:
 info, records = loaded
 
 file_name = info["meta"].get("file_name")
-st.subheader(f"Session #{chosen}: {info['source']}" + (f" ({file_name})" if file_name else ""))
+st.subheader(f"Session #{chosen}: {plain(info['source'])}" + (f" ({plain(file_name)})" if file_name else ""))
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Duration", _duration(info["duration_s"]))
 c2.metric("Dominant emotion", info["dominant_emotion"] or "-")
@@ -135,15 +124,15 @@ if other is not None:
     second = _load(other)
     if second is not None:
         info2, records2 = second
-        st.plotly_chart(_shares_figure({f"#{chosen} {info['source']}": records,
+        st.plotly_chart(shares_figure({f"#{chosen} {info['source']}": records,
                                         f"#{other} {info2['source']}": records2}), width="stretch")
         left, right = st.columns(2)
         with left:
-            st.markdown(f"**#{chosen}** ({info['source']}, {_duration(info['duration_s'])}, "
+            st.markdown(f"**#{chosen}** ({plain(info['source'])}, {_duration(info['duration_s'])}, "
                         f"mostly {info['dominant_emotion'] or '-'})")
             _show_timeline(records, "cmp_a")
         with right:
-            st.markdown(f"**#{other}** ({info2['source']}, {_duration(info2['duration_s'])}, "
+            st.markdown(f"**#{other}** ({plain(info2['source'])}, {_duration(info2['duration_s'])}, "
                         f"mostly {info2['dominant_emotion'] or '-'})")
             _show_timeline(records2, "cmp_b")
 

@@ -4,7 +4,7 @@ import streamlit as st
 
 from fer_core import model_summary as ms
 from fer_core.labels import CLASSES, COLORS_HEX
-from fer_core.model_store import ModelFilesError, load_metrics, load_model_config
+from fer_core.model_store import CARD_NAME, ModelFilesError, load_metrics, load_model_config
 from pages._common import APP_TITLE, MODEL_HINT, load_classifier, model_dir, show_error
 
 st.title(APP_TITLE)
@@ -57,7 +57,7 @@ if classifier is not None:
     except ModelFilesError as exc:
         metrics = None
         st.warning(f"The evaluation figures could not be read: {exc}")
-    card = directory / "MODEL_CARD.md"
+    card = directory / CARD_NAME
     try:
         reference = ms.reference_figures(card.read_text(encoding="utf-8")) if card.is_file() else {}
     except (OSError, UnicodeDecodeError):

@@ -1,31 +1,29 @@
 """Live webcam page: the camera stream goes to the server, comes back annotated, and an
 emotion-over-time chart fills while it plays.
 
-The video callback runs on a streamlit-webrtc worker thread and only calls the session's
-``LiveProcessor`` (thread-safe; never imports TensorFlow). This script only lays out the page:
-a fragment polls the processor's record queue once a second while the stream plays, and when
-the stream stops the session's emotion scores go to History if the user left the switch on.
+Layout only: the stream's logic (settings, start, stop, saving to History every few seconds while
+it plays) is fer_core.live_session's ``LiveSession``, one per browser tab. The video callback runs
+on a streamlit-webrtc worker thread and only calls ``LiveSession.process`` (never TensorFlow); a
+fragment polls the session once a second while the stream plays.
 """
 
 from __future__ import annotations
-
-import logging
-from datetime import datetime, timezone
 
 import av
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
+from fer_core.charts import timeline_figure
 from fer_core.labels import CLASSES
-from fer_core.live import FPS_WINDOW_S, LiveProcessor
+from fer_core.live import FPS_WINDOW_S, LiveSettings
+from fer_core.live_session import FLUSH_EVERY_S, LiveSession
 from fer_core.rtc_config import IceConfigError, rtc_configuration
-from fer_core.timeline import Timeline, timeline_figure
+from fer_core.timeline import Timeline
 from fer_core.tracker import SMOOTHING_METHODS
 from fer_core.valence import describe as describe_valence
 from pages._analysis import detector_select, emotion_badge, threshold_slider
-from pages._common import load_classifier, load_store, show_error
+from pages._common import app_secrets, load_classifier, load_store, show_error
 
-LOG = logging.getLogger(__name__)
 CHART_WINDOW_S = 120.0
 SMOOTHING_LABELS = {"ema": "Moving average (EMA)", "window": "Sliding window", "none": "Off"}
 CAMERA_HELP = (
@@ -72,53 +70,30 @@ save = st.toggle("Save this session's emotion scores (no video) to History", val
                  help="Only per-face emotion probabilities and box positions over time are stored; "
                       "no frames or images.")
 
-settings = {"detector": detector_name, "detect_every": int(detect_every), "smoothing": smoothing,
-            "alpha": float(alpha), "window": int(window), "mirror": bool(mirror),
-            "threshold": float(threshold), "show_bars": bool(show_bars)}
-processor: LiveProcessor | None = st.session_state.get("_live_processor")
-if processor is None or processor.classifier is not classifier:
-    try:
-        processor = LiveProcessor(classifier, detector_name=detector_name, detect_every=settings["detect_every"],
-                                  smoothing=smoothing, alpha=alpha, window=window, mirror=mirror,
-                                  threshold=threshold, show_bars=show_bars)
-    except (ValueError, RuntimeError) as exc:
-        show_error(f"The live pipeline could not start: {exc}")
+live: LiveSession | None = st.session_state.get("_live")
+try:
+    settings = LiveSettings(detector=detector_name, detect_every=int(detect_every), smoothing=smoothing,
+                            alpha=float(alpha), window=int(window), mirror=bool(mirror),
+                            threshold=float(threshold), show_bars=bool(show_bars))
+    if live is None or live.processor.classifier is not classifier:
+        live = LiveSession.create(classifier, settings)
+        st.session_state["_live"] = live
+    else:
+        live.apply(settings)
+except (ValueError, RuntimeError) as exc:
+    show_error(f"The live pipeline cannot use these settings: {exc}")
+    if live is None:
         st.stop()
-    st.session_state["_live_processor"] = processor
-else:
-    current = processor.settings
-    changed = {k: v for k, v in settings.items() if current.get(k) != v}
-    if changed:
-        try:
-            processor.update_settings(**changed)
-        except (ValueError, RuntimeError) as exc:
-            show_error(f"That setting cannot be used: {exc}")
-
-errors: list[str] = st.session_state.setdefault("_live_errors", [])
+live.set_store(load_store() if save else None)
 
 
 def video_frame_callback(frame: av.VideoFrame) -> av.VideoFrame:
     """Worker thread: annotate one frame. Never touches st.* (no script context here)."""
-    rgb = frame.to_ndarray(format="rgb24")
-    try:
-        out = processor.process(rgb)
-    except Exception as exc:  # keep the stream alive; the page shows the message
-        if not errors:
-            LOG.exception("live frame processing failed")
-            errors.append(f"{type(exc).__name__}: {exc}")
-        out = rgb
-    return av.VideoFrame.from_ndarray(out, format="rgb24")
-
-
-def _secrets() -> dict | None:
-    try:
-        return dict(st.secrets) if len(st.secrets) else None
-    except Exception:  # no secrets.toml: the normal case
-        return None
+    return av.VideoFrame.from_ndarray(live.process(frame.to_ndarray(format="rgb24")), format="rgb24")
 
 
 try:
-    rtc = rtc_configuration(secrets=_secrets())
+    rtc = rtc_configuration(secrets=app_secrets())
 except IceConfigError as exc:
     show_error(f"The ICE server setting is invalid, so none is used: {exc}")
     rtc = {"iceServers": []}
@@ -135,49 +110,31 @@ ctx = webrtc_streamer(
 st.caption(CAMERA_HELP)
 playing = bool(ctx.state.playing)
 
-records: list[dict] = st.session_state.setdefault("_live_records", [])
-if playing and not st.session_state.get("_live_active"):
-    # A new stream: start a fresh timeline.
-    processor.reset()
-    records.clear()
-    errors.clear()
-    st.session_state["_live_active"] = True
-    st.session_state["_live_started_at"] = datetime.now(timezone.utc).isoformat()
-    st.session_state.pop("_live_saved", None)
+if playing and not live.active:
+    live.start()
+if not playing and live.active:
+    live.stop()
 
-if not playing and st.session_state.get("_live_active"):
-    # The stream just stopped: collect what is left and save it if the user agreed.
-    records.extend(processor.drain_records())
-    st.session_state["_live_active"] = False
-    saved: dict = {"n": len(records), "id": None, "save": save}
-    if save and records:
-        store = load_store()
-        if store is not None:
-            try:
-                saved["id"] = store.save_session(
-                    "live", records, started_at=st.session_state.get("_live_started_at"),
-                    meta={"detector": detector_name, "detect_every": int(detect_every), "smoothing": smoothing},
-                )
-            except Exception as exc:
-                show_error(f"The session could not be saved ({type(exc).__name__}: {exc}).")
-    st.session_state["_live_saved"] = saved
-
-saved = st.session_state.get("_live_saved")
-if not playing and saved:
-    if saved["id"] is not None:
-        st.success(f"Saved as session #{saved['id']} on the History page ({saved['n']} emotion records, no video).")
-    elif not saved["save"]:
+outcome = live.outcome
+if not playing and outcome:
+    if outcome.error:
+        show_error(f"This session could not be saved completely: {outcome.error}")
+    if outcome.session_id is not None:
+        st.success(f"Saved as session #{outcome.session_id} on the History page ({outcome.n_records} emotion "
+                   "records, no video).")
+    elif not outcome.saving and not outcome.error:
         st.info("This session was not saved (the History switch is off).")
-    elif not saved["n"]:
+    elif not outcome.n_records:
         st.info("No face was seen during this session, so there was nothing to save.")
 
 
 @st.fragment(run_every=1.0 if playing else None)
 def live_panel() -> None:
-    """Polls the processor's queue (fed by the video thread) and redraws stats and the chart."""
+    """Polls the session (fed by the video thread; it saves every few seconds) and redraws stats and the chart."""
     if ctx.state.playing:
-        records.extend(processor.drain_records())
-    stats = processor.stats
+        live.poll()
+    records = live.records
+    stats = live.processor.stats
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Frames analysed per second", f"{stats.fps:.1f}" if ctx.state.playing else "-",
               help=f"Frames the server analysed in the last {FPS_WINDOW_S:.0f} seconds, divided by "
@@ -185,8 +142,10 @@ def live_panel() -> None:
     c2.metric("Faces", stats.n_faces if ctx.state.playing else 0)
     c3.metric("Frames analysed", stats.frames)
     c4.metric("Time per frame", f"{stats.process_ms:.0f} ms" if stats.frames else "-")
-    if errors:
-        show_error(f"Frames could not be analysed: {errors[0]}")
+    if live.frame_error:
+        show_error(f"Frames could not be analysed: {live.frame_error}")
+    if ctx.state.playing and live.save_error:
+        show_error(f"Saving to History failed; it is tried again every {FLUSH_EVERY_S:.0f} s: {live.save_error}")
     if not records:
         st.info("The emotion chart fills once the stream plays and a face is in view."
                 if ctx.state.playing else "Press START to begin.")

@@ -8,9 +8,11 @@ Every number comes from those files (fer_core.model_summary), so a newly shipped
 import pandas as pd
 import streamlit as st
 
+from fer_core import charts
 from fer_core import model_report as mr
 from fer_core import model_summary as ms
-from fer_core.model_store import ModelFilesError, load_class_counts, load_history, load_metrics, load_model_config
+from fer_core.model_store import (CARD_NAME, TRAINING_LOG_NAME, ModelFilesError, load_class_counts, load_history,
+                                  load_metrics, load_model_config)
 from pages._common import DISCLAIMER, MODEL_HINT, model_dir, show_error
 
 st.title("Model")
@@ -62,8 +64,8 @@ except ModelFilesError as exc:
 metrics = _read(load_metrics, "evaluation figures (metrics.json)")
 history = _read(load_history, "training history (history.json)")
 counts = _read(load_class_counts, "class counts (class_counts.json)")
-card = _text("MODEL_CARD.md")
-log = _text("TRAINING_LOG.md")
+card = _text(CARD_NAME)
+log = _text(TRAINING_LOG_NAME)
 sets = ms.evaluation_sets(metrics, ms.reference_figures(card or ""))
 
 
@@ -81,7 +83,7 @@ else:
     if notes:
         st.subheader("What it recognises well, and what it misses")
         left, right = st.columns([3, 2])
-        left.plotly_chart(mr.recognition_figure(notes), key="summary_bars", config={"displayModeBar": False})
+        left.plotly_chart(charts.recognition_figure(notes), key="summary_bars", config={"displayModeBar": False})
         with right:
             for verdict, heading in (("well", "Recognised well"), ("fairly well", "Recognised fairly well"),
                                      ("poorly", "Often missed")):
@@ -91,7 +93,7 @@ else:
             st.markdown("\n".join(f"- {n.sentence()}" for n in notes))
         st.subheader("Which expressions it mixes up")
         try:
-            st.plotly_chart(mr.confusion_figure(first.main, normalize=True, height=420), key="summary_confusion",
+            st.plotly_chart(charts.confusion_figure(first.main, normalize=True, height=420), key="summary_confusion",
                             config={"displayModeBar": False})
             st.caption("Each row holds the faces people said show one expression; each square says how many of "
                        "100 of those faces got each answer from the model. The dark diagonal is right answers; "
@@ -137,7 +139,7 @@ with tab_eval:
         st.markdown("**Confusion matrix** (rows: true class, columns: predicted)")
         normalise = st.toggle("Show shares of each true class (recall on the diagonal)", value=True)
         try:
-            st.plotly_chart(mr.confusion_figure(report, normalize=normalise), width="stretch")
+            st.plotly_chart(charts.confusion_figure(report, normalize=normalise), width="stretch")
         except ValueError as exc:
             st.warning(f"The confusion matrix in metrics.json is unusable: {exc}")
 
@@ -146,9 +148,9 @@ with tab_train:
         st.info("No training history (models/history.json) for this model.")
     else:
         try:
-            st.plotly_chart(mr.training_figure(history), width="stretch")
+            st.plotly_chart(charts.training_figure(history), width="stretch")
             st.markdown("**Validation recall per class**")
-            st.plotly_chart(mr.recall_figure(history), width="stretch")
+            st.plotly_chart(charts.recall_figure(history), width="stretch")
             last = mr.check_history(history)
             total = sum(float(r.get("seconds") or 0) for r in last)
             st.caption(f"{len(last)} epochs, {total / 60:.0f} min of training in the run that produced this model.")
@@ -160,7 +162,7 @@ with tab_data:
         st.info("No class counts (models/class_counts.json) for this model.")
     else:
         try:
-            st.plotly_chart(mr.class_counts_figure(counts), width="stretch")
+            st.plotly_chart(charts.class_counts_figure(counts), width="stretch")
             st.caption("Training images per class. Few examples (disgust) make a class harder to learn; training "
                        "counters this with focal loss and class-weighted sampling.")
         except (ValueError, TypeError) as exc:

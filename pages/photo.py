@@ -1,7 +1,9 @@
 """Photo page: upload photos (or take one, or use the sample), see every face's emotion, download.
 
-Results are kept in this browser session only (keyed by file content) so that clicking a button
-does not re-analyse; nothing is written to disk.
+An upload's file count and total pixels are budgeted from the headers before anything is decoded
+(fer_core.photo_upload). Results are kept in this browser session only (keyed by file content,
+bounded by count and pixels) so that clicking a button does not re-analyse; nothing is written to
+disk. File names are shown as plain text.
 """
 
 from __future__ import annotations
@@ -10,17 +12,18 @@ from pathlib import PurePath
 
 import streamlit as st
 
-from fer_core.annotate import annotate_frame
+from fer_core.charts import probability_bar_figure
 from fer_core.imageio import ImageDecodeError, encode_png
 from fer_core.labels import CLASSES
-from fer_core.photo import analyze_photo
-from fer_core.timeline import probability_bar_figure
+from fer_core.photo import analyze_photo, dropped_faces_notice
+from fer_core.photo_upload import SessionResults, plan_upload
+from fer_core.preview import preview
 from fer_core.valence import describe as describe_valence
 from pages._analysis import (
-    compute_gradcam, detector_select, digest, face_crop, load_analyzer, photo_inputs,
-    show_error_safely, show_face_label, threshold_slider,
+    detector_select, digest, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
+    show_face_label, threshold_slider, upload_limits,
 )
-from pages._common import show_error
+from pages._common import plain, show_error
 
 st.title("Photo")
 st.write("Upload one or more photos, take one with your camera, or try the sample photo. Every face "
@@ -32,52 +35,61 @@ with st.sidebar:
     threshold = threshold_slider("photo_threshold")
 
 inputs = photo_inputs("photo", multiple=True)
-analyzer = load_analyzer(detector_name) if inputs else None
 if not inputs:
     st.info("Choose a photo to analyse.")
     st.stop()
+limits = upload_limits()
+analyzer = load_analyzer(detector_name) if limits is not None else None
 if analyzer is None:
     st.stop()
 
-results: dict = st.session_state.setdefault("_photo_results", {})
+results = st.session_state.get("_photo_results")
+if not isinstance(results, SessionResults) or (results.max_items, results.max_pixels) != (
+        limits.upload_files, limits.upload_pixels):
+    results = st.session_state["_photo_results"] = SessionResults(limits.upload_files, limits.upload_pixels)
+plan = plan_upload([item.data for item in inputs], limits)
 
 for n, item in enumerate(inputs):
     key = f"{digest(item.data)}:{detector_name}"
+    name = plain(item.name)
     st.divider()
-    st.subheader(item.name)
+    st.subheader(name)
+    if n in plan.skipped:
+        st.warning(plan.skipped[n])
+        continue
     if key not in results:
         try:
-            with st.spinner(f"Analysing {item.name}..."):
-                results[key] = analyze_photo(item.data, analyzer)
+            with st.spinner(f"Analysing {name}..."):
+                results.put(key, analyze_photo(item.data, analyzer, max_pixels=limits.image_pixels,
+                                               max_decode_work=limits.image_decode_work))
         except ImageDecodeError as exc:
             show_error(f"{item.name}: {exc}", "Upload a JPG, PNG, WebP or BMP photo.")
             continue
         except Exception as exc:
-            show_error_safely(f"Analysing {item.name}", exc)
+            show_error_safely(f"Analysing {name}", exc)
             continue
-        while len(results) > 12:  # keep the session's memory bounded
-            results.pop(next(iter(results)))
     result = results[key]
-    result.threshold = threshold
-    annotated = annotate_frame(result.image, result.faces, threshold=threshold)
+    annotated = result.annotated(threshold)
+    if notice := dropped_faces_notice(result):
+        st.warning(notice)
     if not result.faces:
-        st.warning(f"No face found in {item.name}. Faces need to be roughly frontal, well lit and at "
+        st.warning(f"No face found in {name}. Faces need to be roughly frontal, well lit and at "
                    "least about 40 pixels wide; try another photo or the MTCNN detector in the sidebar.")
-        st.image(result.image, caption=item.name, width="content")  # natural size, never blown up
+        st.image(preview(result.image), caption=name, width="content")  # natural size, never blown up
         continue
     if result.whole_image:
         st.info("No face was detected, but the image looks like a face crop (small and square), so the "
                 "whole image was classified as one face.")
     left, right = st.columns([3, 2])
     with left:
-        st.image(annotated, caption=f"{item.name}: {len(result.faces)} face(s)", width="stretch")
+        st.image(preview(annotated), caption=f"{name}: {len(result.faces)} face(s)", width="stretch")
         stem = PurePath(item.name).stem or "photo"
         d1, d2, d3 = st.columns(3)
         d1.download_button("Annotated PNG", encode_png(annotated), f"{stem}_annotated.png", "image/png",
                            key=f"png_{key}_{n}", on_click="ignore")
-        d2.download_button("Results JSON", result.to_json(), f"{stem}_emotions.json", "application/json",
+        d2.download_button("Results JSON", result.to_json(threshold), f"{stem}_emotions.json", "application/json",
                            key=f"json_{key}_{n}", on_click="ignore")
-        d3.download_button("Results CSV", result.to_csv(), f"{stem}_emotions.csv", "text/csv",
+        d3.download_button("Results CSV", result.to_csv(threshold), f"{stem}_emotions.csv", "text/csv",
                            key=f"csv_{key}_{n}", on_click="ignore")
     with right:
         for i, pred in enumerate(result.faces):
@@ -88,13 +100,10 @@ for n, item in enumerate(inputs):
             if st.toggle("Explain with Grad-CAM", key=f"cam_{key}_{n}_{i}",
                          help="Highlights the regions that drove this prediction. Loads TensorFlow the "
                               "first time (a few seconds)."):
-                crop = face_crop(result.image, pred)
-                heat = compute_gradcam(crop, CLASSES.index(pred.label), f"{key}:{i}")
-                if heat is not None:
-                    from fer_core.gradcam import overlay_heatmap
-
+                cam = gradcam_explanation(result.image, pred, CLASSES.index(pred.label), f"{key}:{i}")
+                if cam is not None:
                     try:
-                        st.image(overlay_heatmap(crop, heat), width=220,
+                        st.image(cam.on_crop(), width=220,
                                  caption=f"Grad-CAM for '{pred.label}' (red: most influential)")
                     except Exception as exc:
                         show_error_safely("Drawing the Grad-CAM overlay", exc)

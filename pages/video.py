@@ -1,24 +1,23 @@
 """Video page: upload a clip, watch it analysed with a progress bar, see and download the results.
 
-The upload and the annotated video live in a temporary folder only while the clip is analysed;
-afterwards the session keeps the result in memory and History keeps the emotion scores (if the
-user leaves the switch on), never the video.
+The upload and the annotated video live in a temporary folder only while the clip is analysed
+(fer_core.video_upload); afterwards the session keeps the result in memory and History keeps the
+emotion scores (if the user leaves the switch on), never the video. File names are plain text.
 """
 
 from __future__ import annotations
 
-import re
-import tempfile
-from pathlib import Path, PurePath
+from pathlib import PurePath
 
 import streamlit as st
 
-from fer_core.timeline import distribution_figure, timeline_figure
-from fer_core.video import DEFAULT_SAMPLE_FPS, VIDEO_EXTENSIONS, VideoError, analyze_video
+from fer_core.charts import distribution_figure, timeline_figure
+from fer_core.video import DEFAULT_SAMPLE_FPS, VIDEO_EXTENSIONS, VideoError
+from fer_core.video_upload import analyze_upload, session_meta
 from pages._analysis import (
-    detector_select, digest, emotion_badge, load_analyzer, show_error_safely, threshold_slider,
+    detector_select, digest, emotion_badge, load_analyzer, show_error_safely, threshold_slider, upload_limits,
 )
-from pages._common import load_store, show_error
+from pages._common import load_store, plain, show_error
 
 RATES = {  # short enough for the sidebar; the help text says what the rate means
     f"{DEFAULT_SAMPLE_FPS:g} a second (best)": DEFAULT_SAMPLE_FPS,
@@ -35,8 +34,8 @@ st.write("Upload a short clip. Each face is tracked through the video; you get t
 with st.sidebar:
     st.subheader("Video settings")
     rate_name = st.selectbox("Frames to analyse", list(RATES), key="video_rate",
-                             help="How many frames of each second of video the model looks at. Frames in "
-                                  "between are annotated with the latest result.")
+                             help="How many frames of each second of video the model looks at. The annotated "
+                                  "video shows those frames, each for as long as it lasts in the clip.")
     detector_name = detector_select("video_detector")
     smooth = st.toggle("Smooth emotions over time", value=True, key="video_smooth",
                        help="Averages each face's probabilities over recent frames so labels do not flicker.")
@@ -46,44 +45,42 @@ save = st.toggle("Save this video's emotion scores (no video, no images) to Hist
                  key="video_save")
 upload = st.file_uploader(f"Upload a video ({', '.join(VIDEO_EXTENSIONS)})", type=list(VIDEO_EXTENSIONS),
                           key="video_upload")
+limits = upload_limits()
+if limits is None:
+    st.stop()
 if upload is None:
-    st.info("Choose a video to analyse. Up to 10 minutes and 4096 pixels on the long side.")
+    st.info(f"Choose a video to analyse. Up to {limits.video_seconds / 60:g} minutes and {limits.video_side} pixels "
+            "on the long side.")
     st.stop()
 
 data = upload.getvalue()
 settings = (RATES[rate_name], detector_name, smooth)
 key = f"{digest(data)}:{settings}"
 state = st.session_state.setdefault("_video", {})
+shown_name = plain(upload.name)  # a file name is plain text, never Markdown
 
 if state.get("key") != key:
     analyzer = load_analyzer(detector_name, "video")
     if analyzer is None:
         st.stop()
-    bar = st.progress(0.0, text=f"Analysing {upload.name}...")
+    bar = st.progress(0.0, text=f"Analysing {shown_name}...")
 
     def report(fraction: float, text: str) -> None:
-        bar.progress(min(1.0, max(0.0, float(fraction))), text=text)
+        bar.progress(min(1.0, max(0.0, float(fraction))), text=plain(text))
 
-    # Named like the upload (made safe), so the engine's messages name the user's file.
-    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", PurePath(upload.name).name)[-100:] or "video.mp4"
     try:
-        with tempfile.TemporaryDirectory(prefix="fer-video-") as tmp:
-            src, out = Path(tmp) / safe_name, Path(tmp) / "annotated-output.mp4"
-            src.write_bytes(data)
-            result = analyze_video(src, analyzer, sample_fps=RATES[rate_name], progress=report,
-                                   annotated_out=out, threshold=threshold,
-                                   smoothing="ema" if smooth else "none")
-            video_bytes = out.read_bytes() if out.is_file() else None
+        result, video_bytes = analyze_upload(data, upload.name, analyzer, limits=limits.video(),
+                                             sample_fps=RATES[rate_name], progress=report, threshold=threshold,
+                                             smoothing="ema" if smooth else "none")
     except VideoError as exc:
         bar.empty()
         state.clear()
-        show_error(str(exc),
-                   "Upload an mp4, mov, webm, avi or mkv clip with a video track.")
+        show_error(str(exc), "Upload an mp4, mov, webm, avi or mkv clip with a video track.")
         st.stop()
     except Exception as exc:
         bar.empty()
         state.clear()
-        show_error_safely(f"Analysing {upload.name}", exc)
+        show_error_safely(f"Analysing {shown_name}", exc)
         st.stop()
     bar.empty()
     session_id = None
@@ -91,11 +88,8 @@ if state.get("key") != key:
         store = load_store()
         if store is not None:
             try:
-                session_id = store.save_session(
-                    "video", result.records,
-                    meta={"file_name": upload.name, "duration_s": result.duration_s, "fps": result.fps,
-                          "sample_fps": result.sample_fps, "detector": detector_name, "n_frames": result.n_frames},
-                )
+                session_id = store.save_session("video", result.records,
+                                                meta=session_meta(result, upload.name, detector_name))
             except Exception as exc:
                 show_error_safely("Saving the session", exc)
     state.clear()
@@ -103,14 +97,14 @@ if state.get("key") != key:
 
 result, name = state["result"], state["name"]
 for w in result.warnings:
-    st.warning(w)
+    st.warning(plain(w))
 if state["session_id"] is not None:
     st.success(f"Saved as session #{state['session_id']} on the History page (emotion scores only).")
 
 summary = result.summary
 stem = PurePath(name).stem or "video"
 if not result.records:
-    st.warning(f"No face was found in {name} ({result.n_analyzed} frames analysed). Faces need to be "
+    st.warning(f"No face was found in {plain(name)} ({result.n_analyzed} frames analysed). Faces need to be "
                "roughly frontal, well lit and at least about 40 pixels wide; try the MTCNN detector.")
 else:
     # One definition of the clip's emotion: the label faces showed most often (the bar chart's tallest bar).
@@ -127,8 +121,8 @@ else:
               help="How many faces were analysed together in a single frame.")
     c3.metric("Duration", f"{result.duration_s:.1f} s")
     c4.metric("Frames analysed", f"{result.n_analyzed} of {result.n_frames}",
-              help="Frames the model looked at (see 'Frames to analyse' in the sidebar); the frames in between are "
-                   "annotated with the latest result. The progress bar counts the same way.")
+              help="Frames the model looked at (see 'Frames to analyse' in the sidebar); the annotated video shows "
+                   "them. The progress bar counts the same way.")
 
 left, right = st.columns([3, 2])
 with left:

@@ -7,13 +7,17 @@ pylibsrtp (aiortc, streamlit-webrtc) segfaults the whole test process
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 
 if importlib.util.find_spec("pylibsrtp") is not None:
     import pylibsrtp  # noqa: F401  (must precede any TensorFlow import)
 
 import os
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -102,6 +106,78 @@ def chromium_path() -> str:
     raise AssertionError("unreachable")
 
 
+_HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+conn.execute("BEGIN EXCLUSIVE")
+conn.execute("CREATE TABLE IF NOT EXISTS _lock_probe (x)")  # takes the exclusive lock now
+print("locked", flush=True)
+sys.stdin.read()  # hold it until the test closes our stdin
+"""
+
+
+@contextlib.contextmanager
+def locked_sqlite(path: Path):
+    """Another process holding the SQLite file ``path`` exclusively locked (no reads, no writes)."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "locked", proc.stderr.read()
+        yield proc
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+# A file name that Markdown would show as a link and a remote image, plus HTML, Streamlit colour,
+# LaTeX and a bare address that GitHub-flavoured Markdown links by itself.
+HOSTILE_NAME = "[click me](https://evil.example/x)![](http://host/x.png)<b>b</b> :red[c] $d$ www.evil.example"
+_MARKDOWN_KINDS = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success",
+                   "toast", "exception")
+
+
+def rendered_markdown(source: str) -> tuple[str, list[str]]:
+    """The text a reader sees and the active elements (links, images, HTML) of one Markdown source."""
+    from markdown_it import MarkdownIt
+
+    text, active = [], []
+    for block in MarkdownIt("commonmark").parse(source):
+        for tok in block.children or []:
+            if tok.type in ("link_open", "image", "html_inline") or tok.type == "html_block":
+                active.append(f"{tok.type} {tok.attrs or tok.content}")
+            elif tok.type in ("text", "code_inline"):
+                text.append(tok.content)
+            elif tok.type in ("softbreak", "hardbreak"):
+                text.append(" ")
+        if block.type == "html_block":
+            active.append(f"html_block {block.content}")
+    # GitHub-flavoured Markdown also links bare addresses and e-mail addresses; an escaped ':', '.' or '@' stops it
+    active += [f"bare address in {source!r}" for _ in re.finditer(r"[A-Za-z]://|www\.|\w@\w", source, re.I)]
+    # Streamlit's own Markdown: ":red[text]" colours, "$x$" is LaTeX, unless the ':' or '$' is escaped
+    active += [f"Streamlit markup {m.group()!r}" for m in
+               re.finditer(r"(?<!\\):[a-z]+\[|(?<!\\)\$[^$]+(?<!\\)\$", source)]
+    return "".join(text), active
+
+
+def assert_plain_text_on_page(at, text: str) -> None:
+    """``text`` appears on the page as itself, and no element of the page renders a link, an image or HTML."""
+    shown = []
+    for kind in _MARKDOWN_KINDS:
+        for el in at.get(kind):
+            body = el.value if isinstance(el.value, str) else str(getattr(el, "message", "") or "")
+            rendered, active = rendered_markdown(body)
+            assert not active, f"{kind} renders {active}"
+            shown.append(rendered)
+    for img in at.image:  # image captions are Markdown too
+        for caption in getattr(img, "captions", None) or []:
+            rendered, active = rendered_markdown(caption)
+            assert not active, f"image caption renders {active}"
+            shown.append(rendered)
+    assert any(text in s for s in shown), f"{text!r} is not shown as plain text in {shown}"
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     """A fresh, empty SQLite session database for one test."""
@@ -117,6 +193,7 @@ def build_tiny_model(directory: Path, input_size: int = 16) -> Path:
     import json
 
     from fer_core.labels import CLASSES
+    from fer_core.model_store import CONFIG_NAME, KERAS_NAME, SERVED_NAME
     from fer_core.preprocess import PREPROCESSING_NAME
     from fer_core.tf_import import keras as _keras, tensorflow as _tf
 
@@ -129,12 +206,12 @@ def build_tiny_model(directory: Path, input_size: int = 16) -> Path:
     x = keras.layers.GlobalAveragePooling2D()(x)
     out = keras.layers.Dense(len(CLASSES), activation="softmax", name="emotion")(x)
     model = keras.Model(inp, out, name="tiny_fer")
-    model.save(directory / "model.keras")
-    (directory / "model.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
-    (directory / "model_config.json").write_text(json.dumps({
+    model.save(directory / KERAS_NAME)
+    (directory / SERVED_NAME).write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    (directory / CONFIG_NAME).write_text(json.dumps({
         "backbone": "tiny test CNN", "input_size": input_size, "classes": list(CLASSES),
         "preprocessing": PREPROCESSING_NAME, "gradcam_layer": "conv",
-        "served_model": "model.tflite", "keras_model": "model.keras",
+        "served_model": SERVED_NAME, "keras_model": KERAS_NAME,
     }, indent=1))
     return directory
 
@@ -188,3 +265,50 @@ def open_page():
         return at.run()
 
     return _open
+
+
+# --------------------------------------------------------------- page tests (AppTest)
+PAGE_TEXT_KINDS = ("markdown", "caption", "info", "warning", "error", "success")
+
+
+def assert_clean(at) -> None:
+    """The page ran to its end without an exception (the message names it)."""
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def texts(at, *kinds: str) -> str:
+    """The text of a page's elements of these kinds (default: every kind pages write prose with)."""
+    return "\n".join(str(e.value) for k in (kinds or PAGE_TEXT_KINDS) for e in at.get(k))
+
+
+@pytest.fixture
+def tiny_model(tiny_model_files: Path, monkeypatch) -> Path:
+    """The app serves the tiny model (FER_MODEL_DIR), whatever models/ holds."""
+    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))
+    return tiny_model_files
+
+
+@pytest.fixture
+def store(db_url: str, monkeypatch):
+    """A fresh session database, the one the app under test uses too (FER_DB_URL)."""
+    from fer_core.storage import SessionStore
+
+    monkeypatch.setenv("FER_DB_URL", db_url)
+    return SessionStore(db_url)
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, bytes]:
+    """What a page hands to download buttons and media elements, by file name (else MIME type):
+    AppTest keeps media in a private in-memory store, so this reads them on the way in."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    seen: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, path_or_data, mimetype, kind, filename=None):
+        seen[filename or mimetype] = path_or_data if isinstance(path_or_data, bytes) else path_or_data.encode()
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    return seen

@@ -1,4 +1,5 @@
-"""Test data built by code: session records and a model's side files (metrics, history, counts, card)."""
+"""Test data built by code: session records, a model's side files (metrics, history, counts, card) and a
+face detector that finds a crowd."""
 
 from __future__ import annotations
 
@@ -24,6 +25,22 @@ def make_records(labels: list[str], faces: int = 1, fps: float = 10.0, seed: int
                         "w": 40, "h": 40, "label": label, "confidence": float(p.max()),
                         **{c: float(v) for c, v in zip(CLASSES, p)}})
     return out
+
+
+def peaked_record(t: float, face: int, label: str, peak: float = 0.8, frame: int | None = None) -> dict:
+    """One record whose probability is ``peak`` on ``label`` and shared evenly by the other classes."""
+    p = {c: (1 - peak) / (len(CLASSES) - 1) for c in CLASSES}
+    p[label] = peak
+    return {"t": t, "frame": frame if frame is not None else int(round(t * 10)), "face_id": face,
+            "x": 0, "y": 0, "w": 10, "h": 10, "label": label, "confidence": peak, **p}
+
+
+def two_emotion_records(fps: float = 10.0) -> list[dict]:
+    """Face 1: happy 1.0 s then sad 0.5 s; face 2: neutral for 0.5 s starting at 0.3 s (newest first)."""
+    recs = [peaked_record(i / fps, 1, "happy") for i in range(10)]
+    recs += [peaked_record(1.0 + i / fps, 1, "sad") for i in range(5)]
+    recs += [peaked_record(0.3 + i / fps, 2, "neutral", 0.6) for i in range(5)]
+    return recs[::-1]  # any order in, sorted out
 
 
 def fake_report(seed: int = 0, n: int = 700, skill: float = 0.7) -> dict:
@@ -90,3 +107,20 @@ def write_model_side_files(directory: Path, seed: int = 0) -> dict:
     (directory / "TRAINING_LOG.md").write_text(TRAINING_LOG)
     Image.fromarray(np.full((20, 20, 3), 128, np.uint8)).save(directory / "confusion_matrix.png")
     return {"metrics": metrics, "counts": counts}
+
+
+class CrowdDetector:
+    """A face detector that finds ``n`` faces in a row in any image: for the per-image face limit."""
+
+    name, needs_tensorflow = "crowd", False
+
+    def __init__(self, n: int, side: int = 20) -> None:
+        self.n, self.side = n, side
+
+    def detect(self, rgb):
+        from fer_core.results import FaceBox
+
+        h, w = rgb.shape[:2]
+        per_row = max(1, w // self.side)
+        return [FaceBox((i % per_row) * self.side, (i // per_row) * self.side % max(1, h - self.side),
+                        self.side, self.side, 0.9) for i in range(self.n)]

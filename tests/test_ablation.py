@@ -13,6 +13,7 @@ import pytest
 
 from fer_core import ablation
 from fer_core.labels import CLASSES
+from fer_core.model_store import KERAS_NAME
 
 
 def _state(acc: float) -> dict:
@@ -31,7 +32,7 @@ def fake_train(monkeypatch):
         run_dir = Path(cmd[cmd.index("--out") + 1])
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "state.json").write_text(json.dumps(_state(0.3 + 0.1 * len(calls))))
-        (run_dir / "model.keras").write_bytes(b"")
+        (run_dir / KERAS_NAME).write_bytes(b"")
 
     monkeypatch.setattr(ablation.subprocess, "run", run)
     return calls
@@ -55,7 +56,7 @@ def test_every_arm_trains_once_with_the_same_settings(tmp_path, fake_train, caps
 
 def test_finished_arms_are_not_trained_again(tmp_path, fake_train):
     ablation.main(["--data", "D", "--out", str(tmp_path)])
-    (tmp_path / "focal-weighted" / "model.keras").unlink()  # as if interrupted in the last arm
+    (tmp_path / "focal-weighted" / KERAS_NAME).unlink()  # as if interrupted in the last arm
     fake_train.clear()
     ablation.main(["--data", "D", "--out", str(tmp_path)])
     assert len(fake_train) == 1 and "focal" in fake_train[0] and "weighted" in fake_train[0]

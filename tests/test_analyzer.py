@@ -34,6 +34,7 @@ def test_batch_equals_single_face_classification(analyzer):
     frame, _ = paste_faces([drawn_face(120), drawn_face(120, smile=-0.8)], 640, 480, 120,
                            positions=[(60, 100), (400, 220)])
     preds = analyzer.analyze(frame)
+    assert len(preds) == 2, "both drawn faces must be found, or there is nothing to compare"
     for p in preds:
         alone = analyzer.classify_boxes(frame, [p.box])[0]
         np.testing.assert_allclose(alone, p.probs, atol=1e-5)
@@ -42,6 +43,7 @@ def test_batch_equals_single_face_classification(analyzer):
 @pytest.mark.parametrize("shape,expected", [
     ((48, 48), True), ((128, 128), True), ((100, 125), True), ((125, 100), True),
     ((129, 129), False), ((100, 130), False), ((60, 40), False), ((0, 0), False),
+    ((1, 1), False), ((8, 8), False), ((23, 23), False), ((24, 24), True),
 ])
 def test_face_crop_rule(shape, expected):
     assert looks_like_face_crop(shape) is expected
@@ -76,3 +78,12 @@ def test_max_faces_keeps_the_largest(analyzer):
     two = FaceAnalyzer(analyzer.classifier, analyzer.detector, max_faces=2).analyze(frame)
     assert len(two) == 2
     assert sorted(round(p.box.w / 10) for p in two) == [11, 13]
+    # how many were found is reported, so pages can say that some were dropped
+    faces, n_found = FaceAnalyzer(analyzer.classifier, analyzer.detector, max_faces=2).analyze_counted(frame)
+    assert len(faces) == 2 and n_found == 3
+
+
+def test_a_one_pixel_image_is_not_a_face(analyzer):
+    """A 1x1 (or 8x8) image was classified as a face by the whole-image fallback."""
+    for side in (1, 8):
+        assert analyzer.analyze_counted(np.full((side, side, 3), 128, np.uint8)) == ([], 0)

@@ -5,19 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import assert_clean, texts
 from factories import write_model_side_files
 
+from fer_core.model_store import CONFIG_NAME, SERVED_NAME
 from fer_core.model_summary import class_notes
 from pages._common import DISCLAIMER
-
-
-def texts(at) -> str:
-    return "\n".join(str(e.value) for kind in ("markdown", "caption", "info", "warning", "error", "success")
-                     for e in at.get(kind))
-
-
-def assert_clean(at) -> None:
-    assert not at.exception, [e.value for e in at.exception]
 
 
 def test_home_with_a_model_shows_its_figures_in_plain_words(open_page, tiny_model_dir, monkeypatch):
@@ -40,8 +33,8 @@ def test_home_with_a_model_shows_its_figures_in_plain_words(open_page, tiny_mode
 
 
 def test_home_without_metrics_says_so(open_page, tiny_model_dir, monkeypatch):
-    cfg = json.loads((tiny_model_dir / "model_config.json").read_text())
-    (tiny_model_dir / "model_config.json").write_text(json.dumps({**cfg, "placeholder": True}))
+    cfg = json.loads((tiny_model_dir / CONFIG_NAME).read_text())
+    (tiny_model_dir / CONFIG_NAME).write_text(json.dumps({**cfg, "placeholder": True}))
     monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_dir))
     at = open_page()
     assert_clean(at)
@@ -67,13 +60,13 @@ def test_broken_model_gives_a_clear_message_not_a_traceback(open_page, tiny_mode
     elif breakage == "missing_dir":
         d = tmp_path / "nowhere"
     elif breakage == "bad_json":
-        (d / "model_config.json").write_text('{"input_size": 16, ')
+        (d / CONFIG_NAME).write_text('{"input_size": 16, ')
     elif breakage == "wrong_classes":
-        (d / "model_config.json").write_text(json.dumps({"input_size": 16, "classes": ["a", "b"]}))
+        (d / CONFIG_NAME).write_text(json.dumps({"input_size": 16, "classes": ["a", "b"]}))
     elif breakage == "corrupt_tflite":
-        (d / "model.tflite").write_bytes(b"\x00garbage" * 500)
+        (d / SERVED_NAME).write_bytes(b"\x00garbage" * 500)
     elif breakage == "missing_tflite":
-        (d / "model.tflite").unlink()
+        (d / SERVED_NAME).unlink()
     monkeypatch.setenv("FER_MODEL_DIR", str(d))
     at = open_page()
     assert_clean(at)

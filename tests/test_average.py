@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fer_core.average import average_weights, main
+from fer_core.model_store import CLASS_COUNTS_NAME, CONFIG_NAME, HISTORY_NAME, KERAS_NAME
 
 
 def test_mean_of_float_weights_and_last_value_of_counters():
@@ -44,17 +45,17 @@ def test_cli_writes_the_averaged_model_and_the_run_files(tmp_path):
     for i, m in enumerate(models, 1):
         paths.append(run / "epochs" / f"epoch_{i:02d}.keras")
         m.save(paths[-1])
-    (run / "model_config.json").write_text(json.dumps({"input_size": 4}))
-    (run / "history.json").write_text("[]")
+    (run / CONFIG_NAME).write_text(json.dumps({"input_size": 4}))
+    (run / HISTORY_NAME).write_text("[]")
 
     out = tmp_path / "avg"
     assert main([*map(str, paths), "--run", str(run), "--out", str(out)]) == 0
-    got = keras.models.load_model(out / "model.keras").get_weights()
+    got = keras.models.load_model(out / KERAS_NAME).get_weights()
     for i, w in enumerate(got):
         np.testing.assert_allclose(w, np.mean([m.get_weights()[i] for m in models], axis=0), rtol=1e-6)
-    assert json.loads((out / "model_config.json").read_text()) == {"input_size": 4}
+    assert json.loads((out / CONFIG_NAME).read_text()) == {"input_size": 4}
     assert json.loads((out / "averaged_from.json").read_text()) == [str(p) for p in paths]
-    assert not (out / "class_counts.json").exists()  # copied only when the run has it
+    assert not (out / CLASS_COUNTS_NAME).exists()  # copied only when the run has it
 
 
 def test_cli_names_a_missing_checkpoint(tmp_path, capsys):

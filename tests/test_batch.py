@@ -23,10 +23,9 @@ from fer_core.batch import (
 from fer_core.classifier import Classifier
 from fer_core.faces import DEFAULT_DETECTOR, make_detector
 from fer_core.photo import analyze_photo
-from fer_core.results import RECORD_KEYS, make_record
-from fer_core.scenes import drawn_face, paste_faces
-from fer_core.storage import RECORD_COLUMNS
-from fer_core.video import DEFAULT_SAMPLE_FPS, analyze_video, write_test_clip
+from fer_core.records import RECORD_COLUMNS, make_record
+from fer_core.scenes import drawn_face, paste_faces, write_test_clip
+from fer_core.video import DEFAULT_SAMPLE_FPS, analyze_video
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOOD = ("photos/one.png", "photos/two.jpg", "clips/walk.mp4")
@@ -88,10 +87,9 @@ def test_inputs_are_files_folders_and_patterns_each_once(media):
 
 def test_table_is_the_project_record_with_the_file_and_a_summary_beside_it(media, one_process):
     out, report = one_process
-    assert RECORD_KEYS == RECORD_COLUMNS  # storage, CSV exports and this table share one record shape
     table = pd.read_csv(out)
     summary = pd.read_csv(out.with_name("faces.summary.csv"))
-    assert tuple(table.columns) == TABLE_COLUMNS == ("source", *RECORD_KEYS)
+    assert tuple(table.columns) == TABLE_COLUMNS == ("source", *RECORD_COLUMNS)
     assert tuple(summary.columns) == SUMMARY_COLUMNS
     _same_table(table, report.table)
     rows = summary.set_index(summary["source"].map(lambda s: Path(s).relative_to(media).as_posix()))
@@ -137,7 +135,7 @@ def test_rerun_skips_files_done_and_tries_failed_ones_again(media, one_process, 
 
 def test_parts_merge_into_parquet_and_a_stopped_merge_is_redone(tmp_path):
     store = OutputTable(tmp_path / "faces.parquet")
-    rec = {"source": "/data/a.png", **{k: 0 for k in RECORD_KEYS}, "label": "happy", "happy": 1.0}
+    rec = {"source": "/data/a.png", **{k: 0 for k in RECORD_COLUMNS}, "label": "happy", "happy": 1.0}
     row = {"source": "/data/a.png", "kind": "photo", "frames": 1, "faces": 1, "records": 1,
            "dominant_emotion": "happy", "duration_s": None, "seconds": 0.5, "note": None, "error": None}
     store.save(FileResult(row, [rec]))

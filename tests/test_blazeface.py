@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core.blazeface import MODELS, BlazeFace, model_path, ssd_anchors, weighted_nms
+from fer_core.blazeface import MODELS, BlazeFace, ssd_anchors, weighted_nms
 from fer_core.faces import DEFAULT_MARGIN, BlazeFaceDetector, expand_box, make_detector
 from fer_core.results import FaceBox
 from fer_core.scenes import background, drawn_face, load_fer_faces, paste_faces

@@ -15,7 +15,7 @@ from engine_models import SIZE, expected_label, tiny_models
 
 from fer_core.classifier import Classifier
 from fer_core.labels import CLASSES
-from fer_core.model_store import ModelFilesError
+from fer_core.model_store import CONFIG_NAME, SERVED_NAME, ModelFilesError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -142,7 +142,7 @@ def test_missing_and_corrupt_files(tmp_path):
 def test_from_dir_errors(tmp_path):
     with pytest.raises(ModelFilesError):
         Classifier.from_dir(tmp_path / "absent")
-    (tmp_path / "model_config.json").write_text(json.dumps({"input_size": 64, "classes": list(CLASSES)}))
+    (tmp_path / CONFIG_NAME).write_text(json.dumps({"input_size": 64, "classes": list(CLASSES)}))
     with pytest.raises(ModelFilesError, match="missing"):
         Classifier.from_dir(tmp_path)
 
@@ -151,11 +151,11 @@ def test_from_dir_errors(tmp_path):
 def test_from_dir_checks_input_size(models, tmp_path):
     import shutil
 
-    shutil.copy(models["float"], tmp_path / "model.tflite")
-    (tmp_path / "model_config.json").write_text(json.dumps({"input_size": SIZE, "classes": list(CLASSES)}))
+    shutil.copy(models["float"], tmp_path / SERVED_NAME)
+    (tmp_path / CONFIG_NAME).write_text(json.dumps({"input_size": SIZE, "classes": list(CLASSES)}))
     clf = Classifier.from_dir(tmp_path)
-    assert clf.input_size == SIZE and clf.path.name == "model.tflite"
-    (tmp_path / "model_config.json").write_text(json.dumps({"input_size": SIZE * 2, "classes": list(CLASSES)}))
+    assert clf.input_size == SIZE and clf.path.name == SERVED_NAME
+    (tmp_path / CONFIG_NAME).write_text(json.dumps({"input_size": SIZE * 2, "classes": list(CLASSES)}))
     with pytest.raises(ModelFilesError, match="config says"):
         Classifier.from_dir(tmp_path)
 

@@ -172,3 +172,15 @@ def test_mtcnn_finds_faces_with_landmarks():
         assert b.landmarks and {"left_eye", "right_eye"} <= set(b.landmarks)
         (lx, ly), (rx, _) = b.landmarks["left_eye"], b.landmarks["right_eye"]
         assert b.x <= min(lx, rx) and max(lx, rx) <= b.x + b.w and ly < b.y + b.h / 2 + 10
+
+
+_MTCNN = pytest.param("mtcnn", marks=[pytest.mark.slow, pytest.mark.skipif(
+    importlib.util.find_spec("mtcnn") is None, reason="mtcnn not installed (pip install mtcnn)")])
+
+
+@pytest.mark.parametrize("name", ["blazeface", "haar", _MTCNN])
+def test_extreme_strips_have_no_face_and_fail_nowhere(name):
+    """A 3 x 100,000 strip made MTCNN's shrink step round a side to 0 px (cv2.resize assertion)."""
+    det = make_detector(name, "photo")
+    for h, w in ((3, 100_000), (100_000, 3), (8, 16_384), (16_384, 8)):
+        assert det.detect(np.full((h, w, 3), 128, np.uint8)) == []

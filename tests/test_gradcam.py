@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_core.faces import HaarDetector
+from fer_core.faces import DEFAULT_MARGIN, HaarDetector, crop_face, expand_box
 from fer_core.model_store import load_model_config
 from fer_core.results import FaceBox
 from fer_core.scenes import drawn_face, face_pool, paste_faces
@@ -78,14 +78,32 @@ def test_overlays():
 
 
 def test_explain_face_in_a_scene(model):
-    from fer_core.gradcam import explain_face
+    from fer_core.gradcam import configured_layer, explain_face
 
     frame, _ = paste_faces([drawn_face(120)], 400, 300, 120, positions=[(140, 90)])
     box = HaarDetector().detect(frame)[0]
-    ex = explain_face(model, frame, box, colormap="turbo", alpha=0.5)
-    assert ex.overlay_full.shape == frame.shape
-    assert ex.overlay_crop.shape == ex.crop.shape and ex.heatmap.shape == ex.crop.shape[:2]
+    ex = explain_face(model, frame, box, layer_name=configured_layer())
+    assert ex.layer_name == load_model_config()["gradcam_layer"] and ex.margin == DEFAULT_MARGIN
+    np.testing.assert_array_equal(ex.crop, crop_face(frame, box, DEFAULT_MARGIN, align=False))
+    on_image = ex.on_image(frame, colormap="turbo", alpha=0.5)
+    assert on_image.shape == frame.shape
+    assert ex.on_crop("turbo", 0.5).shape == ex.crop.shape and ex.heatmap.shape == ex.crop.shape[:2]
     assert ex.class_index == int(np.argmax(ex.probs)) and abs(float(ex.probs.sum()) - 1) < 1e-3
     outside = np.ones(frame.shape[:2], bool)
     outside[box.y - 10: box.y + box.h + 10, box.x - 10: box.x + box.w + 10] = False
-    np.testing.assert_array_equal(ex.overlay_full[outside], frame[outside])
+    np.testing.assert_array_equal(on_image[outside], frame[outside])
+    outlined = ex.on_image(frame, colormap="turbo", alpha=0.5, outline=True)
+    np.testing.assert_array_equal(outlined[outside], frame[outside])  # the outline stays on the crop's edge
+    x0, y0, _, _ = expand_box(box, DEFAULT_MARGIN)
+    assert (outlined[y0, x0] == 255).all() and (outlined != on_image).any()
+    # rendering again (another colormap, opacity) needs no new Grad-CAM: the explanation holds the map
+    assert (ex.on_crop("viridis", 0.9) != ex.on_crop("turbo", 0.5)).any()
+
+
+def test_margin_follows_the_prediction():
+    from fer_core.gradcam import crop_margin
+    from fer_core.results import FacePrediction
+
+    probs = np.full(7, 1 / 7, np.float32)
+    assert crop_margin(FacePrediction(FaceBox(0, 0, 48, 48), probs, whole_image=True)) == 0.0
+    assert crop_margin(FacePrediction(FaceBox(5, 5, 40, 40), probs)) == DEFAULT_MARGIN

@@ -132,3 +132,42 @@ def test_error_message_is_user_facing():
 def test_png_round_trip():
     img = _gradient(33, 21)
     np.testing.assert_array_equal(decode_image(encode_png(img)), img)
+
+
+def _many_scans(w: int, h: int, scans: int) -> bytes:
+    """A flat progressive JPEG whose last scan is repeated until it has ``scans`` scans (a few kB)."""
+    data = _save(Image.new("L", (w, h), 128), "JPEG", progressive=True)
+    last = data.rindex(b"\xff\xda")
+    extra = scans - data.count(b"\xff\xda")
+    return data[:last] + data[last:-2] * (extra + 1) + data[-2:]
+
+
+def test_decode_work_is_capped_from_the_header():
+    """A 7000 x 7000 progressive JPEG with 60 scans (under the 64-scan cap) took about 4 s to decode;
+    pixels x scans is now bounded before any pixel is decoded."""
+    import time
+
+    from fer_core.imageio import DEFAULT_MAX_DECODE_WORK, image_size
+
+    crafted = _many_scans(7000, 7000, 60)
+    assert len(crafted) < 1_000_000 and 7000 * 7000 * 60 > DEFAULT_MAX_DECODE_WORK
+    t = time.perf_counter()
+    with pytest.raises(ImageDecodeError, match="pixel-passes, over the limit"):
+        decode_image(crafted)
+    with pytest.raises(ImageDecodeError, match="pixel-passes"):
+        image_size(crafted)
+    assert time.perf_counter() - t < 1.0
+    ordinary = _many_scans(200, 100, 10)
+    assert decode_image(ordinary).shape == (100, 200, 3)
+    with pytest.raises(ImageDecodeError, match="pixel-passes"):
+        decode_image(ordinary, max_decode_work=200 * 100 * 9)
+
+
+def test_image_size_reads_the_header_only():
+    from fer_core.imageio import image_size
+
+    assert image_size(_save(Image.fromarray(_gradient(60, 40)), "PNG")) == (60, 40)
+    with pytest.raises(ImageDecodeError, match="too large"):
+        image_size(_save(Image.new("1", (10_000, 10_000)), "PNG"))
+    with pytest.raises(ImageDecodeError, match="not an image"):
+        image_size(b"GIF89a" + bytes(100))

@@ -1,8 +1,9 @@
-"""LiveProcessor: the webcam path without TensorFlow, detection interval, mirroring, records,
-stats, settings and concurrent calls."""
+"""LiveProcessor and LiveSettings: the webcam path without TensorFlow, detection interval, mirroring,
+records, stats, settings checked once and applied whole, and concurrent calls."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -15,8 +16,8 @@ import pytest
 from fer_core.classifier import Classifier
 from fer_core.faces import SETTINGS, HaarDetector
 from fer_core.labels import CLASSES
-from fer_core.live import LiveProcessor
-from fer_core.results import RECORD_KEYS
+from fer_core.live import LiveProcessor, LiveSettings
+from fer_core.records import RECORD_COLUMNS
 from fer_core.scenes import drawn_face, paste_faces
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,7 +74,7 @@ def test_live_path_never_imports_tensorflow():
 
 def test_detect_every_n_frames_and_tracking_in_between(classifier):
     det = CountingHaar(**SETTINGS["haar"]["live"])
-    lp = LiveProcessor(classifier, detector=det, detect_every=4, clock=FakeClock())
+    lp = LiveProcessor(classifier, LiveSettings(detect_every=4), detector=det, clock=FakeClock())
     frame = _scene()
     for _ in range(20):
         out = lp.process(frame)
@@ -87,14 +88,14 @@ def test_detect_every_n_frames_and_tracking_in_between(classifier):
 
 
 def test_records_are_throttled_and_well_formed(classifier):
-    lp = LiveProcessor(classifier, record_interval_s=0.2, clock=FakeClock(1 / 30))
+    lp = LiveProcessor(classifier, LiveSettings(record_interval_s=0.2), clock=FakeClock(1 / 30))
     frame = _scene()
     for _ in range(60):  # two seconds at 30 fps
         lp.process(frame)
     recs = lp.drain_records()
     assert 9 <= len(recs) <= 11
     for r in recs:
-        assert tuple(r) == RECORD_KEYS and r["label"] in CLASSES
+        assert tuple(r) == RECORD_COLUMNS and r["label"] in CLASSES
     ts = [r["t"] for r in recs]
     assert ts == sorted(ts) and all(b - a >= 0.2 - 1e-6 for a, b in zip(ts, ts[1:]))
     st = lp.stats
@@ -129,30 +130,44 @@ def test_frame_rate_counts_frames_in_a_window_not_mean_reciprocal_intervals(clas
 
 def test_mirror_flips_the_view(classifier):
     frame = _scene(x=60)
-    plain = LiveProcessor(classifier, record_interval_s=0.0)
+    plain = LiveProcessor(classifier, LiveSettings(record_interval_s=0.0))
     plain.process(frame)
-    mirrored = LiveProcessor(classifier, mirror=True, record_interval_s=0.0)
+    mirrored = LiveProcessor(classifier, LiveSettings(mirror=True, record_interval_s=0.0))
     mirrored.process(frame)
     (a,), (b,) = plain.drain_records(), mirrored.drain_records()
     assert a["x"] < 320 < b["x"]
     assert abs((a["x"] + a["w"] / 2) - (640 - (b["x"] + b["w"] / 2))) <= 3
 
 
-def test_smoothing_setting_changes_output_and_validation(classifier):
-    lp = LiveProcessor(classifier)
-    assert lp.settings["detector"] == "blazeface" and lp.settings["detect_every"] == 3
-    lp.update_settings(smoothing="window", window=4, threshold=0.5, mirror=True)
-    assert lp.settings["smoothing"] == "window" and lp.settings["mirror"] is True
-    with pytest.raises(ValueError, match="Unknown live settings"):
-        lp.update_settings(speed=3)
-    with pytest.raises(ValueError, match="at least 1"):
-        lp.update_settings(detect_every=0)
-    with pytest.raises(ValueError, match="only use blazeface, haar"):
-        LiveProcessor(classifier, detector_name="mtcnn")
-    with pytest.raises(ValueError, match="only use blazeface, haar"):
-        lp.update_settings(detector="mtcnn")
-    lp.update_settings(detector="haar")
-    assert lp.settings["detector"] == "haar" and lp.detector.name == "haar"
+def test_settings_are_checked_once_when_made():
+    s = LiveSettings()
+    assert (s.detector, s.detect_every, s.smoothing, s.mirror) == ("blazeface", 3, "ema", False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.detect_every = 5  # a change is a new LiveSettings, handed over whole
+    for bad, message in [({"detector": "mtcnn"}, "only use blazeface, haar"), ({"detect_every": 0}, "at least 1"),
+                         ({"smoothing": "median"}, "Unknown smoothing"), ({"alpha": 0.0}, "EMA weight"),
+                         ({"window": 0}, "EMA weight"), ({"threshold": 1.5}, "threshold")]:
+        with pytest.raises(ValueError, match=message):
+            LiveSettings(**bad)
+    tracker = LiveSettings(smoothing="window", window=4).tracker()
+    assert tracker is not LiveSettings(smoothing="window", window=4).tracker()  # fresh each time
+
+
+def test_new_settings_apply_whole_and_restart_tracks_only_for_smoothing(classifier):
+    lp = LiveProcessor(classifier, LiveSettings(record_interval_s=0.0))
+    frame = _scene()
+    for _ in range(3):
+        lp.process(frame)
+    tracker = lp._tracker
+    lp.apply(dataclasses.replace(lp.settings, threshold=0.5, mirror=True, detect_every=2))
+    assert lp._tracker is tracker  # the face keeps its track
+    assert (lp.settings.threshold, lp.settings.mirror, lp.settings.detect_every) == (0.5, True, 2)
+    lp.apply(dataclasses.replace(lp.settings, smoothing="window", window=4))
+    assert lp._tracker is not tracker and lp.settings.smoothing == "window"
+    lp.apply(dataclasses.replace(lp.settings, detector="haar"))
+    assert lp.settings.detector == "haar" and lp.detector.name == "haar"
+    lp.process(frame)
+    assert lp.stats.frames == 4
 
 
 def test_no_face_frames(classifier):
@@ -164,7 +179,7 @@ def test_no_face_frames(classifier):
 
 
 def test_concurrent_calls_are_serialised(classifier):
-    lp = LiveProcessor(classifier, record_interval_s=0.0)
+    lp = LiveProcessor(classifier, LiveSettings(record_interval_s=0.0))
     frame = _scene()
     errors = []
 

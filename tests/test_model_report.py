@@ -1,13 +1,12 @@
-"""model_report: the Model page's figures and tables from metrics, history and class counts."""
+"""model_report: the Model page's tables from metrics and history, and the model card's parts."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from factories import CARD, fake_history, fake_report, write_model_side_files
 
 from fer_core import model_report as mr
-from fer_core.labels import CLASSES, COLORS_HEX
+from fer_core.labels import CLASSES
 
 
 def test_headline_finds_the_weakest_class():
@@ -26,50 +25,11 @@ def test_per_class_rows_follow_class_order():
     assert rows[2]["f1"] == rep["per_class"]["fear"]["f1"] and isinstance(rows[2]["support"], int)
 
 
-def test_confusion_figure_normalises_rows():
-    rep = fake_report(2)
-    z = np.array(mr.confusion_figure(rep, normalize=True).data[0].z)
-    np.testing.assert_allclose(z.sum(axis=1), 1.0)
-    recall = [rep["per_class"][c]["recall"] for c in CLASSES]
-    np.testing.assert_allclose(np.diag(z), recall)  # the diagonal of a row-normalised matrix is recall
-    counts = np.array(mr.confusion_figure(rep, normalize=False).data[0].z)
-    np.testing.assert_array_equal(counts, rep["confusion_matrix"])
-    with pytest.raises(ValueError, match="7x7"):
-        mr.confusion_figure({**rep, "confusion_matrix": [[1, 2], [3, 4]]})
-
-
-def test_confusion_figure_with_an_empty_row():
-    rep = fake_report(2)
-    cm = np.array(rep["confusion_matrix"])
-    cm[1] = 0
-    z = np.array(mr.confusion_figure({**rep, "confusion_matrix": cm.tolist()}).data[0].z)
-    assert np.all(z[1] == 0) and np.isfinite(z).all()
-
-
-def test_training_figures_plot_what_the_history_has():
-    hist = fake_history(5)[::-1]  # out of order on disk
-    fig = mr.training_figure(hist)
-    names = {t.name: t for t in fig.data}
-    assert set(names) == {"training loss", "training accuracy", "validation accuracy", "validation macro-F1",
-                          "learning rate"}
-    assert list(names["validation accuracy"].x) == [1, 2, 3, 4, 5]
-    assert list(names["training loss"].y) == [r["loss"] for r in sorted(hist, key=lambda r: r["epoch"])]
-    rec = mr.recall_figure(hist)
-    assert [t.name for t in rec.data] == list(CLASSES)
-    assert rec.data[1].line.color == COLORS_HEX["disgust"]
-    sparse = [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.5, "val_accuracy": 0.4}]
-    assert {t.name for t in mr.training_figure(sparse).data} == {"training loss", "validation accuracy"}
+def test_history_is_checked_and_sorted_by_epoch():
+    hist = fake_history(4)[::-1]
+    assert [r["epoch"] for r in mr.check_history(hist)] == [1, 2, 3, 4]
     with pytest.raises(ValueError, match="per-epoch"):
-        mr.training_figure({"epoch": 1})
-
-
-def test_class_counts_figure():
-    counts = {"sad": 5, "angry": 3, "happy": 9}
-    bar = mr.class_counts_figure(counts).data[0]
-    assert list(bar.x) == ["angry", "happy", "sad"] and list(bar.y) == [3, 9, 5]
-    assert list(bar.marker.color) == [COLORS_HEX[c] for c in ("angry", "happy", "sad")]
-    with pytest.raises(ValueError):
-        mr.class_counts_figure([1, 2])
+        mr.check_history({"epoch": 1})
 
 
 def test_model_card_images_split_out(tmp_path):

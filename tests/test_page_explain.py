@@ -8,18 +8,14 @@ import json
 import cv2
 import numpy as np
 import pytest
+from conftest import HOSTILE_NAME, assert_clean, assert_plain_text_on_page
 
 from fer_core.labels import CLASSES
-from fer_core.samples import SAMPLE_FACES, backdrop
+from fer_core.samples import SAMPLE_FACES
+from fer_core.scenes import backdrop
 
 
-@pytest.fixture(autouse=True)
-def tiny_model(tiny_model_files, monkeypatch):
-    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))
-
-
-def assert_clean(at) -> None:
-    assert not at.exception, [e.value for e in at.exception]
+pytestmark = pytest.mark.usefixtures("tiny_model")
 
 
 def with_sample(at):
@@ -111,3 +107,11 @@ def test_no_face_means_nothing_to_explain(open_page):
     assert "No face found in wall.png" in at.warning[0].value
     assert not at.get("plotly_chart")
     assert len(at.image) == 1  # the photo itself, at its natural size (tests/test_page_photo.py checks the width)
+
+
+def test_hostile_file_name_is_shown_as_plain_text(open_page):
+    png = cv2.imencode(".png", backdrop(160, 120))[1].tobytes()
+    at = open_page("pages/explain.py")
+    at.file_uploader(key="explain_upload").set_value((HOSTILE_NAME + ".png", png, "image/png")).run()
+    assert_clean(at)
+    assert_plain_text_on_page(at, f"No face found in {HOSTILE_NAME}.png, so")

@@ -5,17 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 
 import pytest
+import sqlalchemy as sa
+from conftest import HOSTILE_NAME, assert_plain_text_on_page, locked_sqlite, rendered_markdown
 from factories import make_records
 
-from fer_core.storage import RECORD_COLUMNS, SessionStore
-
-
-@pytest.fixture
-def store(db_url, monkeypatch) -> SessionStore:
-    monkeypatch.setenv("FER_DB_URL", db_url)
-    return SessionStore(db_url)
+from fer_core.records import RECORD_COLUMNS
+from fer_core.storage import sessions_table
 
 
 @pytest.fixture
@@ -24,22 +22,6 @@ def two_sessions(store) -> tuple[int, int]:
     b = store.save_session("video", make_records(["angry"] * 6 + ["neutral"] * 2, seed=2),
                           meta={"duration_s": 42, "file_name": "clip.mp4"})
     return a, b
-
-
-@pytest.fixture
-def captured_downloads(monkeypatch) -> list[tuple[bytes, str]]:
-    """Bytes the page hands to download buttons (AppTest keeps media in a private in-memory store)."""
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    seen: list[tuple[bytes, str]] = []
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def spy(self, path_or_data, mimetype, kind, filename=None):
-        seen.append((path_or_data if isinstance(path_or_data, bytes) else path_or_data.encode(), mimetype))
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
-    return seen
 
 
 def charts(at) -> list[dict]:
@@ -53,7 +35,7 @@ def test_empty_history_explains_how_sessions_appear(open_page, store):
     assert not at.dataframe
 
 
-def test_lists_and_opens_the_newest_session(open_page, two_sessions, captured_downloads):
+def test_lists_and_opens_the_newest_session(open_page, two_sessions, downloads):
     a, b = two_sessions
     at = open_page("pages/history.py")
     assert not at.exception, [e.value for e in at.exception]
@@ -70,9 +52,7 @@ def test_lists_and_opens_the_newest_session(open_page, two_sessions, captured_do
     assert figs, "the opened session has a timeline chart"
     assert {t["name"] for t in figs[0]["data"]} >= {"angry", "neutral"}
     # the CSV export holds exactly the stored records
-    csv_bytes = [d for d, mime in captured_downloads if mime.startswith("text/csv")]
-    assert csv_bytes
-    rows = list(csv.DictReader(io.StringIO(csv_bytes[-1].decode())))
+    rows = list(csv.DictReader(io.StringIO(downloads[f"fer_session_{b}.csv"].decode())))
     assert list(rows[0]) == list(RECORD_COLUMNS) and len(rows) == 8
     assert [r["label"] for r in rows] == ["angry"] * 6 + ["neutral"] * 2
 
@@ -159,3 +139,59 @@ def test_unusable_database_shows_a_message(open_page, tmp_path, monkeypatch):
     at = open_page("pages/history.py")
     assert not at.exception
     assert "session database is unavailable" in at.error[0].value and "FER_DB_URL" in at.error[0].value
+
+
+def test_a_hostile_file_name_is_shown_as_plain_text(open_page, store):
+    """A video named like Markdown must not become a link or a remote image for later visitors."""
+    a = store.save_session("video", make_records(["happy"] * 3), meta={"file_name": HOSTILE_NAME + ".mp4"})
+    b = store.save_session(HOSTILE_NAME, make_records(["sad"] * 3))  # a source from another app version
+    at = open_page("pages/history.py")
+    assert not at.exception, [e.value for e in at.exception]
+    assert_plain_text_on_page(at, HOSTILE_NAME)
+    at.selectbox(key="history_open").set_value(a).run()
+    assert_plain_text_on_page(at, f"Session #{a}: video ({HOSTILE_NAME}.mp4)")
+    at.selectbox(key="history_compare").set_value(b).run()
+    assert not at.exception
+    assert_plain_text_on_page(at, f"#{b} ({HOSTILE_NAME}, ")
+
+
+@pytest.mark.parametrize("stored", ["{not json", "[1, 2]", '"text"', '{"file_name": {"nested": [1]}}'])
+def test_a_session_with_damaged_metadata_still_opens(open_page, two_sessions, store, stored):
+    """One row whose meta was damaged outside the app never breaks the page."""
+    a, b = two_sessions
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(sessions_table).where(sessions_table.c.id == b).values(meta_json=stored))
+    at = open_page("pages/history.py")
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.dataframe[0].value["id"].tolist() == [b, a]
+    assert rendered_markdown(at.subheader[0].value)[0].startswith(f"Session #{b}: video")
+    assert {m.label: m.value for m in at.metric}["Dominant emotion"] == "angry"
+    at.selectbox(key="history_compare").set_value(a).run()
+    assert not at.exception and at.get("plotly_chart")
+
+
+def test_a_locked_database_fails_fast_and_the_page_recovers(open_page, two_sessions, store, db_url):
+    """Another program holding the database locked: a clear message in seconds, then the page works again."""
+    store.engine.dispose()
+    with locked_sqlite(db_url.removeprefix("sqlite:///")):
+        start = time.monotonic()
+        at = open_page("pages/history.py")
+        assert time.monotonic() - start < 20
+        assert not at.exception, [e.value for e in at.exception]
+        assert "another program is holding it locked" in rendered_markdown(at.error[0].value)[0]
+        assert not at.dataframe
+    retry = [b for b in at.button if b.label == "Try again"]
+    assert retry
+    retry[0].click().run()
+    assert not at.exception and not at.error
+    assert at.dataframe[0].value["id"].tolist() == list(reversed(two_sessions))
+
+
+def test_a_relative_database_setting_shows_where_sessions_go(open_page, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FER_DB_URL", "sqlite:///here/sessions.db")
+    at = open_page("pages/history.py")
+    assert not at.exception
+    where = tmp_path / "here" / "sessions.db"
+    assert where.is_file()
+    assert f"Sessions are kept in {where}." in [rendered_markdown(c.value)[0] for c in at.caption]

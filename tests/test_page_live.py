@@ -1,22 +1,23 @@
 """Live page through the router: the webcam component is configured safely (send-receive, no
 third-party ICE servers by default), settings reach the processor, and a stopped stream's records
-are saved to History only when the switch is on. The real stream is tested in tests/browser/."""
+are saved to History only when the switch is on (saving while it plays: tests/test_live_session.py).
+The real stream is tested in tests/browser/."""
 
 from __future__ import annotations
 
 import json
 import time
 
+import numpy as np
 import pytest
+from conftest import assert_clean, texts
 
-from fer_core.samples import DrawnFace, draw_scene
-from fer_core.storage import SessionStore
-from fer_core.timeline import VALENCE_TRACE_NAME
+from fer_core.charts import VALENCE_TRACE_NAME
+from fer_core.scenes import DrawnFace, draw_scene
 
 
 @pytest.fixture(autouse=True)
-def live_env(tiny_model_files, monkeypatch):
-    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))
+def live_env(tiny_model, monkeypatch):
     monkeypatch.delenv("FER_ICE_SERVERS", raising=False)
     # AppTest has no real Streamlit runtime (Runtime.instance() is a mock), and streamlit-webrtc
     # asks it for the script run count; without a runtime it is meant to get None.
@@ -41,25 +42,12 @@ def streamer_calls(monkeypatch) -> list[dict]:
     return calls
 
 
-@pytest.fixture
-def store(db_url, monkeypatch) -> SessionStore:
-    monkeypatch.setenv("FER_DB_URL", db_url)
-    return SessionStore(db_url)
-
-
-def assert_clean(at) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def texts(at, *kinds: str) -> str:
-    return "\n".join(str(e.value) for k in kinds for e in at.get(k))
-
-
-def stream_frames(processor, n: int = 8) -> None:
-    """What the video callback does for each camera frame, with a face in view."""
+def stream_frames(live, n: int = 8) -> None:
+    """What the page and the video callback do while a stream plays, with a face in view."""
+    live.start()
     frame = draw_scene(640, 480, [DrawnFace(320, 240, 80, "happy")])
     for _ in range(n):
-        processor.process(frame)
+        live.process(frame)
         time.sleep(0.06)  # records are taken every 0.2 s of stream time
 
 
@@ -106,30 +94,29 @@ def test_settings_reach_the_processor(open_page):
     at.slider(key="live_window").set_value(12).run()
     at.toggle(key="live_mirror").set_value(False).run()
     assert_clean(at)
-    s = at.session_state["_live_processor"].settings
-    assert (s["detect_every"], s["smoothing"], s["window"], s["mirror"]) == (5, "window", 12, False)
+    s = at.session_state["_live"].processor.settings
+    assert (s.detect_every, s.smoothing, s.window, s.mirror) == (5, "window", 12, False)
     assert list(at.selectbox(key="live_detector").options) == ["BlazeFace (best)", "Haar cascade (classic)"]
-    assert at.session_state["_live_processor"].settings["detector"] == "blazeface"  # the default
+    assert s.detector == "blazeface"  # the default
 
 
 def test_detector_choice_survives_other_settings_changes(open_page):
     at = open_page("pages/live.py")
     at.selectbox(key="live_detector").set_value("haar").run()
-    assert at.session_state["_live_processor"].detector.name == "haar"
+    assert at.session_state["_live"].processor.detector.name == "haar"
     at.slider(key="live_detect_every").set_value(4).run()
     at.toggle(key="live_mirror").set_value(False).run()
     assert_clean(at)
-    processor = at.session_state["_live_processor"]
-    assert processor.settings["detector"] == "haar" and processor.detector.name == "haar"
-    assert processor.settings["detect_every"] == 4
+    processor = at.session_state["_live"].processor
+    assert processor.settings.detector == "haar" and processor.detector.name == "haar"
+    assert processor.settings.detect_every == 4
 
 
 def test_stopped_stream_is_saved_to_history(open_page, store):
     at = open_page("pages/live.py")
-    processor = at.session_state["_live_processor"]
-    stream_frames(processor)
-    assert processor.stats.n_faces == 1
-    at.session_state["_live_active"] = True  # the stream was playing; this run sees it stopped
+    live = at.session_state["_live"]
+    stream_frames(live)  # the stream was playing; this run sees it stopped
+    assert live.processor.stats.n_faces == 1
     at.run()
     assert_clean(at)
     sessions = store.list_sessions()
@@ -148,9 +135,30 @@ def test_stopped_stream_is_saved_to_history(open_page, store):
 def test_switch_off_means_nothing_is_saved(open_page, store):
     at = open_page("pages/live.py")
     at.toggle(key="live_save").set_value(False).run()
-    stream_frames(at.session_state["_live_processor"])
-    at.session_state["_live_active"] = True
+    stream_frames(at.session_state["_live"])
     at.run()
     assert_clean(at)
     assert store.list_sessions() == []
     assert "was not saved" in texts(at, "info")
+
+
+def test_switch_off_while_playing_removes_the_part_saved(open_page, store):
+    at = open_page("pages/live.py")
+    live = at.session_state["_live"]
+    stream_frames(live)
+    live.poll()
+    assert live.flush() and len(store.list_sessions()) == 1  # saved while it plays
+    at.toggle(key="live_save").set_value(False).run()  # stopped, and the switch turned off at once
+    assert_clean(at)
+    assert store.list_sessions() == []
+    assert "was not saved" in texts(at, "info")
+
+
+def test_a_failing_frame_is_reported_on_the_page(open_page):
+    at = open_page("pages/live.py")
+    live = at.session_state["_live"]
+    live.start()
+    live.process(np.zeros((0, 0, 3), np.uint8))  # a frame the pipeline cannot handle
+    at.run()
+    assert_clean(at)
+    assert "Frames could not be analysed" in texts(at, "error")

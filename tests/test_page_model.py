@@ -7,16 +7,12 @@ import subprocess
 import sys
 
 import pytest
+from conftest import texts
 from factories import fake_report, write_model_side_files
 
 from fer_core.labels import CLASSES
 from fer_core.model_report import headline
 from fer_core.model_summary import class_notes
-
-
-def texts(at) -> str:
-    return "\n".join(str(e.value) for kind in ("markdown", "caption", "info", "warning", "error")
-                     for e in at.get(kind))
 
 
 TECHNICAL = ("macro", "F1", "recall", "precision", "specificity", "validation", "PublicTest", "TFLite", "Keras",

@@ -10,31 +10,14 @@ import json
 import cv2
 import numpy as np
 import pytest
+from conftest import HOSTILE_NAME, assert_clean, assert_plain_text_on_page, texts
 
 from fer_core.labels import CLASSES
-from fer_core.samples import SAMPLE_FACES, backdrop, sample_photo_png
+from fer_core.samples import SAMPLE_FACES, sample_photo_png
+from fer_core.scenes import backdrop
 
 
-@pytest.fixture(autouse=True)
-def tiny_model(tiny_model_files, monkeypatch):
-    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> dict[str, bytes]:
-    """What the page hands to its download buttons, by file name."""
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    seen: dict[str, bytes] = {}
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def spy(self, path_or_data, mimetype, kind, filename=None):
-        if filename:
-            seen[filename] = path_or_data if isinstance(path_or_data, bytes) else path_or_data.encode()
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
-    return seen
+pytestmark = pytest.mark.usefixtures("tiny_model")
 
 
 @pytest.fixture
@@ -57,15 +40,6 @@ def image_widths(monkeypatch) -> list:
 
 def png(rgb: np.ndarray) -> bytes:
     return cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
-
-
-def texts(at, *kinds: str) -> str:
-    kinds = kinds or ("markdown", "caption", "info", "warning", "error", "success")
-    return "\n".join(str(e.value) for k in kinds for e in at.get(k))
-
-
-def assert_clean(at) -> None:
-    assert not at.exception, [e.value for e in at.exception]
 
 
 def face_lines(at) -> list[str]:
@@ -122,7 +96,7 @@ def test_bad_file_shows_an_error_and_the_good_file_still_gets_results(open_page)
     ]).run()
     assert_clean(at)
     assert len(at.error) == 1
-    assert "broken.png" in at.error[0].value and "Traceback" not in at.error[0].value
+    assert "broken.png" in at.error[0].value and "Traceback" not in at.error[0].value  # names as plain text
     assert len(face_lines(at)) == SAMPLE_FACES
 
 
@@ -188,3 +162,51 @@ def test_mtcnn_detector_finds_the_sample_faces(open_page):
     assert_clean(at)
     assert not at.error, at.error[0].value
     assert len(face_lines(at)) == SAMPLE_FACES
+
+
+def test_hostile_file_names_are_shown_as_plain_text(open_page):
+    """File names written as Markdown (links, remote images, HTML) show as typed, in titles and messages."""
+    at = open_page("pages/photo.py")
+    at.file_uploader(key="photo_upload").set_value([
+        (HOSTILE_NAME + ".png", png(backdrop(160, 120)), "image/png"),
+        ("1. " + HOSTILE_NAME + ".jpg", b"not a photo" * 20, "image/jpeg"),
+    ]).run()
+    assert_clean(at)
+    assert_plain_text_on_page(at, HOSTILE_NAME + ".png")  # title, "no face" warning and the image's caption
+    assert_plain_text_on_page(at, f"No face found in {HOSTILE_NAME}.png.")
+    assert_plain_text_on_page(at, f"1. {HOSTILE_NAME}.jpg: ")  # the error quoting the second file
+
+
+def test_an_upload_is_capped_in_files_and_pixels(open_page, monkeypatch):
+    """Fourteen flat 7000 x 7000 JPEGs in one upload peaked at 4.4 GB: the count and total pixels were
+    unlimited. (Small limits here; the defaults are 10 files and 100 megapixels.)"""
+    monkeypatch.setenv("FER_MAX_UPLOAD_FILES", "3")
+    monkeypatch.setenv("FER_MAX_UPLOAD_PIXELS", str(2 * 300 * 300))
+    photo = png(backdrop(300, 300))
+    at = open_page("pages/photo.py")
+    at.file_uploader(key="photo_upload").set_value(
+        [(f"p{i}.png", photo + bytes([i]), "image/png") for i in range(5)]).run()
+    assert_clean(at)
+    warnings = [w.value for w in at.warning]
+    assert sum("No face found" in w for w in warnings) == 2  # analysed
+    assert sum("exceed 0.18 megapixels in total (300x300 here)" in w for w in warnings) == 1
+    assert sum("at most 3 photos" in w for w in warnings) == 2
+    assert len(at.session_state["_photo_results"]) == 2
+
+
+def test_faces_beyond_the_limit_get_a_notice(open_page, monkeypatch):
+    """A photo with 64 or 100 faces showed 32 with no notice."""
+    monkeypatch.setenv("FER_MAX_FACES", "1")
+    at = open_page("pages/photo.py")
+    at.radio(key="photo_source").set_value("Sample photo").run()
+    assert_clean(at)
+    assert len(face_lines(at)) == 1
+    assert f"{SAMPLE_FACES} faces were found; only the 1 largest are analysed" in texts(at, "warning")
+
+
+def test_a_misconfigured_limit_is_a_clear_message(open_page, monkeypatch):
+    monkeypatch.setenv("FER_MAX_UPLOAD_FILES", "lots")
+    at = open_page("pages/photo.py")
+    at.radio(key="photo_source").set_value("Sample photo").run()
+    assert_clean(at)
+    assert "FER_MAX_UPLOAD_FILES must be a positive number" in at.error[0].value and not face_lines(at)

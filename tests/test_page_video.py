@@ -11,21 +11,12 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import HOSTILE_NAME, assert_clean, assert_plain_text_on_page, texts
 
-from fer_core.samples import DrawnFace, backdrop, draw_scene
-from fer_core.storage import SessionStore
-from fer_core.video import write_test_clip
-
-
-@pytest.fixture(autouse=True)
-def tiny_model(tiny_model_files, monkeypatch):
-    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))
+from fer_core.scenes import DrawnFace, backdrop, draw_scene, write_test_clip
 
 
-@pytest.fixture
-def store(db_url, monkeypatch) -> SessionStore:
-    monkeypatch.setenv("FER_DB_URL", db_url)
-    return SessionStore(db_url)
+pytestmark = pytest.mark.usefixtures("tiny_model")
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +42,6 @@ def audio_only(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def texts(at, *kinds: str) -> str:
-    return "\n".join(str(e.value) for k in kinds for e in at.get(k))
-
-
-def assert_clean(at) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
 def upload(at, name: str, data: bytes):
     return at.file_uploader(key="video_upload").set_value((name, data, "video/mp4")).run()
 
@@ -73,17 +56,7 @@ def test_renders_and_asks_for_a_video(open_page, store):
     assert max(len(o) for o in at.selectbox(key="video_rate").options) <= 22  # not cut off in the sidebar
 
 
-def test_clip_is_analysed_shown_and_saved_as_a_session(open_page, store, face_clip, monkeypatch):
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    media: dict[str, bytes] = {}
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def spy(self, data, mimetype, kind, filename=None):
-        media[filename or mimetype] = data if isinstance(data, bytes) else data.encode()
-        return original(self, data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+def test_clip_is_analysed_shown_and_saved_as_a_session(open_page, store, face_clip, downloads):
     at = upload(open_page("pages/video.py"), "party clip.mp4", face_clip)
     assert_clean(at)
     assert not at.error
@@ -94,9 +67,9 @@ def test_clip_is_analysed_shown_and_saved_as_a_session(open_page, store, face_cl
     assert "Overall emotion of the clip" in texts(at, "markdown")
     assert len(at.get("plotly_chart")) == 2  # distribution + timeline
     # The annotated video decodes and has every frame.
-    with av.open(io.BytesIO(media["party clip_annotated.mp4"])) as c:
+    with av.open(io.BytesIO(downloads["party clip_annotated.mp4"])) as c:
         assert sum(1 for _ in c.decode(video=0)) == 20
-    rows = list(csv.DictReader(io.StringIO(media["party clip_emotions.csv"].decode())))
+    rows = list(csv.DictReader(io.StringIO(downloads["party clip_emotions.csv"].decode())))
     assert len(rows) == 20 and {r["face_id"] for r in rows} == {"1"}
     # Saved exactly once, as a video session with the same records.
     sessions = store.list_sessions()
@@ -184,3 +157,46 @@ def test_clip_without_faces_says_so(open_page, store, tmp_path):
     assert_clean(at)
     assert "No face was found in empty.mp4" in texts(at, "warning")
     assert store.list_sessions() == []
+
+
+def test_hostile_file_names_are_shown_as_plain_text(open_page, store, tmp_path):
+    """The issue's example: a video named like Markdown must not render as a link or image, on this page
+    (messages, warnings) or in History."""
+    name = HOSTILE_NAME + ".mp4"
+    at = upload(open_page("pages/video.py"), name, b"this is not a video" * 50)
+    assert_clean(at)
+    assert_plain_text_on_page(at, "could not be read as a video")  # naming the file as saved (made safe)
+    clip = write_test_clip(tmp_path / "empty.mp4", [backdrop(160, 120)] * 5, fps=10).read_bytes()
+    at = upload(at, name, clip)
+    assert_clean(at)
+    assert_plain_text_on_page(at, f"No face was found in {name} (")
+
+
+@pytest.fixture(scope="module")
+def noisy_clip(tmp_path_factory) -> bytes:
+    """3 s of noise at 30 fps (about 0.8 MB): far larger than the demuxer's read buffer."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(90)]
+    return write_test_clip(tmp_path_factory.mktemp("clips") / "noise.mp4", frames, fps=30).read_bytes()
+
+
+@pytest.mark.parametrize("name", ["annotated-output.mp4", "annotated.mp4"])
+def test_an_upload_named_like_the_output_is_analysed_whole(open_page, store, noisy_clip, name):
+    """A clip uploaded as annotated-output.mp4 was overwritten by the page's output while it was read
+    (a 10-minute clip gave 71 s, saved as complete)."""
+    assert len(noisy_clip) > 500_000
+    at = upload(open_page("pages/video.py"), name, noisy_clip)
+    assert_clean(at)
+    assert not at.error
+    result = at.session_state["_video"]["result"]
+    assert (result.n_frames, result.n_analyzed) == (90, 30) and result.duration_s == pytest.approx(3.0, abs=0.05)
+
+
+def test_limits_come_from_the_environment(open_page, store, face_clip, monkeypatch):
+    monkeypatch.setenv("FER_MAX_VIDEO_SIDE", "200")
+    monkeypatch.setenv("FER_MAX_VIDEO_SECONDS", "90")
+    at = open_page("pages/video.py")
+    assert "Up to 1.5 minutes and 200 pixels on the long side" in texts(at, "info")
+    at = upload(at, "clip.mp4", face_clip)
+    assert_clean(at)
+    assert "320x240; the limit is 200 px" in at.error[0].value

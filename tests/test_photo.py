@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 
@@ -15,8 +16,9 @@ from fer_core.classifier import Classifier
 from fer_core.faces import HaarDetector
 from fer_core.imageio import ImageDecodeError, decode_image
 from fer_core.labels import CLASSES
-from fer_core.photo import analyze_image, analyze_photo
+from fer_core.photo import analyze_image, analyze_photo, dropped_faces_notice
 from fer_core.scenes import drawn_face, paste_faces
+from factories import CrowdDetector
 
 
 @pytest.fixture(scope="module")
@@ -33,24 +35,42 @@ def _jpeg(rgb: np.ndarray) -> bytes:
 def test_photo_with_two_faces(analyzer):
     frame, truth = paste_faces([drawn_face(120), drawn_face(120, smile=0.8)], 640, 480, 120,
                                positions=[(60, 100), (400, 220)])
-    res = analyze_photo(_jpeg(frame), analyzer, threshold=0.3)
+    res = analyze_photo(_jpeg(frame), analyzer)
     assert res.n_faces == 2 and not res.whole_image
     assert res.image.shape == (480, 640, 3)
-    assert res.annotated.shape == res.image.shape and (res.annotated != res.image).any()
+    annotated = res.annotated(0.3)
+    assert annotated.shape == res.image.shape and (annotated != res.image).any()
 
-    d = json.loads(res.to_json())
-    assert d["n_faces"] == 2 and d["width"] == 640 and d["classes"] == list(CLASSES)
+    d = json.loads(res.to_json(0.3))
+    assert d["n_faces"] == 2 and d["width"] == 640 and d["classes"] == list(CLASSES) and d["threshold"] == 0.3
     for f, p in zip(d["faces"], res.faces):
         assert f["label"] == p.label and f["uncertain"] == p.is_uncertain(0.3)
         assert abs(sum(f["probs"].values()) - 1) < 1e-3
 
-    rows = list(csv.DictReader(io.StringIO(res.to_csv())))
+    rows = list(csv.DictReader(io.StringIO(res.to_csv(0.3))))
     assert len(rows) == 2 and list(rows[0])[-len(CLASSES):] == list(CLASSES)
     assert {int(r["x"]) for r in rows} == {p.box.x for p in res.faces}
 
-    png = res.annotated_png()
+    assert [r["uncertain"] for r in rows] == [str(p.is_uncertain(0.3)) for p in res.faces]
+
+    png = res.annotated_png(0.3)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    np.testing.assert_array_equal(decode_image(png), res.annotated)
+    np.testing.assert_array_equal(decode_image(png), annotated)
+
+
+def test_threshold_is_passed_where_it_is_used_and_never_stored(analyzer):
+    """A cached result serves every threshold the user picks: it has none of its own to change."""
+    frame, _ = paste_faces([drawn_face(120)], 320, 240, 120, positions=[(100, 60)])
+    res = analyze_image(frame, analyzer)
+    assert res.n_faces == 1
+    image = res.image.copy()
+    assert not json.loads(res.to_json())["faces"][0]["uncertain"]
+    assert json.loads(res.to_json(1.01))["faces"][0]["uncertain"]
+    assert next(csv.DictReader(io.StringIO(res.to_csv(1.01))))["uncertain"] == "True"
+    assert (res.annotated(1.01) != res.annotated(0.0)).any()  # grey "uncertain" box instead of the emotion
+    np.testing.assert_array_equal(res.image, image)  # drawing never touches the analysed image
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.threshold = 0.5
 
 
 def test_fer_sized_crop_is_classified_whole(analyzer):
@@ -74,3 +94,22 @@ def test_bad_upload_raises_user_message(analyzer):
         analyze_photo(b"%PDF-1.4 definitely not a picture", analyzer)
     with pytest.raises(ImageDecodeError, match="empty"):
         analyze_photo(b"", analyzer)
+
+
+def test_faces_beyond_the_limit_are_counted_and_noticed(analyzer):
+    """A photo with 64 or 100 faces showed 32 with no notice."""
+    crowd = analyze_image(np.full((200, 400, 3), 128, np.uint8), FaceAnalyzer(analyzer.classifier, CrowdDetector(5),
+                                                                               max_faces=3))
+    assert (crowd.n_faces, crowd.n_dropped, json.loads(crowd.to_json())["n_found"]) == (3, 2, 5)
+    assert dropped_faces_notice(crowd) == ("5 faces were found; only the 3 largest are analysed and shown "
+                                           "(the limit of faces per photo).")
+    few = analyze_image(np.full((200, 400, 3), 128, np.uint8), FaceAnalyzer(analyzer.classifier, CrowdDetector(3),
+                                                                             max_faces=3))
+    assert few.n_dropped == 0 and dropped_faces_notice(few) is None
+
+
+def test_decode_limits_are_passed_on(analyzer):
+    with pytest.raises(ImageDecodeError, match="megapixels"):
+        analyze_photo(_jpeg(np.zeros((100, 100, 3), np.uint8)), analyzer, max_pixels=5000)
+    with pytest.raises(ImageDecodeError, match="pixel-passes"):
+        analyze_photo(_jpeg(np.zeros((100, 100, 3), np.uint8)), analyzer, max_decode_work=5000)

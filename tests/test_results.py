@@ -1,4 +1,4 @@
-"""Result types: box geometry, labels from probabilities, uncertainty, exports, record shape."""
+"""Result types: box geometry, labels from probabilities, uncertainty, exports."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fer_core.labels import CLASSES
-from fer_core.results import RECORD_KEYS, UNCERTAIN_LABEL, FaceBox, FacePrediction, make_record
+from fer_core.results import UNCERTAIN_LABEL, FaceBox, FacePrediction
 
 
 def _probs(label: str, peak: float) -> np.ndarray:
@@ -47,12 +47,3 @@ def test_to_dict_is_json_ready():
     assert list(back["probs"]) == list(CLASSES)
     assert back["box"]["landmarks"]["left_eye"] == [10, 20]
     assert sum(back["probs"].values()) == pytest.approx(1.0, abs=1e-5)
-
-
-def test_record_shape_matches_contract():
-    p = FacePrediction(FaceBox(3, 4, 50, 60), _probs("sad", 0.7), track_id=2)
-    r = make_record(p, t=1.23456, frame=37)
-    assert tuple(r) == RECORD_KEYS
-    assert r["face_id"] == 2 and r["frame"] == 37 and r["t"] == pytest.approx(1.2346)
-    assert r["label"] == "sad" and r["sad"] == pytest.approx(0.7)
-    assert make_record(p, 0.0, 0, face_id=9)["face_id"] == 9

@@ -10,17 +10,20 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from conftest import locked_sqlite
 from factories import make_records
 
 from fer_core.labels import CLASSES
+from fer_core.records import RECORD_COLUMNS
 from fer_core.storage import (
-    RECORD_COLUMNS, SessionNotFoundError, SessionStore, StorageError, clean_records, dominant_emotion,
-    emotion_shares, records_table, sessions_table,
+    SessionNotFoundError, SessionStore, StorageError, busy_timeout_s, clean_records,
+    db_location, records_table, sessions_table,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -138,6 +141,30 @@ def test_bad_source_and_meta(db_url):
         store.save_session("live", make_records(["sad"]), meta={"frame": np.zeros(3)})
 
 
+def test_append_records_extends_a_session_and_refreshes_its_summary(db_url):
+    """A live stream saved as it goes: each append keeps the order and updates what History lists."""
+    store = SessionStore(db_url)
+    first = make_records(["happy"] * 3)
+    more = [{**r, "t": r["t"] + 1.0, "frame": r["frame"] + 10} for r in make_records(["sad"] * 4, faces=2, seed=1)]
+    sid = store.save_session("live", first, meta={"detector": "haar"})
+    other = store.save_session("video", make_records(["fear"] * 2))
+    store.append_records(sid, more[:4])
+    store.append_records(sid, more[4:])
+    store.append_records(sid, [])
+    info, back = store.load_session(sid)
+    assert [r["frame"] for r in back] == [r["frame"] for r in first + more]
+    assert (info["n_records"], info["n_faces"], info["dominant_emotion"]) == (11, 2, "sad")
+    assert info["duration_s"] == pytest.approx(1.3) and info["meta"] == {"detector": "haar"}
+    assert store.load_session(other)[0]["n_records"] == 2  # other sessions untouched
+    bad = make_records(["sad"])
+    bad[0]["label"] = "bored"
+    with pytest.raises(ValueError, match="label 'bored'"):
+        store.append_records(sid, bad)
+    assert store.load_session(sid)[0]["n_records"] == 11
+    with pytest.raises(SessionNotFoundError):
+        store.append_records(other + 100, make_records(["sad"]))
+
+
 def test_delete_one_and_all(db_url):
     store = SessionStore(db_url)
     ids = [store.save_session("live", make_records(["happy", "sad"], seed=i)) for i in range(3)]
@@ -209,22 +236,78 @@ def test_corrupt_database_file_gives_storage_error(tmp_path):
         SessionStore(f"sqlite:///{bad}")
 
 
+def test_a_database_locked_by_another_process_fails_fast_and_recovers(tmp_path):
+    """Another program holding the SQLite file locked: every call says so within seconds, not 30 s,
+    changes nothing, and the same store works again once the lock is gone."""
+    path = tmp_path / "sessions.db"
+    store = SessionStore(f"sqlite:///{path}")
+    first = store.save_session("live", make_records(["happy"] * 3))
+    store.engine.dispose()  # the app's idle pooled connections hold no lock either
+    calls = {"list": store.list_sessions, "load": lambda: store.load_session(first),
+             "save": lambda: store.save_session("live", make_records(["sad"] * 3)),
+             "delete": lambda: store.delete_session(first), "open": lambda: SessionStore(f"sqlite:///{path}")}
+    with locked_sqlite(path):
+        for name, call in calls.items():
+            start = time.monotonic()
+            with pytest.raises(StorageError, match="busy: another program is holding it locked") as err:
+                call()
+            assert time.monotonic() - start < 10, name
+            assert str(path) in str(err.value), name
+    assert [s["id"] for s in store.list_sessions()] == [first]  # nothing was half-written or deleted
+    assert store.save_session("live", make_records(["sad"])) > first
+
+
+@pytest.mark.parametrize("raw, expected", [("", 3.0), ("0.5", 0.5), ("0", 0.0)])
+def test_busy_timeout_setting(raw, expected):
+    assert busy_timeout_s({"FER_DB_BUSY_TIMEOUT_S": raw}) == expected
+
+
+@pytest.mark.parametrize("raw", ["soon", "-1", "nan", "1e9"])
+def test_bad_busy_timeout_setting_is_a_clear_message(raw, monkeypatch, tmp_path):
+    monkeypatch.setenv("FER_DB_BUSY_TIMEOUT_S", raw)
+    with pytest.raises(StorageError, match="FER_DB_BUSY_TIMEOUT_S must be"):
+        SessionStore(f"sqlite:///{tmp_path / 's.db'}")
+
+
+@pytest.mark.parametrize("url", ["sqlite:///rel/sessions.db", "rel/sessions.db", "sqlite:///./rel/../rel/sessions.db"])
+def test_relative_sqlite_location_is_made_absolute_once(url, tmp_path, monkeypatch):
+    """A relative FER_DB_URL names a file relative to where the server started; the store says which."""
+    start = tmp_path / "start"
+    start.mkdir()
+    monkeypatch.chdir(start)
+    store = SessionStore(url)
+    expected = start / "rel" / "sessions.db"
+    assert store.location == str(expected) and expected.is_file()
+    assert str(expected) in store.url
+    sid = store.save_session("live", make_records(["fear"]))
+    monkeypatch.chdir(tmp_path)  # a later change of folder does not move the database
+    assert store.load_session(sid)[0]["dominant_emotion"] == "fear"
+    assert SessionStore(f"sqlite:///{expected}").list_sessions()[0]["id"] == sid
+
+
+def test_server_location_hides_the_password():
+    assert SessionStore("sqlite://").location == "sqlite://"
+    assert db_location("postgresql+psycopg://fer:hunter2@db/fer") == "postgresql+psycopg://fer:***@db/fer"
+
+
+@pytest.mark.parametrize("stored", ["{not json", "[1, 2]", "null", '"text"', "", '{"file_name": "cut.mp4"'])
+def test_damaged_meta_reads_as_empty(db_url, stored):
+    """One session whose meta was damaged outside the app still opens, with no details."""
+    store = SessionStore(db_url)
+    good = store.save_session("video", make_records(["happy"] * 2), meta={"file_name": "ok.mp4"})
+    bad = store.save_session("video", make_records(["sad"] * 2), meta={"file_name": "bad.mp4"})
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(sessions_table).where(sessions_table.c.id == bad).values(meta_json=stored))
+    info, records = store.load_session(bad)
+    assert info["meta"] == {} and info["dominant_emotion"] == "sad" and len(records) == 2
+    assert store.load_session(good)[0]["meta"] == {"file_name": "ok.mp4"}
+    assert [s["id"] for s in store.list_sessions()] == [bad, good]
+
+
 def test_in_memory_database_is_one_database():
     store = SessionStore("sqlite://")
     sid = store.save_session("live", make_records(["happy"]))
     assert store.load_session(sid)[0]["n_records"] == 1
-
-
-def test_summaries():
-    recs = make_records(["happy", "happy", "sad", "neutral"])
-    shares = emotion_shares(recs)
-    assert list(shares) == list(CLASSES)
-    assert shares["happy"] == 0.5 and shares["sad"] == 0.25 and sum(shares.values()) == pytest.approx(1)
-    assert dominant_emotion(recs) == "happy"
-    # a tie in counts goes to the emotion with the higher mean probability
-    tie = make_records(["sad", "fear"])
-    tie[1]["fear"] = 0.99
-    assert dominant_emotion(tie) == "fear"
 
 
 def test_clean_records_coerces_numpy_values():
@@ -235,17 +318,6 @@ def test_clean_records_coerces_numpy_values():
     assert (out["frame"], out["x"], out["t"], out["sad"]) == (3, 5, 0.5, 0.75)
     with pytest.raises(ValueError, match="Record 0 is a list"):
         clean_records([[1, 2]])
-
-
-def test_dominant_emotion_follows_probabilities_like_the_timeline():
-    """History's table and its charts (fer_core.timeline) must name the same emotion."""
-    from fer_core.timeline import Timeline
-
-    flat = {c: 0.14 for c in CLASSES}
-    recs = [{"t": i * 0.1, "frame": i, "face_id": 1, "x": 0, "y": 0, "w": 10, "h": 10, "label": "happy",
-             "confidence": 0.15, **flat, "sad": 0.16} for i in range(5)]
-    assert dominant_emotion(recs) == "sad"
-    assert Timeline.from_records(recs).summary()["dominant"] == "sad"
 
 
 _WRITER = """

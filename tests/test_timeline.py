@@ -1,35 +1,17 @@
-"""Timelines from records: grouping, resampling, smoothing, segments, summary, exports, figures."""
+"""Timelines from records: grouping, segments, summary."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
 import numpy as np
 import pytest
+from factories import peaked_record, two_emotion_records
 
-from fer_core.labels import CLASSES, COLORS_HEX
-from fer_core.timeline import (VALENCE_TRACE_NAME, Timeline, distribution_figure, probability_bar_figure,
-                               records_to_csv, timeline_figure)
-
-
-def _rec(t, face, label, peak=0.8, frame=None):
-    p = {c: (1 - peak) / (len(CLASSES) - 1) for c in CLASSES}
-    p[label] = peak
-    return {"t": t, "frame": frame if frame is not None else int(round(t * 10)), "face_id": face,
-            "x": 0, "y": 0, "w": 10, "h": 10, "label": label, "confidence": peak, **p}
-
-
-def _two_emotions(fps=10.0):
-    """Face 1: happy 1.0 s then sad 0.5 s; face 2: neutral for 0.5 s starting at 0.3 s."""
-    recs = [_rec(i / fps, 1, "happy") for i in range(10)] + [_rec(1.0 + i / fps, 1, "sad") for i in range(5)]
-    recs += [_rec(0.3 + i / fps, 2, "neutral", 0.6) for i in range(5)]
-    return recs[::-1]  # any order in, sorted out
+from fer_core.labels import CLASSES
+from fer_core.timeline import Timeline
 
 
 def test_grouping_and_order():
-    tl = Timeline.from_records(_two_emotions())
+    tl = Timeline.from_records(two_emotion_records())
     assert tl.face_ids == [1, 2]
     s = tl.series[1]
     assert len(s.t) == 15 and np.all(np.diff(s.t) > 0)
@@ -39,7 +21,7 @@ def test_grouping_and_order():
 
 
 def test_segments_where_one_emotion_holds():
-    segs = Timeline.from_records(_two_emotions()).segments()
+    segs = Timeline.from_records(two_emotion_records()).segments()
     face1 = [s for s in segs if s["face_id"] == 1]
     assert [(s["label"], s["start_s"], s["duration_s"]) for s in face1] == [("happy", 0.0, 1.0), ("sad", 1.0, 0.5)]
     assert face1[0]["mean_confidence"] == pytest.approx(0.8)
@@ -47,13 +29,13 @@ def test_segments_where_one_emotion_holds():
 
 
 def test_gap_splits_a_segment():
-    recs = [_rec(i / 10, 1, "fear") for i in range(5)] + [_rec(3 + i / 10, 1, "fear") for i in range(5)]
+    recs = [peaked_record(i / 10, 1, "fear") for i in range(5)] + [peaked_record(3 + i / 10, 1, "fear") for i in range(5)]
     segs = Timeline.from_records(recs).segments()
     assert len(segs) == 2 and segs[1]["start_s"] == 3.0
 
 
 def test_summary():
-    s = Timeline.from_records(_two_emotions()).summary()
+    s = Timeline.from_records(two_emotion_records()).summary()
     assert s["n_faces"] == 2 and s["dominant"] == "happy"
     assert s["shares"]["happy"] == pytest.approx(10 / 20) and s["shares"]["sad"] == pytest.approx(5 / 20)
     assert sum(s["shares"].values()) == pytest.approx(1.0)
@@ -65,73 +47,6 @@ def test_summary():
     assert empty["dominant"] is None and empty["n_faces"] == 0
 
 
-def test_resample_averages_bins():
-    recs = [_rec(i / 30, 1, "happy" if i % 3 else "sad", frame=i) for i in range(30)]  # 1 s at 30 fps
-    r = Timeline.from_records(recs).resample(0.5)
-    s = r.series[1]
-    assert len(s.t) == 2 and np.allclose(s.t, [0.25, 0.75])
-    assert np.allclose(s.probs.sum(axis=1), 1.0, atol=1e-4)
-    assert CLASSES[int(s.probs[0].argmax())] == "happy"
-    assert s.probs[0][CLASSES.index("sad")] == pytest.approx((5 * 0.8 + 10 * 0.2 / 6) / 15, abs=1e-4)
-    assert list(s.frames) == [0, 15]
-    with pytest.raises(ValueError):
-        r.resample(0)
-
-
-@pytest.mark.parametrize("method", ["ema", "window", "median"])
-def test_smoothing_removes_single_frame_flips(method):
-    labels = ["happy"] * 40
-    for i in (5, 13, 22, 31):
-        labels[i] = "angry"
-    recs = [_rec(i / 10, 1, lab, 0.6) for i, lab in enumerate(labels)]
-    tl = Timeline.from_records(recs)
-    assert len(tl.segments()) == 9
-    sm = tl.smooth(method, alpha=0.3, window=5)
-    assert len(sm.segments()) == 1 and sm.segments()[0]["label"] == "happy"
-    assert np.allclose(sm.series[1].probs.sum(axis=1), 1.0, atol=1e-4)
-    with pytest.raises(ValueError):
-        tl.smooth("spline")
-
-
-def test_csv_and_json_exports():
-    tl = Timeline.from_records(_two_emotions())
-    rows = list(csv.DictReader(io.StringIO(tl.to_csv())))
-    assert len(rows) == 20 and list(rows[0])[:5] == ["t", "frame", "face_id", "label", "confidence"]
-    assert [float(r["t"]) for r in rows] == sorted(float(r["t"]) for r in rows)
-    data = json.loads(tl.to_json())
-    assert data["classes"] == list(CLASSES)
-    assert [f["face_id"] for f in data["faces"]] == [1, 2]
-    assert len(data["faces"][0]["probs"][0]) == len(CLASSES)
-    assert data["summary"]["dominant"] == "happy"
-    raw = list(csv.DictReader(io.StringIO(records_to_csv(_two_emotions()))))
-    assert len(raw) == 20 and "x" in raw[0] and raw[0]["label"] in CLASSES
-
-
-def test_figures_use_class_colours_and_names():
-    tl = Timeline.from_records(_two_emotions())
-    fig = timeline_figure(tl)
-    assert [t.name for t in fig.data] == [*CLASSES, VALENCE_TRACE_NAME]
-    assert [t.line.color for t in fig.data][:-1] == [COLORS_HEX[c] for c in CLASSES]
-    # the valence line: happy (+1) for 1 s, then sad (-1), on its own -1..1 axis
-    val = fig.data[-1]
-    assert val.yaxis == "y2" and fig.layout.yaxis2.range == (-1.05, 1.05)
-    assert fig.layout.legend.y < 0 and fig.layout.legend.orientation == "h"  # below, clear of the valence axis
-    assert val.y[0] == pytest.approx(0.8 - 4 * 0.2 / 6) and val.y[-1] == pytest.approx(0.2 / 6 - (0.8 + 3 * 0.2 / 6))
-    assert "face 1" in fig.layout.title.text  # the face seen longest
-    assert len(timeline_figure(tl, face_id=2).data[0].x) == 5
-    dist = distribution_figure(tl)
-    bar = dist.data[0]
-    assert list(bar.x) == list(CLASSES) and bar.text[CLASSES.index("happy")] == "happy<br>50%"
-    assert list(bar.marker.color) == [COLORS_HEX[c] for c in CLASSES]
-    probs = np.linspace(1, 7, 7) / 28
-    pb = probability_bar_figure(probs).data[0]
-    assert list(pb.y) == list(CLASSES) and pb.text[-1] == "surprise 25%"
-    with pytest.raises(ValueError):
-        probability_bar_figure([0.5, 0.5])
-    empty = timeline_figure(Timeline.from_records([]))
-    assert len(empty.data) == 0 and "no faces" in empty.layout.title.text
-
-
 def test_bad_face_id():
     with pytest.raises(ValueError, match="face_id"):
-        Timeline.from_records([{**_rec(0, 1, "sad"), "face_id": "abc"}])
+        Timeline.from_records([{**peaked_record(0, 1, "sad"), "face_id": "abc"}])

@@ -9,14 +9,15 @@ import av
 import cv2
 import numpy as np
 import pytest
+from factories import CrowdDetector
 
 from fer_core.analyzer import FaceAnalyzer
 from fer_core.classifier import Classifier
 from fer_core.faces import SETTINGS, HaarDetector
 from fer_core.labels import CLASSES
-from fer_core.results import RECORD_KEYS
-from fer_core.scenes import drawn_face, paste_faces
-from fer_core.video import VideoError, VideoLimits, analyze_video, probe_video, write_test_clip
+from fer_core.records import RECORD_COLUMNS
+from fer_core.scenes import drawn_face, paste_faces, write_test_clip
+from fer_core.video import VideoError, VideoLimits, analyze_video, probe_video
 
 FPS = 30
 
@@ -60,7 +61,7 @@ def test_round_trip_every_frame(analyzer, clip, tmp_path):
     assert len(frames) >= 43
     assert {r["face_id"] for r in res.records} == {1}
     for r in res.records:
-        assert tuple(r) == RECORD_KEYS
+        assert tuple(r) == RECORD_COLUMNS
         assert r["t"] == pytest.approx(r["frame"] / FPS, abs=1e-3)
         assert abs(sum(r[c] for c in CLASSES) - 1) < 1e-3
     xs = [r["x"] for r in sorted(res.records, key=lambda r: r["frame"])]
@@ -181,3 +182,134 @@ def test_audio_only_file(analyzer, tmp_path):
             out.mux(pkt)
     with pytest.raises(VideoError, match="no video stream"):
         analyze_video(p, analyzer)
+
+
+def _decoded_times(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        return [float(f.time) for f in c.decode(video=0)]
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_variable_frame_rate_keeps_real_time(analyzer, tmp_path, suffix):
+    """20 frames spanning 100 s became a 0.7 s annotated video (written at a constant 30 fps)."""
+    times = [i * 100 / 19 for i in range(20)]
+    clip = write_test_clip(tmp_path / f"vfr{suffix}", _frames(20), times=times)
+    res = analyze_video(clip, analyzer, sample_fps=10, annotated_out=tmp_path / "out.mp4")
+    assert res.n_frames == res.n_analyzed == 20
+    assert res.duration_s == pytest.approx(100.0, abs=0.1)
+    assert {r["frame"]: r["t"] for r in res.records}[19] == pytest.approx(100.0, abs=0.01)
+    assert res.timeline().duration_s == pytest.approx(100.0, abs=0.1)
+    shown = _decoded_times(tmp_path / "out.mp4")
+    assert len(shown) == 20 and shown[-1] - shown[0] == pytest.approx(100.0, abs=0.1)
+
+
+def test_only_analysed_frames_are_converted_and_encoded(analyzer, tmp_path):
+    """A 60 fps clip analysed 10 times a second: every frame used to be converted, drawn and re-encoded."""
+    clip = write_test_clip(tmp_path / "sixty.mp4", _frames(120, 160, 120, size=60), fps=60)
+    res = analyze_video(clip, analyzer, sample_fps=10, annotated_out=tmp_path / "out.mp4")
+    assert (res.n_frames, res.n_analyzed) == (120, 20)
+    shown = _decoded_times(tmp_path / "out.mp4")
+    assert len(shown) == 20
+    assert shown[-1] == pytest.approx(1.9, abs=0.02) and res.duration_s == pytest.approx(2.0, abs=0.02)
+
+
+def _mjpeg_avi(path: Path, sizes: list[tuple[int, int]]) -> Path:
+    """Motion JPEG whose header says the first frame's size; later frames may be any size."""
+    import io
+
+    from PIL import Image
+
+    with av.open(str(path), "w", format="avi") as out:
+        st = out.add_stream("mjpeg", rate=10)
+        st.width, st.height, st.pix_fmt = *sizes[0], "yuvj420p"
+        for i, (w, h) in enumerate(sizes):
+            buf = io.BytesIO()
+            Image.new("RGB", (w, h), (120, 120, 120)).save(buf, "JPEG", quality=50)
+            pkt = av.Packet(buf.getvalue())
+            pkt.stream, pkt.pts, pkt.dts, pkt.time_base = st, i, i, Fraction(1, 10)
+            out.mux(pkt)
+    return path
+
+
+@pytest.mark.parametrize("later,match", [
+    ((300, 60), "frame 4 is 300x60; the limit is 256 px"),  # decoded, then refused by its size
+    ((1000, 800), "frame 4 could not be decoded: it is larger than 256x256"),  # refused by the decoder
+])
+def test_every_decoded_frame_size_is_checked(analyzer, tmp_path, later, match):
+    """The size limit was checked on the header only: later 16000 x 16000 frames were analysed (3.2 GB)."""
+    clip = _mjpeg_avi(tmp_path / "grow.avi", [(64, 48)] * 3 + [later] * 3)
+    assert probe_video(clip).width == 64
+    with pytest.raises(VideoError, match=match):
+        analyze_video(clip, analyzer, limits=VideoLimits(max_side=256))
+    assert analyze_video(_mjpeg_avi(tmp_path / "same.avi", [(64, 48)] * 6), analyzer,
+                         limits=VideoLimits(max_side=256)).n_frames == 6
+
+
+def test_decode_work_is_capped(analyzer, clip):
+    with pytest.raises(VideoError, match="too many pixels to decode"):
+        analyze_video(clip, analyzer, limits=VideoLimits(max_decode_work=320 * 240 * 44))
+    assert analyze_video(clip, analyzer, sample_fps=2, limits=VideoLimits(max_decode_work=320 * 240 * 45)).n_frames == 45
+
+
+def test_a_concat_playlist_is_not_followed(analyzer, tmp_path):
+    """An ffconcat file naming itself made FFmpeg open it until the process ran out of file handles."""
+    import time
+
+    p = tmp_path / "self.mp4"
+    p.write_text("ffconcat version 1.0\nfile self.mp4\nfile self.mp4\n")
+    t = time.perf_counter()
+    with pytest.raises(VideoError, match="could not be read as a video") as exc:
+        analyze_video(p, analyzer)
+    assert "Too many open files" not in str(exc.value) and time.perf_counter() - t < 2.0
+
+
+def test_only_the_announced_containers_are_opened(analyzer, tmp_path):
+    """A raw H.264 stream renamed .mp4 was opened by FFmpeg's raw demuxer; it is not an mp4."""
+    raw = tmp_path / "raw.mp4"
+    with av.open(str(raw), "w", format="h264") as out:
+        st = out.add_stream("libx264", rate=10)
+        st.width, st.height, st.pix_fmt = 64, 48, "yuv420p"
+        for i in range(5):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
+            f.pts = i
+            for pkt in st.encode(f):
+                out.mux(pkt)
+        for pkt in st.encode(None):
+            out.mux(pkt)
+    with pytest.raises(VideoError, match="could not be read as a video"):
+        analyze_video(raw, analyzer)
+
+
+def test_codecs_outside_the_announced_ones_are_refused(analyzer, tmp_path):
+    p = tmp_path / "png.mov"
+    with av.open(str(p), "w", format="mov") as out:
+        st = out.add_stream("png", rate=10)
+        st.width, st.height, st.pix_fmt = 64, 48, "rgb24"
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 60 * i, np.uint8), format="rgb24")
+            f.pts = i
+            for pkt in st.encode(f):
+                out.mux(pkt)
+        for pkt in st.encode(None):
+            out.mux(pkt)
+    with pytest.raises(VideoError, match="uses the png video codec"):
+        analyze_video(p, analyzer)
+
+
+def test_dropped_faces_are_reported(analyzer, clip):
+    crowd = FaceAnalyzer(analyzer.classifier, CrowdDetector(3), max_faces=2)
+    res = analyze_video(clip, crowd, sample_fps=10)
+    assert res.most_faces_in_a_frame == 2
+    assert any("more faces were found than the limit of 2 per image (up to 3)" in w for w in res.warnings)
+    assert not analyze_video(clip, FaceAnalyzer(analyzer.classifier, CrowdDetector(3)), sample_fps=10).warnings
+
+
+def test_a_clip_cut_short_says_so(analyzer, tmp_path):
+    """A truncated mkv gave 12 of its 30 frames as if that were the whole clip."""
+    data = write_test_clip(tmp_path / "c.mkv", _frames(30, 160, 120, size=60), fps=10).read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) * 4 // 5])
+    res = analyze_video(cut, analyzer, sample_fps=None)
+    assert res.n_frames < 30
+    assert any("probably truncated; results cover the readable part" in w for w in res.warnings)
+    assert not analyze_video(tmp_path / "c.mkv", analyzer).warnings

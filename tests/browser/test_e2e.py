@@ -43,7 +43,7 @@ def media(tmp_path_factory) -> dict[str, Path]:
     """The fake camera's Y4M, a short clip with a face, the built-in sample photo and a one-face photo."""
     from fer_core.imageio import encode_png
     from fer_core.samples import sample_photo_png
-    from fer_core.video import write_test_clip
+    from fer_core.scenes import write_test_clip
 
     d = tmp_path_factory.mktemp("e2e-media")
     # A small, 15 fps camera: the server decodes, analyses and re-encodes every frame, and the

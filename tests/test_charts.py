@@ -1,0 +1,95 @@
+"""charts: every dashboard figure, drawn from a Timeline, records, evaluate reports or history rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from factories import fake_history, fake_report, make_records, two_emotion_records
+
+from fer_core import charts
+from fer_core.charts import (VALENCE_TRACE_NAME, distribution_figure, probability_bar_figure, shares_figure,
+                             timeline_figure)
+from fer_core.labels import CLASSES, COLORS_HEX
+from fer_core.records import emotion_shares
+from fer_core.timeline import Timeline
+
+
+def test_figures_use_class_colours_and_names():
+    tl = Timeline.from_records(two_emotion_records())
+    fig = timeline_figure(tl)
+    assert [t.name for t in fig.data] == [*CLASSES, VALENCE_TRACE_NAME]
+    assert [t.line.color for t in fig.data][:-1] == [COLORS_HEX[c] for c in CLASSES]
+    # the valence line: happy (+1) for 1 s, then sad (-1), on its own -1..1 axis
+    val = fig.data[-1]
+    assert val.yaxis == "y2" and fig.layout.yaxis2.range == (-1.05, 1.05)
+    assert fig.layout.legend.y < 0 and fig.layout.legend.orientation == "h"  # below, clear of the valence axis
+    assert val.y[0] == pytest.approx(0.8 - 4 * 0.2 / 6) and val.y[-1] == pytest.approx(0.2 / 6 - (0.8 + 3 * 0.2 / 6))
+    assert "face 1" in fig.layout.title.text  # the face seen longest
+    assert len(timeline_figure(tl, face_id=2).data[0].x) == 5
+    dist = distribution_figure(tl)
+    bar = dist.data[0]
+    assert list(bar.x) == list(CLASSES) and bar.text[CLASSES.index("happy")] == "happy<br>50%"
+    assert list(bar.marker.color) == [COLORS_HEX[c] for c in CLASSES]
+    probs = np.linspace(1, 7, 7) / 28
+    pb = probability_bar_figure(probs).data[0]
+    assert list(pb.y) == list(CLASSES) and pb.text[-1] == "surprise 25%"
+    with pytest.raises(ValueError):
+        probability_bar_figure([0.5, 0.5])
+    empty = timeline_figure(Timeline.from_records([]))
+    assert len(empty.data) == 0 and "no faces" in empty.layout.title.text
+
+
+def test_shares_figure_puts_sessions_side_by_side():
+    a, b = make_records(["happy"] * 3 + ["sad"]), make_records(["angry"] * 2, seed=1)
+    fig = shares_figure({"#1 live": a, "#2 video": b})
+    assert [t.name for t in fig.data] == ["#1 live", "#2 video"] and fig.layout.barmode == "group"
+    assert list(fig.data[0].x) == list(CLASSES) and list(fig.data[0].y) == list(emotion_shares(a).values())
+    assert fig.data[0].text[CLASSES.index("happy")] == "75%"
+    assert list(fig.data[1].marker.color) == [COLORS_HEX[c] for c in CLASSES]
+    assert fig.data[1].marker.pattern.shape == "/"  # the second session is hatched, not only coloured
+
+
+def test_confusion_figure_normalises_rows():
+    rep = fake_report(2)
+    z = np.array(charts.confusion_figure(rep, normalize=True).data[0].z)
+    np.testing.assert_allclose(z.sum(axis=1), 1.0)
+    recall = [rep["per_class"][c]["recall"] for c in CLASSES]
+    np.testing.assert_allclose(np.diag(z), recall)  # the diagonal of a row-normalised matrix is recall
+    counts = np.array(charts.confusion_figure(rep, normalize=False).data[0].z)
+    np.testing.assert_array_equal(counts, rep["confusion_matrix"])
+    with pytest.raises(ValueError, match="7x7"):
+        charts.confusion_figure({**rep, "confusion_matrix": [[1, 2], [3, 4]]})
+
+
+def test_confusion_figure_with_an_empty_row():
+    rep = fake_report(2)
+    cm = np.array(rep["confusion_matrix"])
+    cm[1] = 0
+    z = np.array(charts.confusion_figure({**rep, "confusion_matrix": cm.tolist()}).data[0].z)
+    assert np.all(z[1] == 0) and np.isfinite(z).all()
+
+
+def test_training_figures_plot_what_the_history_has():
+    hist = fake_history(5)[::-1]  # out of order on disk
+    fig = charts.training_figure(hist)
+    names = {t.name: t for t in fig.data}
+    assert set(names) == {"training loss", "training accuracy", "validation accuracy", "validation macro-F1",
+                          "learning rate"}
+    assert list(names["validation accuracy"].x) == [1, 2, 3, 4, 5]
+    assert list(names["training loss"].y) == [r["loss"] for r in sorted(hist, key=lambda r: r["epoch"])]
+    rec = charts.recall_figure(hist)
+    assert [t.name for t in rec.data] == list(CLASSES)
+    assert rec.data[1].line.color == COLORS_HEX["disgust"]
+    sparse = [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.5, "val_accuracy": 0.4}]
+    assert {t.name for t in charts.training_figure(sparse).data} == {"training loss", "validation accuracy"}
+    with pytest.raises(ValueError, match="per-epoch"):
+        charts.training_figure({"epoch": 1})
+
+
+def test_class_counts_figure():
+    counts = {"sad": 5, "angry": 3, "happy": 9}
+    bar = charts.class_counts_figure(counts).data[0]
+    assert list(bar.x) == ["angry", "happy", "sad"] and list(bar.y) == [3, 9, 5]
+    assert list(bar.marker.color) == [COLORS_HEX[c] for c in ("angry", "happy", "sad")]
+    with pytest.raises(ValueError):
+        charts.class_counts_figure([1, 2])
