@@ -40,7 +40,7 @@ PURPOSES: tuple[str, ...] = ("live", "video", "photo")
 # Chosen from `python -m fer_core.bench --compare-detectors` (see the README's detector table).
 SETTINGS: dict[str, dict[str, dict]] = {
     "blazeface": {"live": {"max_side": 640, "min_face": 96}, "video": {"max_side": 640, "min_face": 60},
-                  "photo": {"max_side": 1024, "min_face": 48}},
+                  "photo": {"max_side": 1024, "min_face": 48, "quarter_turns": (0, 1, 3)}},
     "haar": {"live": {"max_side": 320, "scale_factor": 1.15, "min_face": 48},
              "video": {"max_side": 400, "scale_factor": 1.15, "min_face": 32},
              "photo": {"max_side": 1024, "scale_factor": 1.1, "min_face": 24}},
@@ -212,7 +212,7 @@ class BlazeFaceDetector:
     FRAMING = {"short": (1.16, -0.105), "full": (1.17, -0.043)}
 
     def __init__(self, max_side: int = 1024, min_face: int = 48, model: str = "short", min_score: float = 0.65,
-                 max_windows: int = 160) -> None:
+                 max_windows: int = 160, quarter_turns: tuple[int, ...] = (0,)) -> None:
         from fer_core.blazeface import BlazeFace, ModelFileMissing
 
         try:
@@ -220,6 +220,7 @@ class BlazeFaceDetector:
         except ModelFileMissing as exc:
             raise DetectorUnavailableError(str(exc)) from exc
         self.model, self.max_side, self.min_face, self.max_windows = model, max_side, min_face, max_windows
+        self.quarter_turns = tuple(quarter_turns)
 
     def levels(self, h: int, w: int) -> list[tuple[float, list[tuple[int, int]]]]:
         """(window side, window origins) per level: the whole image, then half-overlapping square
@@ -238,7 +239,17 @@ class BlazeFaceDetector:
         return out
 
     def detect(self, rgb: np.ndarray) -> list[FaceBox]:
+        """Faces in the image, also searched in it turned by each of ``quarter_turns`` x 90 degrees
+        counter-clockwise: BlazeFace finds faces rolled up to about 45 degrees, so turns 1 and 3
+        find people lying on their side."""
         img = _as_rgb(rgb)
+        h, w = img.shape[:2]
+        boxes = []
+        for k in self.quarter_turns:
+            boxes += [_unturn(b, k, w, h) for b in self._detect_upright(np.rot90(img, k) if k else img)]
+        return suppress_overlaps(boxes) if len(self.quarter_turns) > 1 else boxes
+
+    def _detect_upright(self, img: np.ndarray) -> list[FaceBox]:
         h, w = img.shape[:2]
         s = _shrink_factor(h, w, self.max_side)
         n = self._net.input_size
@@ -261,11 +272,30 @@ class BlazeFaceDetector:
             bw = v[2] - v[0]
             side = bw * scale / (1.0 + 2.0 * DEFAULT_MARGIN)
             cx, cy = (v[0] + v[2]) / 2.0, (v[1] + v[3]) / 2.0 + shift * bw
-            eyes = {"right_eye": (int(round(v[4])), int(round(v[5]))), "left_eye": (int(round(v[6])), int(round(v[7])))}
+            eyes = {name: (int(round(v[4 + 2 * i])), int(round(v[5 + 2 * i])))
+                    for i, name in enumerate(("right_eye", "left_eye", "nose"))}
             b = clip_box(FaceBox(cx - side / 2, cy - side / 2, side, side, float(score), eyes), w, h)
             if b is not None and min(b.w, b.h) >= 0.8 * min(self.min_face / s, 0.5 * min(h, w)):
                 boxes.append(b)
         return suppress_overlaps(boxes)
+
+
+def _unturn(box: FaceBox, k: int, w: int, h: int) -> FaceBox:
+    """A box found in the image turned k x 90 degrees counter-clockwise (np.rot90), in the
+    coordinates of the original w x h image."""
+    if k % 4 == 0:
+        return box
+    if k % 4 == 1:
+        point = lambda x, y: (w - y, x)  # noqa: E731
+    elif k % 4 == 3:
+        point = lambda x, y: (y, h - x)  # noqa: E731
+    else:
+        point = lambda x, y: (w - x, h - y)  # noqa: E731
+    corners = [point(box.x, box.y), point(box.x + box.w, box.y + box.h)]
+    x0, y0 = (min(c[i] for c in corners) for i in (0, 1))
+    x1, y1 = (max(c[i] for c in corners) for i in (0, 1))
+    marks = {name: tuple(int(round(v)) for v in point(*xy)) for name, xy in (box.landmarks or {}).items()}
+    return FaceBox(int(x0), int(y0), int(x1 - x0), int(y1 - y0), box.score, marks or None)
 
 
 class LockedDetector:
@@ -296,12 +326,18 @@ def make_detector(name: str = DEFAULT_DETECTOR, purpose: str = "photo", **overri
 
 
 def _eye_angle(landmarks: dict[str, tuple[int, int]] | None) -> tuple[float, tuple[float, float]] | None:
-    """Roll angle (degrees) of the line through the eyes and its midpoint, when both eyes are known."""
+    """Roll angle (degrees, -180..180) of the line through the eyes and its midpoint, when both eyes
+    are known. The eyes are ordered so that the nose lies below the line (detectors name the eyes
+    differently: the person's or the image's left); without a nose, left to right in the image,
+    which holds for rolls under 90 degrees."""
     if not landmarks or "left_eye" not in landmarks or "right_eye" not in landmarks:
         return None
     a, b = sorted((landmarks["left_eye"], landmarks["right_eye"]), key=lambda p: p[0])
+    nose = landmarks.get("nose")
+    if nose is not None and (b[0] - a[0]) * (nose[1] - a[1]) - (b[1] - a[1]) * (nose[0] - a[0]) < 0:
+        a, b = b, a  # the nose is above the line as ordered: the face is upside down or on its side
     dx, dy = float(b[0] - a[0]), float(b[1] - a[1])
-    if dx <= 0:
+    if dx == 0 and dy == 0:
         return None
     return math.degrees(math.atan2(dy, dx)), ((a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0)
 
@@ -323,9 +359,8 @@ def crop_face(rgb: np.ndarray, box: FaceBox, margin: float = DEFAULT_MARGIN, ali
     if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h or x1 - x0 < 2:
         raise ValueError(f"Face box {box} lies outside the {w}x{h} image.")
     eyes = _eye_angle(box.landmarks) if align else None
-    if eyes is not None and abs(eyes[0]) >= 1.0:
-        angle, centre = eyes
-        m = cv2.getRotationMatrix2D(centre, angle, 1.0)
+    if eyes is not None and abs(eyes[0]) >= 1.0:  # turned about the box's centre, so the face stays framed
+        m = cv2.getRotationMatrix2D(((x0 + x1) / 2.0, (y0 + y1) / 2.0), eyes[0], 1.0)
     else:
         if 0 <= x0 and 0 <= y0 and x1 <= w and y1 <= h:
             return img[y0:y1, x0:x1].copy()
