@@ -13,6 +13,7 @@ running the live path for >= 300 frames with TensorFlow absent from sys.modules.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -68,7 +69,7 @@ def time_live(classifier, frame: np.ndarray, n_frames: int, warmup: int = 15) ->
     # CPU time per frame (all threads) shows the work itself when other processes share the cores.
     return {"p50_ms": p50, "p95_ms": p95, "fps": round(n_frames / total, 1),
             "cpu_ms_per_frame": round(cpu / n_frames * 1000.0, 2),
-            "faces_seen": lp.stats.n_faces, "settings": lp.settings}
+            "faces_seen": lp.stats.n_faces, "settings": dataclasses.asdict(lp.settings)}
 
 
 def time_classifier(classifier, reps: int = 200) -> float:
