@@ -18,6 +18,7 @@ from fer_core.labels import CLASSES
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 REQUIRED_KEYS = {"accuracy", "macro_f1", "per_class", "confusion_matrix", "classes", "n", "skipped"}
+HISTORY_KEYS = {"epoch", "loss", "accuracy", "val_accuracy", "val_macro_f1", "val_recall", "lr", "seconds"}
 SHIPPED = {"model.keras", "model.tflite", "model_config.json", "history.json", "class_counts.json",
            "metrics.json", "confusion_matrix.png", "training_curves.png"}
 
@@ -44,14 +45,17 @@ def pipeline(tmp_path_factory) -> dict[str, Path]:
 def test_training_run_writes_its_files(pipeline):
     run = pipeline["run"]
     for name in ("model.keras", "model_config.json", "history.json", "class_counts.json", "best.weights.h5",
-                 "checkpoint_last.keras", "state.json"):
+                 "history.csv", "args.json"):
         assert (run / name).is_file(), name
+    assert list((run / "backup").glob("*.weights.h5"))  # BackupAndRestore's state, kept for --resume
     assert [p.name for p in (run / "epochs").iterdir()] == ["epoch_01.keras"]  # --keep-epochs
     cfg = json.loads((run / "model_config.json").read_text())
     assert cfg["input_size"] == 32 and cfg["classes"] == list(CLASSES)
     hist = json.loads((run / "history.json").read_text())
     assert [h["epoch"] for h in hist] == [1] and 0 <= hist[0]["val_accuracy"] <= 1
+    assert set(hist[0]) == HISTORY_KEYS and set(hist[0]["val_recall"]) == set(CLASSES)
     assert json.loads((run / "class_counts.json").read_text()) == {c: 8 for c in CLASSES}
+    assert json.loads((run / "args.json").read_text())["epochs"] == 1
 
 
 def test_ship_writes_only_final_files(pipeline):
@@ -60,14 +64,17 @@ def test_ship_writes_only_final_files(pipeline):
     assert not (out / "export").exists()
 
 
-def _saved_groups(keras_file: Path) -> set[str]:
-    """Top-level groups of the weights file inside a .keras archive."""
+def _saved_groups(path: Path) -> set[str]:
+    """Top-level groups of a weights file, or of the weights file inside a .keras archive."""
     import io
     import zipfile
 
     import h5py
 
-    with zipfile.ZipFile(keras_file) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+    if path.suffix != ".keras":
+        with h5py.File(path, "r") as f:
+            return set(f.keys())
+    with zipfile.ZipFile(path) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
         return set(f.keys())
 
 
@@ -80,7 +87,8 @@ def test_shipped_config_and_models_load(pipeline):
     cfg = load_model_config(out)
     assert cfg["input_size"] == 32 and cfg["served_model"] == "model.tflite" and "placeholder" not in cfg
     assert cfg["served_variant"] in ("fp32", "int8")
-    assert _saved_groups(pipeline["run"] / "checkpoint_last.keras") >= {"layers", "optimizer"}
+    (backup,) = (pipeline["run"] / "backup").glob("*.weights.h5")
+    assert _saved_groups(backup) >= {"layers", "optimizer"}  # resumable: the optimizer state is backed up
     assert "optimizer" not in _saved_groups(out / "model.keras")  # shipped without optimizer state
     keras_model = _keras().models.load_model(out / "model.keras", compile=False)
     assert keras_model.output_shape == (None, 7)
