@@ -319,6 +319,8 @@ def history_rows(csv_path: Path) -> list[dict]:
 
 
 def write_history(run_dir: Path) -> list[dict]:
+    """history.json from history.csv, after every epoch: the model card, the Model page and the
+    device scripts read the JSON, also from a run stopped part way."""
     history = history_rows(run_dir / HISTORY_CSV_NAME)
     (run_dir / HISTORY_NAME).write_text(json.dumps(history, indent=1))
     return history
@@ -460,7 +462,8 @@ def main(argv=None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     best_so_far = best_score_so_far(run_dir, args.monitor) if resuming else None
     if resuming:
-        print(f"resuming: training to epoch {args.epochs}, best {args.monitor} so far {best_so_far}", flush=True)
+        print(f"resuming: training to epoch {args.epochs}; best {args.monitor} so far "
+              f"{'none' if best_so_far is None else f'{best_so_far:.4f}'}", flush=True)
     else:
         start_fresh(run_dir)
     (run_dir / ARGS_NAME).write_text(json.dumps(vars(args), indent=1))
