@@ -1,13 +1,14 @@
 """Ablation: cross-entropy vs focal loss, each with and without class-weighted sampling.
 
     python -m fer_core.ablation --data ../shared/data/fer2013 --out runs/ablation \
-        --init-from runs/next/checkpoint_last.keras --epochs 1 --limit 12800
+        --init-from runs/next/model.keras --epochs 1 --limit 12800
 
 Runs ``fer_core.train`` once per arm (same data, seed, schedule and starting weights; only the
 loss and the sampling change), each in its own process so no Keras state leaks between arms, then
-writes ``ablation.json`` and prints the markdown table the model card shows. An arm whose run
-directory already holds a finished ``state.json`` is not trained again, so an interrupted
-ablation resumes where it stopped.
+writes ``ablation.json`` and prints the markdown table the model card shows, each arm at its best
+epoch (the one its ``best.weights.h5`` holds). An arm whose run directory already holds its final
+model is not trained again, and an interrupted arm resumes (``--resume``), so an interrupted
+ablation goes on where it stopped.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from fer_core.model_store import KERAS_NAME
+from fer_core.model_store import HISTORY_NAME, KERAS_NAME
+from fer_core.train import ARGS_NAME, best_epoch
 
 ARMS = (("ce", "uniform"), ("ce", "weighted"), ("focal", "uniform"), ("focal", "weighted"))
 # Disgust is FER-2013's minority class (1.5%); surprise is the next smallest, fear the hardest.
@@ -30,14 +32,14 @@ def arm_name(loss: str, sampling: str) -> str:
     return f"{loss}-{sampling}"
 
 
-def arm_row(loss: str, sampling: str, state: Mapping) -> dict:
-    """One table row from a finished run's state.json (its best validation report)."""
-    rep = state["best_report"]
+def arm_row(loss: str, sampling: str, history: Sequence[Mapping], monitor: str) -> dict:
+    """One table row from a finished run's history: its best epoch by the run's own monitor."""
+    best = best_epoch(list(history), monitor)
     return {
         "arm": arm_name(loss, sampling), "loss": loss, "sampling": sampling,
-        "epochs": state["epoch"], "minutes": round(state.get("wall_seconds", 0.0) / 60, 1),
-        "accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"],
-        "recall": {c: rep["per_class"][c]["recall"] for c in MINORITY},
+        "epochs": history[-1]["epoch"], "minutes": round(sum(r.get("seconds", 0.0) for r in history) / 60, 1),
+        "accuracy": best["val_accuracy"], "macro_f1": best["val_macro_f1"],
+        "recall": {c: best["val_recall"][c] for c in MINORITY},
     }
 
 
@@ -54,13 +56,13 @@ def table_md(rows: Sequence[Mapping]) -> str:
 
 def run_arm(loss: str, sampling: str, out: Path, train_args: Sequence[str]) -> dict:
     run_dir = out / arm_name(loss, sampling)
-    state_path = run_dir / "state.json"
     if not (run_dir / KERAS_NAME).exists():
         cmd = [sys.executable, "-u", "-m", "fer_core.train", "--out", str(run_dir), "--loss", loss,
                "--sampling", sampling, "--resume", *train_args]
         print("$ " + " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
-    return arm_row(loss, sampling, json.loads(state_path.read_text()))
+    monitor = json.loads((run_dir / ARGS_NAME).read_text())["monitor"]
+    return arm_row(loss, sampling, json.loads((run_dir / HISTORY_NAME).read_text()), monitor)
 
 
 def main(argv=None) -> int:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.labels import CLASSES
+from fer_core.model_store import CONFIG_NAME, KERAS_NAME, SERVED_NAME
 
 VARIANTS = ("fp32", "dynamic", "fp16", "int8")
 MIN_AGREEMENT = 0.98
@@ -116,11 +117,11 @@ def representative_faces(data_path: str, fmt: str, input_size: int, n: int = 300
     return preprocess_faces([train.images[i] for i in idx], input_size)
 
 
-def write_model_config(out_dir: Path, base: dict, served_model: str, keras_model: str = "model.keras",
+def write_model_config(out_dir: Path, base: dict, served_model: str, keras_model: str = KERAS_NAME,
                        **extra) -> dict:
-    """model_config.json for a shipped model: the training config plus which files to load."""
+    """The model folder's config (CONFIG_NAME): the training config plus which files to load."""
+    from fer_core.model import gradcam_layer_for
     from fer_core.preprocess import PREPROCESSING_NAME
-    from fer_core.train import gradcam_layer_for
 
     cfg = dict(base)
     cfg.setdefault("classes", list(CLASSES))
@@ -129,7 +130,7 @@ def write_model_config(out_dir: Path, base: dict, served_model: str, keras_model
     cfg["served_model"] = served_model
     cfg["keras_model"] = keras_model
     cfg.update(extra)
-    (out_dir / "model_config.json").write_text(json.dumps(cfg, indent=1))
+    (out_dir / CONFIG_NAME).write_text(json.dumps(cfg, indent=1))
     return cfg
 
 
@@ -146,10 +147,10 @@ def make_placeholder(out_dir: str | os.PathLike, input_size: int = 64, seed: int
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = build_model(input_size)
-    model.save(out / "model.keras")
-    (out / "model.tflite").write_bytes(convert_keras(model, "fp32"))
+    model.save(out / KERAS_NAME)
+    (out / SERVED_NAME).write_bytes(convert_keras(model, "fp32"))
     return write_model_config(out, {"backbone": "keras.applications.EfficientNetB0", "input_size": input_size},
-                              served_model="model.tflite", placeholder=True)
+                              served_model=SERVED_NAME, placeholder=True)
 
 
 def measure_variant(variant: str, path: Path, pred: np.ndarray, y_val: np.ndarray, keras_pred: np.ndarray,

@@ -9,6 +9,15 @@ from fer_core.labels import CLASSES
 DEFAULT_INPUT_SIZE = 64
 
 
+def gradcam_layer_for(input_size: int) -> str:
+    """Deepest EfficientNet-B0 block whose map is at least 7x7 at this input size: coarser maps
+    make Grad-CAM heatmaps too blocky to point at a face's features."""
+    for name, stride in (("top_activation", 32), ("block5c_add", 16), ("block3b_add", 8), ("block2b_add", 4)):
+        if -(-input_size // stride) >= 7:
+            return name
+    return "block1a_project_bn"
+
+
 class WeightsUnavailableError(RuntimeError):
     """Pretrained weights were asked for but could not be obtained."""
 

@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 from fer_core.export import MAX_LATENCY_MS, VARIANTS, export_all, parse_variants, write_model_config
+from fer_core.model_store import (CLASS_COUNTS_NAME, CONFIG_NAME, CONFUSION_MATRIX_NAME, HISTORY_NAME, KERAS_NAME,
+                                  METRICS_NAME, SERVED_NAME, TRAINING_CURVES_NAME)
 
-SERVED_NAME = "model.tflite"
-KERAS_NAME = "model.keras"
 SIZE_LIMIT_MB = 50
 
 
@@ -35,11 +35,11 @@ class ShipError(RuntimeError):
 def _run_files(run: Path) -> dict:
     if not run.is_dir():
         raise ShipError(f"Run directory {run} does not exist.")
-    missing = [n for n in (KERAS_NAME, "model_config.json") if not (run / n).is_file()]
+    missing = [n for n in (KERAS_NAME, CONFIG_NAME) if not (run / n).is_file()]
     if missing:
         raise ShipError(f"Run directory {run} lacks {', '.join(missing)}: has training finished "
                         f"(python -m fer_core.train writes them at the end)?")
-    return json.loads((run / "model_config.json").read_text())
+    return json.loads((run / CONFIG_NAME).read_text())
 
 
 def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto",
@@ -65,7 +65,7 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
     base_cfg.pop("placeholder", None)
     write_model_config(out, base_cfg, served_model=SERVED_NAME, keras_model=KERAS_NAME,
                        served_variant=exp.chosen.variant)
-    for name in ("history.json", "class_counts.json"):
+    for name in (HISTORY_NAME, CLASS_COUNTS_NAME):
         if (run / name).is_file():
             shutil.copyfile(run / name, out / name)
         else:
@@ -90,12 +90,12 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
     if ferplus:
         metrics["ferplus_valid"] = three_reports(ferplus, "ferplus", "valid")
         first_line, first_split = metrics["ferplus_valid"]["served"], "FER+ valid"
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    confusion_matrix_png(first_line, out / "confusion_matrix.png",
+    (out / METRICS_NAME).write_text(json.dumps(metrics, indent=1))
+    confusion_matrix_png(first_line, out / CONFUSION_MATRIX_NAME,
                          title=f"served {exp.chosen.variant} TFLite on {first_split}: accuracy "
                                f"{first_line['accuracy']:.3f}, macro-F1 {first_line['macro_f1']:.3f}")
-    if (out / "history.json").is_file():
-        training_curves_png(json.loads((out / "history.json").read_text()), out / "training_curves.png")
+    if (out / HISTORY_NAME).is_file():
+        training_curves_png(json.loads((out / HISTORY_NAME).read_text()), out / TRAINING_CURVES_NAME)
     total = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6
     log(f"shipped to {out} in {time.time() - t0:.0f}s: served {exp.chosen.variant}, models/ total {total:.1f} MB")
     if total > SIZE_LIMIT_MB:

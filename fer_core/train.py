@@ -1,23 +1,32 @@
 """Train the EfficientNet-B0 emotion classifier (focal loss + class-weighted sampling).
 
     python -m fer_core.train --data ../shared/data/fer2013 --out runs/main --epochs 40
-    python -m fer_core.train --data ../shared/data/fer2013 --out runs/main --epochs 40 --resume
+    python -m fer_core.train --out runs/main --resume              # after an interruption
+    python -m fer_core.train --out runs/main --resume --epochs 60  # extend a run: the cosine stretches
 
-Each epoch writes a resumable checkpoint (model + optimizer) and the history; the model
-with the best validation score (PublicTest for FER-2013) is kept as ``best.weights.h5``.
-At the end, ``model.keras`` (no optimizer state), ``model_config.json``, ``history.json``
-and ``class_counts.json`` are written to ``--out``.
+Written like a keras-io example: one callback adds the validation metrics to each epoch's logs,
+and Keras' own callbacks do the bookkeeping with them. The run folder (--out) holds
+
+    args.json                the run's arguments; --resume reuses them, only --epochs may change
+    backup/                  BackupAndRestore: weights, optimizer state and epoch, kept after the run
+    best.weights.h5          ModelCheckpoint: the epoch with the best --monitor score
+    epochs/epoch_NN.keras    with --keep-epochs, every epoch's model (for fer_core.average)
+    history.csv              CSVLogger: one row per epoch
+    history.json             the same rows as the model card reads them (fer_core.model_store)
+    model.keras              at the end: the best epoch's weights, no optimizer state
+    model_config.json, class_counts.json
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import itertools
 import json
-import platform
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,18 +35,29 @@ from fer_core.augment import augment_batch
 from fer_core.data import FORMATS, DatasetError, FaceDataset, load_dataset
 from fer_core.labels import CLASSES
 from fer_core.metrics import classification_report
-from fer_core.model import DEFAULT_INPUT_SIZE
+from fer_core.model import DEFAULT_INPUT_SIZE, gradcam_layer_for
+from fer_core.model_store import CLASS_COUNTS_NAME, CONFIG_NAME, HISTORY_NAME, KERAS_NAME
 from fer_core.preprocess import PREPROCESSING_NAME, preprocess_faces
 from fer_core.sampler import weighted_batches
 
+# The run folder's own files (the model folder's names come from fer_core.model_store).
+ARGS_NAME = "args.json"
+BACKUP_DIR = "backup"
+BEST_WEIGHTS_NAME = "best.weights.h5"
+HISTORY_CSV_NAME = "history.csv"
+EPOCH_MODEL_PATTERN = "epochs/epoch_{epoch:02d}.keras"
+DEFAULT_EPOCHS = 40
 
-def parse_args(argv=None) -> argparse.Namespace:
+
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m fer_core.train", description=__doc__.split("\n")[0])
-    ap.add_argument("--data", required=True, help="dataset path (FER-2013 folders/CSV, FER+, class folders)")
+    ap.add_argument("--data", help="dataset path (FER-2013 folders/CSV, FER+, class folders); with --resume, the run's own")
     ap.add_argument("--format", default="auto", choices=FORMATS)
     ap.add_argument("--out", required=True, help="run directory for checkpoints and the final model")
-    ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    ap.add_argument("--epochs", type=int, default=None,
+                    help=f"length of the cosine schedule (default {DEFAULT_EPOCHS}; with --resume, the run's own)")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the run in --out with its own arguments (and a new --epochs, if given)")
     ap.add_argument("--init-from", default=None, help="start from the weights of an existing .keras model")
     ap.add_argument("--input-size", type=int, default=DEFAULT_INPUT_SIZE)
     ap.add_argument("--batch-size", type=int, default=64)
@@ -67,7 +87,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--monitor", choices=("val_accuracy", "val_macro_f1"), default="val_macro_f1")
     ap.add_argument("--patience", type=int, default=10, help="early stopping patience in epochs")
     ap.add_argument("--keep-epochs", action="store_true",
-                    help="also keep every epoch's checkpoint as epochs/epoch_NN.keras (for fer_core.average)")
+                    help="also keep every epoch's model as epochs/epoch_NN.keras (for fer_core.average)")
     ap.add_argument("--val-fraction", type=float, default=0.1,
                     help="slice of train held out for validation when the data has no validation split")
     ap.add_argument("--limit", type=int, default=0, help="use at most N training images (smoke tests)")
@@ -76,7 +96,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--threads", type=int, default=0, help="TensorFlow CPU threads (0 = all cores)")
     ap.add_argument("--workers", type=int, default=1, help="threads preparing batches (augmentation) ahead of the model")
-    return ap.parse_args(argv)
+    return ap
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def resumed_args(args: argparse.Namespace, saved: dict) -> argparse.Namespace:
+    """The run's saved arguments with only ``--epochs`` replaced (when given).
+
+    Same data, model, batch size and schedule shape, so the steps per epoch are the old ones and
+    the cosine built from these arguments (``lr_schedule``) is the old one stretched or shrunk to
+    the new length; BackupAndRestore brings back the optimizer's step counter, which picks up on
+    it where it stopped. Options given on the command line that differ from the run's are named
+    and ignored."""
+    ap = build_parser()
+    ignored = [k for k, v in vars(args).items()
+               if k not in ("out", "resume", "epochs") and v != ap.get_default(k) and v != saved.get(k)]
+    if ignored:
+        print(f"resume: keeping the run's own arguments; ignoring --{', --'.join(k.replace('_', '-') for k in ignored)}",
+              flush=True)
+    return argparse.Namespace(**{**saved, "out": args.out, "resume": True, "epochs": args.epochs or saved["epochs"]})
 
 
 def split_train_val(data_path: str, fmt: str, val_fraction: float, seed: int) -> tuple[FaceDataset, FaceDataset, str]:
@@ -187,66 +228,119 @@ def restore_malloc_caching() -> None:
     libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD (glibc's maximum on 64-bit)
 
 
-def make_callback(run_dir: Path, x_val, y_val, state: dict, args, second=None):
-    """Per epoch: validation metrics, best-model selection, resumable checkpoint, early stopping.
+@dataclass
+class TrainingData:
+    """Preprocessed faces: the training set with its targets, the selection split, and an optional
+    second validation set (``second_*``) that is logged but never selects."""
 
-    ``second`` = (x, y) of a second-line validation set (FER-2013 PublicTest while selecting on
-    FER+ valid): logged as ``second_val_*``, never used for selection."""
-    from fer_core.tf_import import keras as _keras
+    x_train: np.ndarray
+    y_train: np.ndarray
+    targets: np.ndarray | None
+    class_counts: dict[str, int]
+    x_val: np.ndarray
+    y_val: np.ndarray
+    val_name: str
+    second: tuple[np.ndarray, np.ndarray] | None = None
 
-    keras = _keras()
 
-    class _Callback(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.time()
+def load_training_data(args) -> TrainingData:
+    """Everything the run trains and selects on; a DatasetError's message is for the user."""
+    t_load = time.time()
+    train, val, val_name = split_train_val(args.data, args.format, args.val_fraction, args.seed)
+    if args.limit and args.limit < len(train):
+        keep = np.random.default_rng(args.seed).permutation(len(train))[:args.limit]
+        train = FaceDataset([train.images[i] for i in keep], train.labels[keep], [train.names[i] for i in keep],
+                            None if train.soft_labels is None else train.soft_labels[keep], fmt=train.fmt)
+    if args.soft_labels and train.soft_labels is None:
+        raise DatasetError(f"--soft-labels needs annotator votes (FER+ data); {args.data} is {train.fmt}")
+    print(f"data: {len(train)} train ({train.fmt}), {len(val)} validation ({val_name}), "
+          f"loaded in {time.time() - t_load:.0f}s; class counts {train.class_counts()}", flush=True)
+    targets = train.soft_labels if args.soft_labels else None
+    second = None
+    if args.votes_from:
+        try:
+            targets = blended_targets(train, args.votes_from, args.votes_weight)
+        except (DatasetError, ValueError) as exc:
+            raise DatasetError(f"--votes-from {args.votes_from}: {exc}") from exc
+        try:  # trained toward the annotators' votes, so selected on their validation labels
+            val, second, val_name = load_dataset(args.votes_from, "ferplus", "valid"), val, "valid"
+            print(f"votes: selecting on FER+ valid ({len(val)} faces); the data's own validation split "
+                  f"({len(second)} faces) is logged beside it", flush=True)
+        except DatasetError:
+            print("votes: no FER+ valid split beside the votes; selecting on the data's own validation split", flush=True)
+    elif args.second_val:
+        try:
+            second = load_dataset(args.second_val, "auto", "valid")
+        except DatasetError as exc:
+            raise DatasetError(f"--second-val {args.second_val}: {exc}") from exc
+    return TrainingData(
+        x_train=preprocess_faces(train.images, args.input_size), y_train=train.labels, targets=targets,
+        class_counts=train.class_counts(),
+        x_val=preprocess_faces(val.images, args.input_size), y_val=val.labels, val_name=val_name,
+        second=None if second is None else (preprocess_faces(second.images, args.input_size), second.labels))
 
-        def on_train_batch_begin(self, batch, logs=None):
-            if batch == 0:
-                restore_malloc_caching()
 
-        def on_train_batch_end(self, batch, logs=None):
-            if batch and batch % 100 == 0:
-                print(f"  step {batch}: {(time.time() - self.t0) / batch:.2f}s/step", flush=True)
+def validation_logs(model, x: np.ndarray, y: np.ndarray, second=None) -> dict[str, float]:
+    """Accuracy, macro-F1 and per-class recall of the top class on the whole validation split.
 
-        def on_epoch_end(self, epoch, logs=None):
-            probs = self.model.predict(x_val, batch_size=256, verbose=0)
-            rep = classification_report(y_val, probs.argmax(1))
-            lr = self.model.optimizer.learning_rate
-            row = {
-                "epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)),
-                "accuracy": float(logs.get("categorical_accuracy", np.nan)),
-                "val_accuracy": rep["accuracy"], "val_macro_f1": rep["macro_f1"],
-                "val_recall": {c: round(v["recall"], 4) for c, v in rep["per_class"].items()},
-                "lr": float(keras.ops.convert_to_numpy(lr)),
-                "seconds": round(time.time() - self.t0, 1),
+    Computed by fer_core.metrics, the report fer_core.evaluate writes, so a run selects on the
+    figures the model card shows; Keras has no per-class recall of the top class (disgust, 1.5%
+    of FER-2013, is the one to watch). ``second`` = (x, y) of a second validation set, logged as
+    ``second_val_*`` and never selected on."""
+    rep = classification_report(y, model.predict(x, batch_size=256, verbose=0).argmax(1))
+    logs = {"val_accuracy": rep["accuracy"], "val_macro_f1": rep["macro_f1"]}
+    logs.update((f"val_recall_{c}", round(v["recall"], 4)) for c, v in rep["per_class"].items())
+    if second is not None:
+        rep2 = classification_report(second[1], model.predict(second[0], batch_size=256, verbose=0).argmax(1))
+        logs.update(second_val_accuracy=rep2["accuracy"], second_val_macro_f1=rep2["macro_f1"])
+    return logs
+
+
+def history_rows(csv_path: Path) -> list[dict]:
+    """The CSVLogger's rows in history.json's shape: epochs from 1, per-class recall as one dict.
+
+    An epoch interrupted after its row was logged but before BackupAndRestore saved it runs again
+    on resume; its later row wins, so each epoch appears once."""
+    if not csv_path.is_file():
+        return []
+    rows: dict[int, dict] = {}
+    with csv_path.open(newline="") as f:
+        for raw in csv.DictReader(f):
+            num = {k: float(v) for k, v in raw.items() if v not in (None, "", "NA")}
+            epoch = int(num["epoch"]) + 1
+            rows[epoch] = {
+                "epoch": epoch, "loss": num["loss"], "accuracy": num["accuracy"],
+                "val_accuracy": num["val_accuracy"], "val_macro_f1": num["val_macro_f1"],
+                "val_recall": {c: num[f"val_recall_{c}"] for c in CLASSES},
+                "lr": num["lr"], "seconds": num["seconds"],
+                **{k: num[k] for k in ("second_val_accuracy", "second_val_macro_f1") if k in num},
             }
-            if second is not None:
-                rep2 = classification_report(second[1], self.model.predict(second[0], batch_size=256, verbose=0).argmax(1))
-                row.update(second_val_accuracy=rep2["accuracy"], second_val_macro_f1=rep2["macro_f1"])
-            state["history"].append(row)
-            state["epoch"] = epoch + 1
-            state["wall_seconds"] = state.get("wall_seconds", 0.0) + row["seconds"]
-            score = row[args.monitor]
-            improved = score > state.get("best_score", -1.0)
-            if improved:
-                state.update(best_score=score, best_epoch=epoch + 1, best_report=rep)
-                self.model.save_weights(run_dir / "best.weights.h5")
-            self.model.save(run_dir / "checkpoint_last.keras")
-            if args.keep_epochs:
-                (run_dir / "epochs").mkdir(exist_ok=True)
-                shutil.copyfile(run_dir / "checkpoint_last.keras", run_dir / "epochs" / f"epoch_{epoch + 1:02d}.keras")
-            (run_dir / "state.json").write_text(json.dumps(state, indent=1))
-            (run_dir / "history.json").write_text(json.dumps(state["history"], indent=1))
-            print(f"epoch {epoch + 1}/{args.epochs}  loss {row['loss']:.4f}  train_acc {row['accuracy']:.3f}  "
-                  f"val_acc {rep['accuracy']:.4f}  val_macro_f1 {rep['macro_f1']:.4f}  "
-                  f"disgust_recall {rep['per_class']['disgust']['recall']:.2f}  "
-                  + (f"second_val_acc {row['second_val_accuracy']:.4f}  " if second is not None else "")
-                  + f"{'*best* ' if improved else ''}({row['seconds']:.0f}s)", flush=True)
-            if epoch + 1 - state["best_epoch"] >= args.patience:
-                print(f"early stopping: no {args.monitor} gain in {args.patience} epochs", flush=True)
-                self.model.stop_training = True
+    return [rows[e] for e in sorted(rows)]
 
-    return _Callback()
+
+def write_history(run_dir: Path) -> list[dict]:
+    """history.json from history.csv, after every epoch: the model card, the Model page and the
+    device scripts read the JSON, also from a run stopped part way."""
+    history = history_rows(run_dir / HISTORY_CSV_NAME)
+    (run_dir / HISTORY_NAME).write_text(json.dumps(history, indent=1))
+    return history
+
+
+def best_epoch(history: list[dict], monitor: str) -> dict | None:
+    """The history row ModelCheckpoint kept: the first with the highest ``monitor`` score."""
+    return max(history, key=lambda row: row[monitor], default=None)
+
+
+def best_score_so_far(run_dir: Path, monitor: str) -> float | None:
+    """The score best.weights.h5 was saved at, from every logged row (a rerun epoch's first row
+    included, since its checkpoint may have been written): seeds a resumed run's ModelCheckpoint
+    and EarlyStopping, so a worse epoch never overwrites the best weights."""
+    path = run_dir / HISTORY_CSV_NAME
+    if not path.is_file():
+        return None
+    with path.open(newline="") as f:
+        scores = [float(row[monitor]) for row in csv.DictReader(f) if row.get(monitor) not in (None, "", "NA")]
+    return max(scores, default=None)
 
 
 def lr_schedule(keras, hparams: dict, epochs: int, steps: int):
@@ -255,6 +349,53 @@ def lr_schedule(keras, hparams: dict, epochs: int, steps: int):
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=hparams["lr"] / 10, decay_steps=max(1, epochs * steps - warmup),
         warmup_target=hparams["lr"], warmup_steps=warmup, alpha=0.01)
+
+
+def make_callbacks(run_dir: Path, args, data: TrainingData, best_so_far: float | None) -> list:
+    """The validation metrics first (every callback after it reads them from the logs), then
+    Keras' bookkeeping, with BackupAndRestore last so an epoch counts as done only once
+    everything else about it is on disk."""
+    from fer_core.tf_import import keras as _keras
+
+    keras = _keras()
+
+    class ValidationMetrics(keras.callbacks.Callback):
+        """Adds ``validation_logs`` to the epoch's logs."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs.update(validation_logs(self.model, data.x_val, data.y_val, data.second))
+
+    class EpochStats(keras.callbacks.Callback):
+        """Adds the learning rate and the epoch's seconds (validation included): the history keeps
+        both and Keras logs neither."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.monotonic()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs.update(lr=float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+                        seconds=round(time.monotonic() - self.started, 1))
+
+    def undo_malloc_patch(batch, logs=None):
+        if batch == 0:  # TensorFlow patches malloc once the epoch's iterator exists
+            restore_malloc_caching()
+
+    callbacks = [
+        ValidationMetrics(),
+        EpochStats(),
+        keras.callbacks.LambdaCallback(on_train_batch_begin=undo_malloc_patch),
+        keras.callbacks.CSVLogger(str(run_dir / HISTORY_CSV_NAME), append=True),
+        keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs=None: write_history(run_dir)),
+        keras.callbacks.ModelCheckpoint(str(run_dir / BEST_WEIGHTS_NAME), monitor=args.monitor, mode="max",
+                                        save_best_only=True, save_weights_only=True,
+                                        initial_value_threshold=best_so_far, verbose=1),
+        keras.callbacks.EarlyStopping(monitor=args.monitor, mode="max", patience=args.patience,
+                                      baseline=best_so_far, verbose=1),
+        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), delete_checkpoint=False),
+    ]
+    if args.keep_epochs:
+        callbacks.insert(-1, keras.callbacks.ModelCheckpoint(str(run_dir / EPOCH_MODEL_PATTERN)))
+    return callbacks
 
 
 def model_config(args, val_name: str) -> dict:
@@ -270,64 +411,32 @@ def model_config(args, val_name: str) -> dict:
     }
 
 
-def gradcam_layer_for(input_size: int) -> str:
-    """Deepest EfficientNet-B0 block whose map is at least 7x7 at this input size."""
-    for name, stride in (("top_activation", 32), ("block5c_add", 16), ("block3b_add", 8), ("block2b_add", 4)):
-        if -(-input_size // stride) >= 7:
-            return name
-    return "block1a_project_bn"
+def start_fresh(run_dir: Path) -> None:
+    """Forget an earlier run in the same folder: BackupAndRestore would otherwise resume it, and
+    its history and best weights would seed this one."""
+    shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)
+    for name in (HISTORY_CSV_NAME, HISTORY_NAME, BEST_WEIGHTS_NAME):
+        (run_dir / name).unlink(missing_ok=True)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     run_dir = Path(args.out)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    t_load = time.time()
+    resuming = args.resume and (run_dir / BACKUP_DIR).is_dir() and (run_dir / ARGS_NAME).is_file()
+    if resuming:
+        args = resumed_args(args, json.loads((run_dir / ARGS_NAME).read_text()))
+    elif not args.data:
+        print("error: --data is required (unless --resume finds a run in --out)", file=sys.stderr)
+        return 2
+    else:
+        args.epochs = args.epochs or DEFAULT_EPOCHS
     try:
-        train, val, val_name = split_train_val(args.data, args.format, args.val_fraction, args.seed)
+        data = load_training_data(args)
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.limit and args.limit < len(train):
-        keep = np.random.default_rng(args.seed).permutation(len(train))[:args.limit]
-        train = FaceDataset([train.images[i] for i in keep], train.labels[keep], [train.names[i] for i in keep],
-                            None if train.soft_labels is None else train.soft_labels[keep], fmt=train.fmt)
-    state_path = run_dir / "state.json"
-    resuming = args.resume and (run_dir / "checkpoint_last.keras").exists() and state_path.exists()
-    if resuming:
-        state = json.loads(state_path.read_text())
-        for key in ("soft_labels", "votes_from", "votes_weight", "second_val"):  # keep the run's targets
-            setattr(args, key, state["args"].get(key, getattr(args, key)))
-    if args.soft_labels and train.soft_labels is None:
-        print(f"error: --soft-labels needs annotator votes (FER+ data); {args.data} is {train.fmt}", file=sys.stderr)
-        return 2
-    print(f"data: {len(train)} train ({train.fmt}), {len(val)} validation ({val_name}), "
-          f"loaded in {time.time() - t_load:.0f}s; class counts {train.class_counts()}", flush=True)
-    targets = train.soft_labels if args.soft_labels else None
-    second = None
-    if args.votes_from:
-        try:
-            targets = blended_targets(train, args.votes_from, args.votes_weight)
-        except (DatasetError, ValueError) as exc:
-            print(f"error: --votes-from {args.votes_from}: {exc}", file=sys.stderr)
-            return 2
-        try:  # trained toward the annotators' votes, so selected on their validation labels
-            val, second, val_name = load_dataset(args.votes_from, "ferplus", "valid"), val, "valid"
-            print(f"votes: selecting on FER+ valid ({len(val)} faces); the data's own validation split "
-                  f"({len(second)} faces) is logged beside it", flush=True)
-        except DatasetError:
-            print("votes: no FER+ valid split beside the votes; selecting on the data's own validation split", flush=True)
-    elif args.second_val:
-        try:
-            second = load_dataset(args.second_val, "auto", "valid")
-        except DatasetError as exc:
-            print(f"error: --second-val {args.second_val}: {exc}", file=sys.stderr)
-            return 2
-    x_train = preprocess_faces(train.images, args.input_size)
-    x_val = preprocess_faces(val.images, args.input_size)
-    second_xy = None if second is None else (preprocess_faces(second.images, args.input_size), second.labels)
-    y_train, y_val = train.labels, val.labels
 
+    from fer_core.model import build_model
     from fer_core.tf_import import keras as _keras
 
     keras = _keras()
@@ -337,48 +446,44 @@ def main(argv=None) -> int:
         tensorflow().config.threading.set_intra_op_parallelism_threads(args.threads)
     keras.utils.set_random_seed(args.seed)
 
-    from fer_core.model import build_model
+    # A resumed run's weights and optimizer state come back through BackupAndRestore in fit().
+    model = build_model(args.input_size, dropout=args.dropout, weights=None if resuming else args.weights)
+    if args.init_from and not resuming:
+        model.set_weights(keras.models.load_model(args.init_from, compile=False).get_weights())
+        print(f"initialised from {args.init_from}", flush=True)
+    steps = max(1, len(data.y_train) // args.batch_size)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=lr_schedule(keras, vars(args), args.epochs, steps),
+                                         weight_decay=args.weight_decay),
+        loss=make_loss(args, data.y_train),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
 
-    steps = max(1, len(train) // args.batch_size)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    best_so_far = best_score_so_far(run_dir, args.monitor) if resuming else None
     if resuming:
-        model = keras.models.load_model(run_dir / "checkpoint_last.keras")
-        if state["args"]["epochs"] != args.epochs:
-            # Keep the step counter and warm-up, stretch or shrink the cosine to the new length.
-            model.optimizer._learning_rate = lr_schedule(keras, state["args"], args.epochs, steps)
-            state["args"]["epochs"] = args.epochs
-        print(f"resumed from epoch {state['epoch']} (best {state['best_score']:.4f} at epoch {state['best_epoch']}), "
-              f"training to epoch {args.epochs}", flush=True)
+        print(f"resuming: training to epoch {args.epochs}; best {args.monitor} so far "
+              f"{'none' if best_so_far is None else f'{best_so_far:.4f}'}", flush=True)
     else:
-        state = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "history": [],
-                 "args": vars(args), "hardware": f"{platform.processor() or platform.machine()}, "
-                                                 f"{__import__('os').cpu_count()} CPU cores"}
-        model = build_model(args.input_size, dropout=args.dropout, weights=args.weights)
-        if args.init_from:
-            model.set_weights(keras.models.load_model(args.init_from, compile=False).get_weights())
-            print(f"initialised from {args.init_from}", flush=True)
-        model.compile(
-            optimizer=keras.optimizers.AdamW(learning_rate=lr_schedule(keras, vars(args), args.epochs, steps),
-                                             weight_decay=args.weight_decay),
-            loss=make_loss(args, y_train),
-            metrics=[keras.metrics.CategoricalAccuracy()],
-        )
-    (run_dir / "class_counts.json").write_text(json.dumps(train.class_counts(), indent=1))
-    (run_dir / "model_config.json").write_text(json.dumps(model_config(args, val_name), indent=1))
+        start_fresh(run_dir)
+    (run_dir / ARGS_NAME).write_text(json.dumps(vars(args), indent=1))
+    (run_dir / CLASS_COUNTS_NAME).write_text(json.dumps(data.class_counts, indent=1))
+    (run_dir / CONFIG_NAME).write_text(json.dumps(model_config(args, data.val_name), indent=1))
 
-    if state["epoch"] < args.epochs:
-        model.fit(train_batches(x_train, y_train, args, targets), epochs=args.epochs, initial_epoch=state["epoch"],
-                  steps_per_epoch=steps, callbacks=[make_callback(run_dir, x_val, y_val, state, args, second_xy)],
-                  verbose=2)
+    model.fit(train_batches(data.x_train, data.y_train, args, data.targets), epochs=args.epochs,
+              callbacks=make_callbacks(run_dir, args, data, best_so_far), verbose=2)
 
+    # The shipped model: the best epoch's weights in a fresh, uncompiled model (no optimizer state).
     final = build_model(args.input_size, dropout=args.dropout)
-    best = run_dir / "best.weights.h5"
-    if best.exists():
-        final.load_weights(best)
+    if (run_dir / BEST_WEIGHTS_NAME).exists():
+        final.load_weights(run_dir / BEST_WEIGHTS_NAME)
     else:
         final.set_weights(model.get_weights())
-    final.save(run_dir / "model.keras")  # uncompiled: no optimizer state
-    print(f"saved {run_dir / 'model.keras'} (best {args.monitor} {state['best_score']:.4f} "
-          f"at epoch {state['best_epoch']}, {state.get('wall_seconds', 0) / 60:.1f} min training)", flush=True)
+    final.save(run_dir / KERAS_NAME)
+    history = write_history(run_dir)
+    best = best_epoch(history, args.monitor) or {"epoch": 0, args.monitor: float("nan")}
+    print(f"saved {run_dir / KERAS_NAME} (best {args.monitor} {best[args.monitor]:.4f} at epoch {best['epoch']}, "
+          f"{sum(row['seconds'] for row in history) / 60:.1f} min training)", flush=True)
     return 0
 
 

@@ -74,8 +74,9 @@ def build_start(name: str) -> Path:
 
 def export_best(run: Path, out: Path) -> None:
     from fer_core.model import build_model
+    from fer_core.train import BEST_WEIGHTS_NAME
 
-    best = run / "best.weights.h5"
+    best = run / BEST_WEIGHTS_NAME
     if best.exists():
         model = build_model()
         model.load_weights(best)
@@ -117,10 +118,13 @@ def main() -> int:
         log.close()
         print(f"--- {name} (exit {p.returncode})\n" + (WORK / f"{name}.log").read_text()[-2500:], flush=True)
         export_best(WORK / "runs" / name, out)
+    from fer_core.model_store import CONFIG_NAME, HISTORY_NAME
+    from fer_core.train import ARGS_NAME
+
     with tarfile.open(out / "logs.tar.gz", "w:gz") as tar:
         for name in RUNS:
             tar.add(WORK / f"{name}.log", arcname=f"{name}.log")
-            for f in ("history.json", "state.json", "model_config.json"):
+            for f in (HISTORY_NAME, ARGS_NAME, CONFIG_NAME):
                 if (WORK / "runs" / name / f).exists():
                     tar.add(WORK / "runs" / name / f, arcname=f"{name}/{f}")
     print(f"done in {time.time() - t0:.0f}s with backend {backend}", flush=True)

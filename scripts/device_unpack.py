@@ -3,7 +3,7 @@
     python scripts/device_unpack.py --from /work/.device/1 --data ../shared/data/ferplus --out runs/gpu
 
 For each run: model.keras (built here on TensorFlow from the float32 arrays), and the run's
-model_config.json, history.json and state.json from the logs archive; class_counts.json is
+model_config.json, history.json and args.json from the logs archive; class_counts.json is
 counted again from the same training data.
 
 The input Normalization layer (weights 0 and 1: mean, variance) is set to identity, which is what
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.data import load_dataset
+from fer_core.model_store import CLASS_COUNTS_NAME, CONFIG_NAME, KERAS_NAME
 
 
 def main(argv=None) -> int:
@@ -38,15 +39,15 @@ def main(argv=None) -> int:
 
     for npz in sorted(src.glob("*.npz")):
         run = out / npz.stem
-        cfg = json.loads((run / "model_config.json").read_text())
+        cfg = json.loads((run / CONFIG_NAME).read_text())
         model = build_model(cfg["input_size"])
         z = np.load(npz)
         weights = [z[f"arr_{i}"] for i in range(len(z.files))]
         weights[0], weights[1] = np.zeros_like(weights[0]), np.ones_like(weights[1])  # see below
         model.set_weights(weights)
-        model.save(run / "model.keras")
-        (run / "class_counts.json").write_text(json.dumps(counts, indent=1))
-        print(f"{run}: model.keras written")
+        model.save(run / KERAS_NAME)
+        (run / CLASS_COUNTS_NAME).write_text(json.dumps(counts, indent=1))
+        print(f"{run}: {KERAS_NAME} written")
     return 0
 
 

@@ -13,14 +13,17 @@ import pytest
 
 from fer_core import ablation
 from fer_core.labels import CLASSES
-from fer_core.model_store import KERAS_NAME
+from fer_core.model_store import HISTORY_NAME, KERAS_NAME
+from fer_core.train import ARGS_NAME
 
 
-def _state(acc: float) -> dict:
-    per_class = {c: {"precision": 0.5, "recall": acc / 2, "f1": 0.4, "specificity": 0.9, "support": 10}
-                 for c in CLASSES}
-    return {"epoch": 1, "wall_seconds": 90.0,
-            "best_report": {"accuracy": acc, "macro_f1": acc - 0.1, "per_class": per_class}}
+def _history(acc: float) -> list[dict]:
+    """Two epochs, the second the best by macro-F1 (the run's monitor) though not by accuracy."""
+    def row(epoch: int, acc: float, f1: float) -> dict:
+        return {"epoch": epoch, "loss": 1.0, "accuracy": 0.5, "val_accuracy": acc, "val_macro_f1": f1,
+                "val_recall": {c: acc / 2 for c in CLASSES}, "lr": 1e-3, "seconds": 45.0}
+
+    return [row(1, acc + 0.05, acc - 0.2), row(2, acc, acc - 0.1)]
 
 
 @pytest.fixture()
@@ -31,7 +34,8 @@ def fake_train(monkeypatch):
         calls.append(cmd)
         run_dir = Path(cmd[cmd.index("--out") + 1])
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "state.json").write_text(json.dumps(_state(0.3 + 0.1 * len(calls))))
+        (run_dir / ARGS_NAME).write_text(json.dumps({"monitor": "val_macro_f1"}))
+        (run_dir / HISTORY_NAME).write_text(json.dumps(_history(0.3 + 0.1 * len(calls))))
         (run_dir / KERAS_NAME).write_bytes(b"")
 
     monkeypatch.setattr(ablation.subprocess, "run", run)

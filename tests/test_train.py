@@ -18,6 +18,7 @@ from fer_core.labels import CLASSES
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 REQUIRED_KEYS = {"accuracy", "macro_f1", "per_class", "confusion_matrix", "classes", "n", "skipped"}
+HISTORY_KEYS = {"epoch", "loss", "accuracy", "val_accuracy", "val_macro_f1", "val_recall", "lr", "seconds"}
 SHIPPED = {"model.keras", "model.tflite", "model_config.json", "history.json", "class_counts.json",
            "metrics.json", "confusion_matrix.png", "training_curves.png"}
 
@@ -44,14 +45,17 @@ def pipeline(tmp_path_factory) -> dict[str, Path]:
 def test_training_run_writes_its_files(pipeline):
     run = pipeline["run"]
     for name in ("model.keras", "model_config.json", "history.json", "class_counts.json", "best.weights.h5",
-                 "checkpoint_last.keras", "state.json"):
+                 "history.csv", "args.json"):
         assert (run / name).is_file(), name
+    assert list((run / "backup").glob("*.weights.h5"))  # BackupAndRestore's state, kept for --resume
     assert [p.name for p in (run / "epochs").iterdir()] == ["epoch_01.keras"]  # --keep-epochs
     cfg = json.loads((run / "model_config.json").read_text())
     assert cfg["input_size"] == 32 and cfg["classes"] == list(CLASSES)
     hist = json.loads((run / "history.json").read_text())
     assert [h["epoch"] for h in hist] == [1] and 0 <= hist[0]["val_accuracy"] <= 1
+    assert set(hist[0]) == HISTORY_KEYS and set(hist[0]["val_recall"]) == set(CLASSES)
     assert json.loads((run / "class_counts.json").read_text()) == {c: 8 for c in CLASSES}
+    assert json.loads((run / "args.json").read_text())["epochs"] == 1
 
 
 def test_ship_writes_only_final_files(pipeline):
@@ -60,14 +64,17 @@ def test_ship_writes_only_final_files(pipeline):
     assert not (out / "export").exists()
 
 
-def _saved_groups(keras_file: Path) -> set[str]:
-    """Top-level groups of the weights file inside a .keras archive."""
+def _saved_groups(path: Path) -> set[str]:
+    """Top-level groups of a weights file, or of the weights file inside a .keras archive."""
     import io
     import zipfile
 
     import h5py
 
-    with zipfile.ZipFile(keras_file) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+    if path.suffix != ".keras":
+        with h5py.File(path, "r") as f:
+            return set(f.keys())
+    with zipfile.ZipFile(path) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
         return set(f.keys())
 
 
@@ -80,7 +87,8 @@ def test_shipped_config_and_models_load(pipeline):
     cfg = load_model_config(out)
     assert cfg["input_size"] == 32 and cfg["served_model"] == "model.tflite" and "placeholder" not in cfg
     assert cfg["served_variant"] in ("fp32", "int8")
-    assert _saved_groups(pipeline["run"] / "checkpoint_last.keras") >= {"layers", "optimizer"}
+    (backup,) = (pipeline["run"] / "backup").glob("*.weights.h5")
+    assert _saved_groups(backup) >= {"layers", "optimizer"}  # resumable: the optimizer state is backed up
     assert "optimizer" not in _saved_groups(out / "model.keras")  # shipped without optimizer state
     keras_model = _keras().models.load_model(out / "model.keras", compile=False)
     assert keras_model.output_shape == (None, 7)
@@ -88,6 +96,82 @@ def test_shipped_config_and_models_load(pipeline):
     probs = clf.predict([np.zeros((48, 48), np.uint8), np.full((80, 60, 3), 200, np.uint8)])
     assert probs.shape == (2, 7)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-3)
+
+
+def _set_logged_score(log: Path, epoch: int, key: str, value: str) -> None:
+    """Rewrite one value of the CSVLogger's history.csv (its epoch column counts from 0)."""
+    import csv
+
+    with log.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        if int(row["epoch"]) == epoch - 1:
+            row[key] = value
+    with log.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_resume_with_more_epochs_continues_the_run_and_keeps_its_best_weights(pipeline, tmp_path):
+    """``--resume --epochs 3`` on the finished one-epoch run trains epochs 2 and 3 on the cosine
+    re-targeted to 3 epochs (the optimizer's step counter came back), and epochs that do not beat
+    the run's best so far leave best.weights.h5 (and so model.keras) at the old best epoch."""
+    import shutil
+
+    from fer_core.tf_import import keras as _keras
+    from fer_core.train import main as train_main
+
+    run = tmp_path / "run"
+    shutil.copytree(pipeline["run"], run)
+    _set_logged_score(run / "history.csv", 1, "val_macro_f1", "1.0")  # an epoch-1 score no epoch can beat
+    best_before = (run / "best.weights.h5").read_bytes()
+
+    assert train_main(["--out", str(run), "--resume", "--epochs", "3"]) == 0  # data etc. from args.json
+
+    hist = json.loads((run / "history.json").read_text())
+    assert [h["epoch"] for h in hist] == [1, 2, 3]
+    assert sorted(p.name for p in (run / "epochs").iterdir()) == [f"epoch_0{e}.keras" for e in (1, 2, 3)]
+    args = json.loads((run / "args.json").read_text())
+    assert args["epochs"] == 3 and args["input_size"] == 32
+    # Warm-up ends with epoch 1; the 3-epoch cosine is half way down after epoch 2 and at its 1% floor after 3.
+    assert [h["lr"] for h in hist] == pytest.approx([args["lr"], args["lr"] * (0.01 + 0.99 / 2), args["lr"] * 0.01],
+                                                    rel=1e-3)
+    assert (run / "best.weights.h5").read_bytes() == best_before
+    keras = _keras()
+    final = keras.models.load_model(run / "model.keras", compile=False).get_weights()
+    epoch1 = keras.models.load_model(run / "epochs" / "epoch_01.keras", compile=False).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(final, epoch1, strict=True))
+
+
+def test_history_keeps_one_row_per_epoch_the_later_one(tmp_path):
+    """An epoch logged but not backed up before an interruption runs again on resume: history.json
+    keeps its later row, while the best score so far counts the earlier one too (its weights may be
+    in best.weights.h5)."""
+    from fer_core.train import best_epoch, best_score_so_far, history_rows
+
+    recall = {f"val_recall_{c}": 0.5 for c in CLASSES}
+    rows = [dict(epoch=0, val_macro_f1=0.2), dict(epoch=1, val_macro_f1=0.6), dict(epoch=1, val_macro_f1=0.4)]
+    log = tmp_path / "history.csv"
+    log.write_text("\n".join([",".join(["epoch", "loss", "accuracy", "val_accuracy", "val_macro_f1", "lr", "seconds",
+                                        *recall])] +
+                             [",".join(map(str, [r["epoch"], 1.0, 0.5, 0.5, r["val_macro_f1"], 1e-3, 9.0,
+                                                 *recall.values()])) for r in rows]) + "\n")
+    hist = history_rows(log)
+    assert [(h["epoch"], h["val_macro_f1"]) for h in hist] == [(1, 0.2), (2, 0.4)]
+    assert hist[0]["val_recall"] == {c: 0.5 for c in CLASSES} and "second_val_accuracy" not in hist[0]
+    assert best_epoch(hist, "val_macro_f1")["epoch"] == 2
+    assert best_score_so_far(tmp_path, "val_macro_f1") == 0.6
+
+
+def test_resume_keeps_the_runs_arguments_but_the_epochs(capsys):
+    from fer_core.train import parse_args, resumed_args
+
+    saved = vars(parse_args(["--data", "D", "--out", "old", "--epochs", "16", "--lr", "3e-4"]))
+    args = resumed_args(parse_args(["--out", "new", "--resume", "--epochs", "20", "--lr", "1e-3"]), saved)
+    assert (args.data, args.out, args.epochs, args.lr) == ("D", "new", 20, 3e-4)
+    assert "ignoring --lr" in capsys.readouterr().out
+    assert resumed_args(parse_args(["--out", "new", "--resume"]), saved).epochs == 16
 
 
 def test_metrics_json_is_the_evaluate_json_of_each_model(pipeline):
