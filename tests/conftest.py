@@ -312,3 +312,12 @@ def downloads(monkeypatch) -> dict[str, bytes]:
 
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
     return seen
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch) -> Path:
+    """The process's temp folder, private to the test: whatever an upload leaves there is seen."""
+    d = tmp_path / "system-tmp"
+    d.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(d))
+    return d

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import re
 import struct
-import tempfile
 import time
 import zlib
 from collections.abc import Callable
@@ -280,15 +279,6 @@ def test_the_suite_is_large_enough():
 @pytest.fixture(autouse=True)
 def tiny_model(tiny_model_files, monkeypatch):
     monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))
-
-
-@pytest.fixture
-def private_tmp(tmp_path, monkeypatch) -> Path:
-    """The process's temp folder, private to the test: whatever an upload leaves there is seen."""
-    d = tmp_path / "system-tmp"
-    d.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(d))
-    return d
 
 
 def _shown(at) -> str:

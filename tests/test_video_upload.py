@@ -7,7 +7,6 @@ import io
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,15 +29,6 @@ def analyzer() -> FaceAnalyzer:
     return FaceAnalyzer(Classifier.from_dir(), HaarDetector(**SETTINGS["haar"]["video"]))
 
 
-@pytest.fixture
-def tmpdir_(tmp_path, monkeypatch) -> Path:
-    """A private system temp folder, so the test sees exactly what the upload leaves there."""
-    d = tmp_path / "tmp"
-    d.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(d))
-    return d
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> bytes:
     frames = [draw_scene(160, 120, [DrawnFace(60 + i, 60, 40, "happy")]) for i in range(12)]
@@ -58,24 +48,24 @@ def test_safe_name(name, expected):
 
 
 @pytest.mark.parametrize("name", ["annotated.mp4", "annotated-output.mp4", "upload"])
-def test_an_upload_named_like_the_output_is_not_overwritten(analyzer, clip, tmpdir_, name):
+def test_an_upload_named_like_the_output_is_not_overwritten(analyzer, clip, private_tmp, name):
     """An upload called annotated-output.mp4 was the page's own output file, overwritten while read."""
     result, video = analyze_upload(clip, name, analyzer, limits=VideoLimits(), sample_fps=None)
     assert result.n_frames == result.n_analyzed == 12
     with av.open(io.BytesIO(video)) as c:
         assert sum(1 for _ in c.decode(video=0)) == 12
-    assert list(tmpdir_.iterdir()) == []
+    assert list(private_tmp.iterdir()) == []
 
 
-def test_nothing_is_left_after_a_failure(analyzer, tmpdir_):
+def test_nothing_is_left_after_a_failure(analyzer, private_tmp):
     with pytest.raises(VideoError, match="bad.mp4 could not be read as a video"):
         analyze_upload(b"not a video" * 100, "bad.mp4", analyzer, limits=VideoLimits())
-    assert list(tmpdir_.iterdir()) == []
+    assert list(private_tmp.iterdir()) == []
 
 
-def test_workspace_is_named_for_this_process(tmpdir_):
+def test_workspace_is_named_for_this_process(private_tmp):
     with workspace() as d:
-        assert d.parent == tmpdir_ and d.name.startswith(f"{TEMP_PREFIX}{os.getpid()}-")
+        assert d.parent == private_tmp and d.name.startswith(f"{TEMP_PREFIX}{os.getpid()}-")
         assert remove_stale_workspaces() == []  # our own folder, in use, stays
         assert d.is_dir()
     assert not d.exists()
@@ -92,21 +82,21 @@ with workspace() as d:
 """
 
 
-def test_a_folder_left_by_a_killed_process_is_removed_by_the_next_upload(tmpdir_, analyzer, clip):
-    env = {**os.environ, "TMPDIR": str(tmpdir_), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+def test_a_folder_left_by_a_killed_process_is_removed_by_the_next_upload(private_tmp, analyzer, clip):
+    env = {**os.environ, "TMPDIR": str(private_tmp), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     run = subprocess.run([sys.executable, "-c", KILLED_MID_VIDEO], env=env, capture_output=True, text=True,
                          timeout=60)
     assert run.returncode == -9
     left = Path(run.stdout.strip())
-    assert left.parent == tmpdir_ and (left / "upload" / "clip.mp4").is_file()
+    assert left.parent == private_tmp and (left / "upload" / "clip.mp4").is_file()
     analyze_upload(clip, "next.mp4", analyzer, limits=VideoLimits(), sample_fps=2)
-    assert list(tmpdir_.iterdir()) == []
+    assert list(private_tmp.iterdir()) == []
 
 
-def test_live_owners_keep_their_folders_unless_ancient(tmpdir_):
-    parent = tmpdir_ / f"{TEMP_PREFIX}{os.getppid()}-abc"  # a process that is alive
-    legacy = tmpdir_ / f"{TEMP_PREFIX}k2j3h4"  # the old naming, no owner
-    other = tmpdir_ / "fer-test-db-x"
+def test_live_owners_keep_their_folders_unless_ancient(private_tmp):
+    parent = private_tmp / f"{TEMP_PREFIX}{os.getppid()}-abc"  # a process that is alive
+    legacy = private_tmp / f"{TEMP_PREFIX}k2j3h4"  # the old naming, no owner
+    other = private_tmp / "fer-test-db-x"
     for d in (parent, legacy, other):
         d.mkdir()
     assert remove_stale_workspaces() == []
@@ -115,7 +105,7 @@ def test_live_owners_keep_their_folders_unless_ancient(tmpdir_):
     assert other.is_dir()
 
 
-def test_session_meta(analyzer, clip, tmpdir_):
+def test_session_meta(analyzer, clip, private_tmp):
     result, _ = analyze_upload(clip, "a b.mp4", analyzer, limits=VideoLimits(), sample_fps=5)
     meta = session_meta(result, "a b.mp4", "haar")
     assert meta == {"file_name": "a b.mp4", "duration_s": result.duration_s, "fps": result.fps,
