@@ -218,16 +218,18 @@ DEMO_FACES: tuple[DrawnFace, ...] = (
 
 # ------------------------------------------------------------------ clips
 def write_test_clip(path: str | os.PathLike, frames: list[np.ndarray], fps: int = 30,
-                    codec: str = "libx264", times: list[float] | None = None) -> Path:
+                    codec: str = "libx264", times: list[float] | None = None, container: str | None = None,
+                    pix_fmt: str = "yuv420p") -> Path:
     """Write RGB frames as a small clip (tests, benchmarks, samples); ``times`` (seconds, one per
-    frame) makes a variable-frame-rate clip."""
+    frame) makes a variable-frame-rate clip; ``container`` overrides the one the suffix names
+    (a raw stream under a misleading name, say)."""
     p = Path(path)
     h, w = frames[0].shape[:2]
-    fmt = {".webm": "webm", ".mkv": "matroska", ".avi": "avi", ".mov": "mov"}.get(p.suffix.lower(), "mp4")
+    fmt = container or {".webm": "webm", ".mkv": "matroska", ".avi": "avi", ".mov": "mov"}.get(p.suffix.lower(), "mp4")
     with av.open(str(p), mode="w", format=fmt) as out:
         st = out.add_stream(codec, rate=fps)
         st.width, st.height = w // 2 * 2, h // 2 * 2
-        st.pix_fmt = "yuv420p"
+        st.pix_fmt = pix_fmt
         if times is not None:
             st.codec_context.time_base = Fraction(1, 1000)
         for i, rgb in enumerate(frames):

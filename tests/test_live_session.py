@@ -63,6 +63,15 @@ def stream(live: LiveSession, clock: Clock, seconds: int, per_second: int = 5) -
         live.poll()
 
 
+def playing(store: SessionStore, feed: list[dict]) -> tuple[LiveSession, Clock]:
+    """A started stream that saves to ``store``, on a clock the test moves."""
+    clock = Clock()
+    live = LiveSession(FeedProcessor(feed), clock=clock)
+    live.set_store(store)
+    live.start()
+    return live, clock
+
+
 def stored(db_url: str) -> list[dict]:
     """Every record in the database, as a second app instance sees it."""
     other = SessionStore(db_url)
@@ -75,10 +84,7 @@ def feed() -> list[dict]:
 
 
 def test_saved_every_few_seconds_while_playing_and_finished_at_stop(db_url, feed):
-    clock = Clock()
-    live = LiveSession(FeedProcessor(feed), clock=clock)
-    live.set_store(SessionStore(db_url))
-    live.start()
+    live, clock = playing(SessionStore(db_url), feed)
     for second in range(1, 13):
         stream(live, clock, 1)
         lost = 5 * second - len(stored(db_url))
@@ -140,10 +146,7 @@ def test_a_crash_mid_stream_loses_only_the_last_seconds(db_url):
 
 
 def test_switch_off_mid_stream_removes_what_was_saved(db_url, feed):
-    clock = Clock()
-    live = LiveSession(FeedProcessor(feed), clock=clock)
-    live.set_store(SessionStore(db_url))
-    live.start()
+    live, clock = playing(SessionStore(db_url), feed)
     stream(live, clock, 7)
     assert stored(db_url)
     live.set_store(None)  # the user turns the History switch off while it plays
@@ -155,10 +158,7 @@ def test_switch_off_mid_stream_removes_what_was_saved(db_url, feed):
 
 
 def test_switch_off_after_stop_keeps_the_saved_session(db_url, feed):
-    clock = Clock()
-    live = LiveSession(FeedProcessor(feed), clock=clock)
-    live.set_store(SessionStore(db_url))
-    live.start()
+    live, clock = playing(SessionStore(db_url), feed)
     stream(live, clock, 3)
     sid = live.stop().session_id
     live.set_store(None)  # the switch now speaks for the next stream
@@ -167,11 +167,8 @@ def test_switch_off_after_stop_keeps_the_saved_session(db_url, feed):
 
 def test_a_locked_database_delays_saving_without_losing_records(db_url, feed, monkeypatch):
     monkeypatch.setenv("FER_DB_BUSY_TIMEOUT_S", "0.2")
-    clock = Clock()
     store = SessionStore(db_url)
-    live = LiveSession(FeedProcessor(feed), clock=clock)
-    live.set_store(store)
-    live.start()
+    live, clock = playing(store, feed)
     stream(live, clock, 5)
     store.engine.dispose()
     with locked_sqlite(Path(db_url.removeprefix("sqlite:///"))):
@@ -182,11 +179,8 @@ def test_a_locked_database_delays_saving_without_losing_records(db_url, feed, mo
 
 
 def test_a_session_deleted_in_history_while_playing_stays_deleted(db_url, feed):
-    clock = Clock()
     store = SessionStore(db_url)
-    live = LiveSession(FeedProcessor(feed), clock=clock)
-    live.set_store(store)
-    live.start()
+    live, clock = playing(store, feed)
     stream(live, clock, 5)
     store.delete_all()  # someone deletes it on the History page
     stream(live, clock, 5)

@@ -265,33 +265,15 @@ def test_a_concat_playlist_is_not_followed(analyzer, tmp_path):
 
 def test_only_the_announced_containers_are_opened(analyzer, tmp_path):
     """A raw H.264 stream renamed .mp4 was opened by FFmpeg's raw demuxer; it is not an mp4."""
-    raw = tmp_path / "raw.mp4"
-    with av.open(str(raw), "w", format="h264") as out:
-        st = out.add_stream("libx264", rate=10)
-        st.width, st.height, st.pix_fmt = 64, 48, "yuv420p"
-        for i in range(5):
-            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
-            f.pts = i
-            for pkt in st.encode(f):
-                out.mux(pkt)
-        for pkt in st.encode(None):
-            out.mux(pkt)
+    raw = write_test_clip(tmp_path / "raw.mp4", [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(5)],
+                          fps=10, container="h264")
     with pytest.raises(VideoError, match="could not be read as a video"):
         analyze_video(raw, analyzer)
 
 
 def test_codecs_outside_the_announced_ones_are_refused(analyzer, tmp_path):
-    p = tmp_path / "png.mov"
-    with av.open(str(p), "w", format="mov") as out:
-        st = out.add_stream("png", rate=10)
-        st.width, st.height, st.pix_fmt = 64, 48, "rgb24"
-        for i in range(3):
-            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 60 * i, np.uint8), format="rgb24")
-            f.pts = i
-            for pkt in st.encode(f):
-                out.mux(pkt)
-        for pkt in st.encode(None):
-            out.mux(pkt)
+    p = write_test_clip(tmp_path / "png.mov", [np.full((48, 64, 3), 60 * i, np.uint8) for i in range(3)],
+                        fps=10, codec="png", pix_fmt="rgb24")
     with pytest.raises(VideoError, match="uses the png video codec"):
         analyze_video(p, analyzer)
 
