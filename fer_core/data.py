@@ -6,6 +6,9 @@ Supported layouts (``fmt``):
   for files without one, from its folder (``train`` -> train, ``test`` -> public_test).
 - ``fer2013-csv``: the original ``fer2013.csv`` (``emotion,pixels,Usage``).
 - ``ferplus``: FER+ ``FER2013Train|Valid|Test/label.csv`` with 10 annotator votes per image.
+- ``ckplus``: CK+ face crops, ``<root>/<class>/S<subject>_<sequence>_<frame>.png`` (folder names
+  ``anger``, ``sadness``, ``contempt`` ...); split by person, never by image: ``valid`` = the
+  subjects whose number is a multiple of 5, ``train`` = the others.
 - ``folders``: any ``<root>/<class>/`` directory, class names matched through common aliases.
 Images of classes outside our seven (``contempt``) are counted in ``skipped``.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,12 +26,14 @@ import numpy as np
 
 from fer_core.labels import CLASSES, FER2013_CSV_ORDER, FERPLUS_VOTE_ORDER, canonical_class
 
-FORMATS = ("auto", "fer2013-folders", "fer2013-csv", "ferplus", "folders")
+FORMATS = ("auto", "fer2013-folders", "fer2013-csv", "ferplus", "ckplus", "folders")
 # "valid" and "test" are FER+'s names; in FER-2013 they mean PublicTest and PrivateTest.
 SPLITS = ("train", "public_test", "private_test", "valid", "test", "all")
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 _PREFIX_SPLIT = {"training_": "train", "publictest_": "public_test", "privatetest_": "private_test"}
 _FERPLUS_DIRS = {"train": "FER2013Train", "valid": "FER2013Valid", "test": "FER2013Test"}
+_CKPLUS_NAME = re.compile(r"^S(\d+)_\d+_\d+$", re.IGNORECASE)
+CKPLUS_VALID_EVERY = 5  # valid = subjects S005, S010, ... (the data README's person split)
 
 EXPECTED_LAYOUTS = (
     "Expected one of: a FER-2013 folder tree (train/<class>/*.jpg, test/<class>/*.jpg); "
@@ -90,7 +96,7 @@ def detect_format(path: str | os.PathLike) -> str:
     if any(_has_class_subdirs(p / d) for d in ("train", "test")):
         return "fer2013-folders"
     if _has_class_subdirs(p):
-        return "folders"
+        return "ckplus" if _looks_like_ckplus(p) else "folders"
     raise DatasetError(f"{p} does not match a known dataset layout. {EXPECTED_LAYOUTS}")
 
 
@@ -271,6 +277,35 @@ def load_ferplus(root: Path, split: str) -> FaceDataset:
     return _finish(images, labels, names, sum(reasons.values()), "ferplus", split, soft=soft or None, reasons=reasons)
 
 
+def ckplus_subject(name: str) -> int | None:
+    """The subject number of a CK+ file name (``S010_004_00000017.png`` -> 10), else None."""
+    m = _CKPLUS_NAME.match(Path(name).stem)
+    return int(m.group(1)) if m else None
+
+
+def ckplus_split(name: str) -> str:
+    """``valid`` for the subjects whose number is a multiple of 5, ``train`` for the others."""
+    subject = ckplus_subject(name)
+    if subject is None:
+        raise DatasetError(f"{name} is not a CK+ file name (S<subject>_<sequence>_<frame>)")
+    return "valid" if subject % CKPLUS_VALID_EVERY == 0 else "train"
+
+
+def _looks_like_ckplus(root: Path) -> bool:
+    """Class folders whose images all carry CK+ subject names."""
+    files = [f for d in _class_dirs(root) for f in d.iterdir() if _is_image(f)]
+    return bool(files) and all(ckplus_subject(f.name) is not None for f in files)
+
+
+def load_ckplus(root: Path, split: str) -> FaceDataset:
+    wanted = {"train": "train", "valid": "valid", "public_test": "valid", "all": None}.get(split, "none")
+    if wanted == "none":
+        raise DatasetError(f"CK+ has a train and a valid split (by person), not '{split}'.")
+    images, labels, names, skipped, reasons = _load_class_folders(
+        root, lambda f, d: ckplus_subject(f.name) is not None and wanted in (None, ckplus_split(f.name)))
+    return _finish(images, labels, names, skipped, "ckplus", split, reasons=reasons)
+
+
 def load_folders(root: Path, split: str) -> FaceDataset:
     images, labels, names, skipped, reasons = _load_class_folders(root, lambda f, d: True)
     return _finish(images, labels, names, skipped, "folders", split, reasons=reasons)
@@ -288,7 +323,7 @@ def load_dataset(path: str | os.PathLike, fmt: str = "auto", split: str = "all")
     elif not p.exists():
         raise DatasetError(f"Dataset path {p} does not exist. {EXPECTED_LAYOUTS}")
     loader = {"fer2013-folders": load_fer2013_folders, "fer2013-csv": load_fer2013_csv,
-              "ferplus": load_ferplus, "folders": load_folders}[fmt]
+              "ferplus": load_ferplus, "ckplus": load_ckplus, "folders": load_folders}[fmt]
     try:
         return loader(p, split)
     except (OSError, csv.Error, UnicodeDecodeError) as exc:

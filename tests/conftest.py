@@ -96,6 +96,22 @@ def ferplus_dir(shared_data: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def ckplus_dir(shared_data: Path) -> Path:
+    p = shared_data / "ckplus48"
+    if not p.is_dir():
+        pytest.skip(f"CK+ (ckplus48) not found at {p}; see ../shared/data/README.md")
+    return p
+
+
+@pytest.fixture(scope="session")
+def realphotos_dir(shared_data: Path) -> Path:
+    p = shared_data / "realphotos_dev"
+    if not p.is_dir():
+        pytest.skip(f"realphotos_dev not found at {p}; see ../shared/data/README.md")
+    return p
+
+
+@pytest.fixture(scope="session")
 def chromium_path() -> str:
     """Path of a Chromium binary for browser tests (Debian's package: apt-get install chromium)."""
     for cand in (os.environ.get("FER_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),

@@ -135,3 +135,18 @@ def write_class_folders(root: Path, folders: dict[str, int], seed: int = 0, ext:
         for i in range(n):
             write_image(root / folder / f"img{i:03d}{ext}", synth_face(idx, rng, size=int(rng.integers(40, 160))))
     return root
+
+
+def write_ckplus(root: Path, subjects: dict[int, dict[str, int]], seed: int = 0) -> Path:
+    """CK+ layout: <root>/<folder>/S<subject>_<sequence>_<frame>.png, ``{subject: {folder: frames}}``
+    with the download's folder names (anger, sadness, contempt, ...)."""
+    from fer_core.labels import canonical_class
+
+    rng = np.random.default_rng(seed)
+    for subject, folders in subjects.items():
+        for seq, (folder, frames) in enumerate(folders.items(), start=1):
+            cls = canonical_class(folder)
+            for frame in range(frames):
+                write_image(root / folder / f"S{subject:03d}_{seq:03d}_{frame + 10:08d}.png",
+                            synth_face(CLASSES.index(cls) if cls else 0, rng))
+    return root

@@ -264,3 +264,41 @@ def test_real_fer2013_publictest_matches_readme(fer2013_dir):
     assert ds.class_counts() == {"angry": 467, "disgust": 56, "fear": 496, "happy": 895, "neutral": 607,
                                  "sad": 653, "surprise": 415}
     assert all(im.shape == (48, 48) for im in ds.images[:50])
+
+
+# --- CK+ (posed faces, split by person) -------------------------------------------------------
+
+def test_ckplus_split_is_by_subject_number():
+    from fer_core.data import ckplus_split, ckplus_subject
+
+    assert ckplus_subject("S010_004_00000017.png") == 10
+    assert [ckplus_split(f"S{n:03d}_001_00000001.png") for n in (5, 10, 11, 14, 125)] == \
+        ["valid", "valid", "train", "train", "valid"]
+    with pytest.raises(DatasetError):
+        ckplus_split("Training_123.jpg")
+
+
+def test_ckplus_layout_is_detected_and_split_by_person(tmp_path):
+    from datagen import write_ckplus
+    from fer_core.data import detect_format
+
+    root = write_ckplus(tmp_path / "ckplus48", {
+        5: {"anger": 3, "contempt": 3}, 10: {"sadness": 3}, 11: {"anger": 3, "happy": 3}, 12: {"disgust": 2}})
+    assert detect_format(root) == "ckplus"
+    train, valid = load_dataset(root, split="train"), load_dataset(root, split="valid")
+    assert {n.split("/")[-1][:4] for n in train.names} == {"S011", "S012"}
+    assert {n.split("/")[-1][:4] for n in valid.names} == {"S005", "S010"}
+    # the download's folder names map to ours; contempt is not one of our seven classes
+    assert valid.class_counts()["angry"] == 3 and valid.class_counts()["sad"] == 3
+    assert valid.skipped == 3 and "class 'contempt' not one of ours" in valid.skipped_reasons
+    assert train.class_counts() == {**{c: 0 for c in CLASSES}, "angry": 3, "happy": 3, "disgust": 2}
+    assert len(load_dataset(root, split="all")) == len(train) + len(valid)
+    with pytest.raises(DatasetError, match="by person"):
+        load_dataset(root, split="private_test")
+
+
+def test_plain_class_folders_are_not_taken_for_ckplus(tmp_path):
+    from datagen import write_class_folders
+    from fer_core.data import detect_format
+
+    assert detect_format(write_class_folders(tmp_path / "mine", {"anger": 2, "happy": 2})) == "folders"
