@@ -26,19 +26,20 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from fer_core.augment import augment_batch
-from fer_core.data import FORMATS, DatasetError, FaceDataset, load_dataset
+from fer_core.augment import augment_batch, parse_groups
+from fer_core.data import FORMATS, DatasetError, FaceDataset, load_dataset, load_validation_split
 from fer_core.labels import CLASSES
 from fer_core.metrics import classification_report
 from fer_core.model import DEFAULT_INPUT_SIZE, gradcam_layer_for
 from fer_core.model_store import CLASS_COUNTS_NAME, CONFIG_NAME, HISTORY_NAME, KERAS_NAME
 from fer_core.preprocess import PREPROCESSING_NAME, preprocess_faces
 from fer_core.sampler import weighted_batches
+from fer_core.selection import selection_score
 
 # The run folder's own files (the model folder's names come from fer_core.model_store).
 ARGS_NAME = "args.json"
@@ -80,11 +81,29 @@ def build_parser() -> argparse.ArgumentParser:
                          help="FER+ data whose annotator votes are blended into FER-2013 targets (faces joined by pixels)")
     ap.add_argument("--votes-weight", type=float, default=0.3,
                     help="with --votes-from: share of each matched face's target taken from its FER+ votes")
+    ap.add_argument("--extra-train", action="append", default=[],
+                    help="another dataset whose train split joins the training set with one-hot targets "
+                         "(e.g. CK+ posed faces, split by person); repeatable")
+    ap.add_argument("--extra-repeat", type=int, default=1,
+                    help="how many times each --extra-train face appears per epoch (small sets, larger share)")
+    ap.add_argument("--fer2013-labels", default=None,
+                    help="FER+ training only: FER-2013 data whose own labels are blended into the vote targets "
+                         "of the same faces (joined by pixels) where that label is one of --fer2013-classes")
+    ap.add_argument("--fer2013-weight", type=float, default=0.3,
+                    help="with --fer2013-labels: share of a matched face's target taken from its FER-2013 label")
+    ap.add_argument("--fer2013-classes", default="angry,disgust,fear",
+                    help="with --fer2013-labels: the FER-2013 labels that are blended in (the rare negative ones)")
+    ap.add_argument("--extra-val", action="append", default=[],
+                    help="another dataset whose validation split is logged every epoch as val_<set>_* "
+                         "(CK+ -> ckplus_valid, FER-2013 -> public_test); with them, val_selection is the "
+                         "fer_core.selection rule; repeatable")
     ap.add_argument("--second-val", default=None,
                     help="a second dataset whose validation split is logged every epoch, never used for selection "
                          "(e.g. FER-2013 PublicTest beside FER+ valid); --votes-from sets it to --data's own")
     ap.add_argument("--no-augment", action="store_true")
-    ap.add_argument("--monitor", choices=("val_accuracy", "val_macro_f1"), default="val_macro_f1")
+    ap.add_argument("--augment", default="all",
+                    help="augmentation groups: all, or comma-separated from geometric, photometric, degrade, occlude")
+    ap.add_argument("--monitor", choices=("val_accuracy", "val_macro_f1", "val_selection"), default="val_macro_f1")
     ap.add_argument("--patience", type=int, default=10, help="early stopping patience in epochs")
     ap.add_argument("--keep-epochs", action="store_true",
                     help="also keep every epoch's model as epochs/epoch_NN.keras (for fer_core.average)")
@@ -117,15 +136,17 @@ def resumed_args(args: argparse.Namespace, saved: dict) -> argparse.Namespace:
     if ignored:
         print(f"resume: keeping the run's own arguments; ignoring --{', --'.join(k.replace('_', '-') for k in ignored)}",
               flush=True)
-    return argparse.Namespace(**{**saved, "out": args.out, "resume": True, "epochs": args.epochs or saved["epochs"]})
+    defaults = {k: ap.get_default(k) for k in vars(args)}  # options added since the run was saved
+    return argparse.Namespace(**{**defaults, **saved, "out": args.out, "resume": True,
+                                 "epochs": args.epochs or saved["epochs"]})
 
 
 def split_train_val(data_path: str, fmt: str, val_fraction: float, seed: int) -> tuple[FaceDataset, FaceDataset, str]:
     """Train split and validation split: PublicTest / FER+ valid when the layout has it, else a train slice."""
     train = load_dataset(data_path, fmt, "train")
-    if train.fmt in ("fer2013-folders", "fer2013-csv", "ferplus"):
+    if train.fmt in ("fer2013-folders", "fer2013-csv", "ferplus", "ckplus"):
         try:
-            name = "valid" if train.fmt == "ferplus" else "public_test"
+            name = "valid" if train.fmt in ("ferplus", "ckplus") else "public_test"
             return train, load_dataset(data_path, train.fmt, name), name
         except DatasetError:
             pass
@@ -175,6 +196,7 @@ def train_batches(x: np.ndarray, y: np.ndarray, args, targets: np.ndarray | None
     power = args.sampling_power if args.sampling == "weighted" else 0.0
     onehot = np.eye(len(CLASSES), dtype=np.float32)[y] if targets is None else np.asarray(targets, np.float32)
     steps = max(1, len(y) // args.batch_size)
+    groups = () if args.no_augment else parse_groups(getattr(args, "augment", "all"))
 
     class _Batches(keras.utils.PyDataset):
         def __init__(self):
@@ -192,9 +214,9 @@ def train_batches(x: np.ndarray, y: np.ndarray, args, targets: np.ndarray | None
 
         def __getitem__(self, i: int):
             idx = self.batches[i]
-            if args.no_augment:
+            if not groups:
                 return x[idx], onehot[idx]
-            return augment_batch(x[idx], np.random.default_rng((self.seed, self.epoch, i))), onehot[idx]
+            return augment_batch(x[idx], np.random.default_rng((self.seed, self.epoch, i)), groups), onehot[idx]
 
     return _Batches()
 
@@ -208,6 +230,52 @@ def blended_targets(train: FaceDataset, votes_path: str, weight: float) -> np.nd
     print(f"votes: {int((match >= 0).sum())} of {len(train)} faces matched to FER+ votes "
           f"(weight {weight})", flush=True)
     return blend_targets(train.labels, votes.soft_labels, match, weight)
+
+
+def fer2013_label_targets(train: FaceDataset, fer2013_path: str, weight: float, classes: str) -> np.ndarray:
+    """FER+ vote targets with FER-2013's own label blended in where that label is a rare negative class.
+
+    FER+'s annotators call many strong angry, disgust and fear faces neutral or sad; FER-2013's
+    single label keeps that signal. Faces are joined by pixels (fer_core.votes.match_faces)."""
+    from fer_core.votes import match_faces
+
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"--fer2013-weight must be between 0 and 1, got {weight}")
+    wanted = [CLASSES.index(c.strip()) for c in classes.split(",") if c.strip()]
+    fer = load_dataset(fer2013_path, "auto", "train")
+    match = match_faces(train.images, fer.images)
+    targets = np.array(train.soft_labels, np.float32)
+    hit = match >= 0
+    hit[hit] = np.isin(fer.labels[match[hit]], wanted)
+    onehot = np.eye(len(CLASSES), dtype=np.float32)[fer.labels[match[hit]]]
+    targets[hit] = (1.0 - weight) * targets[hit] + weight * onehot
+    print(f"fer2013 labels: {int((match >= 0).sum())} of {len(train)} faces matched; {int(hit.sum())} with a "
+          f"{classes} label blended in at weight {weight}", flush=True)
+    return targets
+
+
+def with_extra_train(train: FaceDataset, targets: np.ndarray | None, paths: list[str], repeat: int
+                     ) -> tuple[FaceDataset, np.ndarray | None]:
+    """The training set with each extra dataset's train split appended ``repeat`` times, one-hot."""
+    images, labels, names = list(train.images), [train.labels], list(train.names)
+    parts = [] if targets is None else [targets]
+    for path in paths:
+        extra = load_dataset(path, "auto", "train")
+        print(f"extra train: {len(extra)} faces from {path} ({extra.fmt}) x {repeat}; {extra.class_counts()}",
+              flush=True)
+        for _ in range(repeat):
+            images += extra.images
+            labels.append(extra.labels)
+            names += extra.names
+            if targets is not None:
+                parts.append(np.eye(len(CLASSES), dtype=np.float32)[extra.labels])
+    merged = FaceDataset(images, np.concatenate(labels), names, fmt=train.fmt)
+    return merged, (np.concatenate(parts) if parts else None)
+
+
+def validation_set_name(ds: FaceDataset) -> str:
+    """The name a validation split goes by in logs, metrics.json and the selection rule."""
+    return {"ferplus": "ferplus_valid", "ckplus": "ckplus_valid"}.get(ds.fmt, "public_test")
 
 
 def restore_malloc_caching() -> None:
@@ -241,6 +309,8 @@ class TrainingData:
     y_val: np.ndarray
     val_name: str
     second: tuple[np.ndarray, np.ndarray] | None = None
+    extra_val: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    selects_as: str = ""  # the selection split's name in fer_core.selection (ferplus_valid, ...)
 
 
 def load_training_data(args) -> TrainingData:
@@ -273,26 +343,52 @@ def load_training_data(args) -> TrainingData:
             second = load_dataset(args.second_val, "auto", "valid")
         except DatasetError as exc:
             raise DatasetError(f"--second-val {args.second_val}: {exc}") from exc
+    if args.fer2013_labels:
+        if targets is None:
+            raise DatasetError("--fer2013-labels blends into FER+ vote targets: use it with --soft-labels")
+        try:
+            targets = fer2013_label_targets(train, args.fer2013_labels, args.fer2013_weight, args.fer2013_classes)
+        except (DatasetError, ValueError) as exc:
+            raise DatasetError(f"--fer2013-labels {args.fer2013_labels}: {exc}") from exc
+    if args.extra_train:
+        train, targets = with_extra_train(train, targets, args.extra_train, args.extra_repeat)
+    extra_val = {}
+    for path in args.extra_val:
+        ds = load_validation_split(path)
+        extra_val[validation_set_name(ds)] = (preprocess_faces(ds.images, args.input_size), ds.labels)
+        print(f"extra validation: {validation_set_name(ds)}, {len(ds)} faces from {path}", flush=True)
     return TrainingData(
         x_train=preprocess_faces(train.images, args.input_size), y_train=train.labels, targets=targets,
         class_counts=train.class_counts(),
         x_val=preprocess_faces(val.images, args.input_size), y_val=val.labels, val_name=val_name,
-        second=None if second is None else (preprocess_faces(second.images, args.input_size), second.labels))
+        second=None if second is None else (preprocess_faces(second.images, args.input_size), second.labels),
+        extra_val=extra_val,
+        selects_as="ferplus_valid" if train.fmt == "ferplus" and val_name == "valid" else val_name)
 
 
-def validation_logs(model, x: np.ndarray, y: np.ndarray, second=None) -> dict[str, float]:
+def validation_logs(model, x: np.ndarray, y: np.ndarray, second=None, extra_val=None,
+                    selects_as: str = "") -> dict[str, float]:
     """Accuracy, macro-F1 and per-class recall of the top class on the whole validation split.
 
     Computed by fer_core.metrics, the report fer_core.evaluate writes, so a run selects on the
     figures the model card shows; Keras has no per-class recall of the top class (disgust, 1.5%
     of FER-2013, is the one to watch). ``second`` = (x, y) of a second validation set, logged as
-    ``second_val_*`` and never selected on."""
+    ``second_val_*`` and never selected on. ``extra_val`` = {set: (x, y)}, logged as ``val_<set>_*``;
+    with them, ``val_selection`` is fer_core.selection's score."""
     rep = classification_report(y, model.predict(x, batch_size=256, verbose=0).argmax(1))
     logs = {"val_accuracy": rep["accuracy"], "val_macro_f1": rep["macro_f1"]}
     logs.update((f"val_recall_{c}", round(v["recall"], 4)) for c, v in rep["per_class"].items())
     if second is not None:
         rep2 = classification_report(second[1], model.predict(second[0], batch_size=256, verbose=0).argmax(1))
         logs.update(second_val_accuracy=rep2["accuracy"], second_val_macro_f1=rep2["macro_f1"])
+    figures = {selects_as: rep}
+    for name, (xe, ye) in (extra_val or {}).items():
+        figures[name] = classification_report(ye, model.predict(xe, batch_size=256, verbose=0).argmax(1))
+        logs.update({f"val_{name}_accuracy": figures[name]["accuracy"], f"val_{name}_macro_f1": figures[name]["macro_f1"]})
+        logs.update((f"val_{name}_recall_{c}", round(v["recall"], 4)) for c, v in figures[name]["per_class"].items())
+    score = selection_score(figures)
+    if score is not None:
+        logs["val_selection"] = score
     return logs
 
 
@@ -313,7 +409,9 @@ def history_rows(csv_path: Path) -> list[dict]:
                 "val_accuracy": num["val_accuracy"], "val_macro_f1": num["val_macro_f1"],
                 "val_recall": {c: num[f"val_recall_{c}"] for c in CLASSES},
                 "lr": num["lr"], "seconds": num["seconds"],
-                **{k: num[k] for k in ("second_val_accuracy", "second_val_macro_f1") if k in num},
+                **{k: num[k] for k in ("second_val_accuracy", "second_val_macro_f1", "val_selection") if k in num},
+                **{k: num[k] for k in num if k.startswith("val_") and k.count("_") >= 2
+                   and not k.startswith(("val_recall_", "val_macro_f1"))},
             }
     return [rows[e] for e in sorted(rows)]
 
@@ -363,7 +461,8 @@ def make_callbacks(run_dir: Path, args, data: TrainingData, best_so_far: float |
         """Adds ``validation_logs`` to the epoch's logs."""
 
         def on_epoch_end(self, epoch, logs=None):
-            logs.update(validation_logs(self.model, data.x_val, data.y_val, data.second))
+            logs.update(validation_logs(self.model, data.x_val, data.y_val, data.second, data.extra_val,
+                                        data.selects_as))
 
     class EpochStats(keras.callbacks.Callback):
         """Adds the learning rate and the epoch's seconds (validation included): the history keeps

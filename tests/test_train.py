@@ -37,8 +37,11 @@ def pipeline(tmp_path_factory) -> dict[str, Path]:
     ferplus = write_ferplus(base / "ferplus", "FER2013Valid", [(f"fer{i:07d}.png", votes_for(v, 8), CLASSES.index(c))
                                                                 for i, (v, c) in enumerate([("happiness", "happy"),
                                                                                             ("fear", "fear")] * 2)])
+    from datagen import write_ckplus
+
+    ckplus = write_ckplus(base / "ckplus48", {5: {"anger": 2, "happy": 2}, 10: {"sadness": 1, "contempt": 1}})
     ship(str(run), str(data), str(out), variants=("fp32", "int8"), n_representative=30,
-         max_latency_ms=None, log=lambda *_: None, ferplus=str(ferplus))
+         max_latency_ms=None, log=lambda *_: None, ferplus=str(ferplus), ckplus=str(ckplus), calibrate=True)
     return {"data": data, "run": run, "out": out}
 
 
@@ -197,6 +200,23 @@ def test_metrics_json_is_the_evaluate_json_of_each_model(pipeline):
     assert rep["accuracy"] == pytest.approx(metrics["served"]["accuracy"])
 
 
+def test_ship_measures_ckplus_scores_by_the_rule_and_serves_its_calibration(pipeline):
+    from fer_core.calibration import folder_calibration
+    from fer_core.selection import selection_score
+
+    out = pipeline["out"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    ck = metrics["ckplus_valid"]["served"]
+    assert (ck["format"], ck["split"], ck["n"]) == ("ckplus", "valid", 5)  # contempt is skipped
+    figures = {"public_test": metrics["served"], "ferplus_valid": metrics["ferplus_valid"]["served"],
+               "ckplus_valid": ck}
+    assert metrics["selection"]["score"] == selection_score(figures)
+    chosen = metrics["calibration"]["chosen"]
+    assert [r["tau"] for r in metrics["calibration"]["tried"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert folder_calibration(out).to_dict() == chosen and chosen["temperature"] > 0
+    assert len(chosen["log_prior"]) == len(CLASSES)
+
+
 def test_ship_refuses_an_unfinished_run(tmp_path, pipeline):
     from fer_core.ship import main as ship_main
 
@@ -290,3 +310,49 @@ def test_votes_runs_select_on_fer_plus_valid_and_log_publictest_second(tmp_path)
     assert json.loads((run / "model_config.json").read_text())["validation_split"] == "valid"
     (row,) = json.loads((run / "history.json").read_text())
     assert 0 <= row["second_val_accuracy"] <= 1 and 0 <= row["second_val_macro_f1"] <= 1
+
+
+def test_fer2013_labels_blend_only_the_rare_negative_classes(tmp_path, capsys):
+    from fer_core.data import load_dataset
+    from fer_core.train import fer2013_label_targets
+
+    data = write_fer2013_folders(tmp_path / "fer2013", n_train=2, n_public=1, n_private=0)
+    fer = load_dataset(data, "fer2013-folders", "train")
+    ferplus = load_dataset(_ferplus_of(fer.images, "neutral", tmp_path / "ferplus"), "ferplus", "train")
+    targets = fer2013_label_targets(ferplus, str(data), 0.4, "angry,disgust,fear")
+    neutral = np.eye(len(CLASSES), dtype=np.float32)[CLASSES.index("neutral")]
+    for face, target in zip(ferplus.images, targets):
+        (twin,) = [i for i, im in enumerate(fer.images) if np.array_equal(im, face)] or [None]
+        label = CLASSES[fer.labels[twin]]
+        if label in ("angry", "disgust", "fear"):
+            np.testing.assert_allclose(target, 0.6 * neutral + 0.4 * np.eye(len(CLASSES))[CLASSES.index(label)])
+        else:
+            np.testing.assert_allclose(target, neutral)
+    assert "blended in at weight 0.4" in capsys.readouterr().out
+
+
+def test_mixed_run_trains_on_ckplus_and_selects_by_the_rule(tmp_path):
+    """FER+ votes plus CK+ train subjects repeated; CK+ valid and PublicTest logged every epoch,
+    and val_selection (fer_core.selection) chooses the epoch."""
+    from datagen import write_ckplus
+    from fer_core.data import load_dataset
+    from fer_core.train import main as train_main
+
+    fer = write_fer2013_folders(tmp_path / "fer2013", n_train=2, n_public=1, n_private=0)
+    ferplus = _ferplus_of(load_dataset(fer, "fer2013-folders", "train").images, "fear", tmp_path / "ferplus")
+    write_ferplus(ferplus, "FER2013Valid", [(f"fer{i:07d}.png", votes_for(c, 10), i % len(CLASSES))
+                                            for i, c in enumerate(["happiness", "sadness", "anger", "neutral"])])
+    ck = write_ckplus(tmp_path / "ckplus48", {5: {"anger": 2, "fear": 2}, 11: {"disgust": 2, "happy": 2}})
+    run = tmp_path / "run"
+    assert train_main(["--data", str(ferplus), "--soft-labels", "--out", str(run), "--epochs", "1", "--input-size", "32",
+                       "--batch-size", "8", "--no-augment", "--extra-train", str(ck), "--extra-repeat", "3",
+                       "--fer2013-labels", str(fer), "--extra-val", str(ck), "--extra-val", str(fer),
+                       "--monitor", "val_selection"]) == 0
+    counts = json.loads((run / "class_counts.json").read_text())
+    assert counts["disgust"] == 6 and counts["happy"] == 6  # CK+ train subject S011, three times
+    (row,) = json.loads((run / "history.json").read_text())
+    for name in ("ckplus_valid", "public_test"):
+        assert 0 <= row[f"val_{name}_accuracy"] <= 1
+    want = 0.4 * row["val_macro_f1"] + 0.4 * row["val_ckplus_valid_accuracy"] + 0.2 * row["val_public_test_accuracy"]
+    assert row["val_selection"] == pytest.approx(want, abs=1e-4)
+    assert (run / "best.weights.h5").is_file()
