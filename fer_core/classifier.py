@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core.calibration import Calibration, folder_calibration
 from fer_core.labels import CLASSES
 from fer_core.model_store import ModelFilesError, default_model_dir, load_model_config, served_model_path
 from fer_core.preprocess import preprocess_faces
@@ -134,8 +135,9 @@ class Classifier:
 
     def __init__(self, path: Path, input_size: int, classes: Sequence[str], backend: str,
                  runner_factory=None, keras_model=None, threads: int = DEFAULT_THREADS,
-                 pool_size: int = 2) -> None:
+                 pool_size: int = 2, calibration: Calibration | None = None) -> None:
         self.path = Path(path)
+        self.calibration = calibration or Calibration()  # the model config's, applied to every output
         self.input_size = int(input_size)
         self.classes: tuple[str, ...] = tuple(classes)
         self.backend = backend  # "tflite" or "keras"
@@ -151,16 +153,18 @@ class Classifier:
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_dir(cls, model_dir: str | Path | None = None, **kw) -> Classifier:
-        """The served model named in the model config (default dir: $FER_MODEL_DIR or models/)."""
+        """The served model named in the model config (default dir: $FER_MODEL_DIR or models/),
+        with the config's calibration."""
         model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         cfg = load_model_config(model_dir)
-        return cls.from_path(served_model_path(model_dir), input_size=cfg["input_size"], classes=cfg["classes"], **kw)
+        return cls.from_path(served_model_path(model_dir), input_size=cfg["input_size"], classes=cfg["classes"],
+                             calibration=folder_calibration(model_dir), **kw)
 
     @classmethod
     def from_path(cls, path: str | Path, input_size: int | None = None,
                   classes: Sequence[str] | None = None, threads: int = DEFAULT_THREADS,
-                  pool_size: int = 2) -> Classifier:
-        """Load a ``.tflite`` (LiteRT) or ``.keras`` model file."""
+                  pool_size: int = 2, calibration: Calibration | None = None) -> Classifier:
+        """Load a ``.tflite`` (LiteRT) or ``.keras`` model file (raw outputs unless ``calibration``)."""
         path = Path(path)
         if not path.is_file():
             raise ModelFilesError(f"Model file not found: {path}. Put the trained model there or set FER_MODEL_DIR.")
@@ -178,7 +182,7 @@ class Classifier:
                                      int(probe.out["shape"][-1]), classes)
             clf = cls(path, size, classes, "tflite",
                       runner_factory=lambda: _TFLiteRunner(content, threads),
-                      threads=threads, pool_size=pool_size)
+                      threads=threads, pool_size=pool_size, calibration=calibration)
             clf._pool.put(probe)
             clf._created = 1
             return clf
@@ -194,7 +198,7 @@ class Classifier:
             in_shape = tuple(int(s) if s is not None else -1 for s in model.input_shape)
             out_n = int(model.output_shape[-1])
             size = cls._check_shapes(path, in_shape, input_size, out_n, classes)
-            return cls(path, size, classes, "keras", keras_model=model, threads=threads)
+            return cls(path, size, classes, "keras", keras_model=model, threads=threads, calibration=calibration)
         raise ModelFilesError(f"Unsupported model file {path.name}: expected .tflite or .keras.")
 
     @staticmethod
@@ -229,7 +233,11 @@ class Classifier:
         ``mirror`` averages each face's probabilities with those of its left-right mirror image
         (one batch of 2N): a face and its mirror show the same emotion, and the average is
         right more often (model card), at twice the compute, so stills use it and live video does not.
+        The calibration is applied last, to the average.
         """
+        return self.calibration.apply(self._probs(x, mirror))
+
+    def _probs(self, x: np.ndarray, mirror: bool) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 4 or x.shape[1:] != (self.input_size, self.input_size, 3):
             raise ValueError(f"Expected a (N, {self.input_size}, {self.input_size}, 3) batch, got {x.shape}.")
@@ -237,7 +245,7 @@ class Classifier:
             return np.zeros((0, len(self.classes)), np.float32)
         if mirror:
             n = x.shape[0]
-            both = self.predict_preprocessed(np.concatenate([x, x[:, :, ::-1]]))
+            both = self._probs(np.concatenate([x, x[:, :, ::-1]]), False)
             return (both[:n] + both[n:]) / 2
         if self.backend == "keras":
             with self._keras_lock:

@@ -34,6 +34,15 @@ def _dataset(data_path: str | os.PathLike, fmt: str, split: str):
     return load_validation_split(data_path, fmt) if split == "auto" else load_dataset(data_path, fmt, split)
 
 
+def _served_calibration(model_path: str | os.PathLike):
+    """A model file inside a model folder is evaluated with the folder's calibration, as served."""
+    from fer_core.calibration import folder_calibration
+    from fer_core.model_store import CONFIG_NAME
+
+    folder = Path(model_path).parent
+    return folder_calibration(folder) if (folder / CONFIG_NAME).is_file() else None
+
+
 def predict_dataset(classifier, images: list[np.ndarray], batch_size: int = 256,
                     progress: bool = False, mirror: bool = False) -> np.ndarray:
     """(N, 7) probabilities, preprocessing batch by batch so memory stays bounded on big splits."""
@@ -65,7 +74,7 @@ def evaluate(model_path: str | os.PathLike, data_path: str | os.PathLike, fmt: s
 
     t0 = time.time()
     ds = _dataset(data_path, fmt, split)  # data errors first: they are cheaper than loading a model
-    clf = classifier or Classifier.from_path(model_path)
+    clf = classifier or Classifier.from_path(model_path, calibration=_served_calibration(model_path))
     if progress:
         print(f"evaluating {Path(model_path).name} on {len(ds)} images ({ds.fmt}, split {ds.split}, "
               f"{ds.skipped} skipped)", file=sys.stderr, flush=True)
