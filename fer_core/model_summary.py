@@ -18,11 +18,16 @@ from fer_core.labels import CLASSES
 
 # Evaluation sets in the order the summary shows them: the ten-annotator FER+ labels first
 # (cleaner: one person's label on FER-2013 agrees with the ten-person majority only ~65% of the time).
-SET_ORDER: tuple[str, ...] = ("FER+ valid", "FER-2013 PublicTest")
+SET_ORDER: tuple[str, ...] = ("FER+ valid", "CK+ valid subjects", "FER-2013 PublicTest")
 PLAIN_SET_NAMES = {
     "FER+ valid": "web photos that ten people each labelled (FER+)",
+    "CK+ valid subjects": "posed expressions of people filmed in a lab, people it never saw in training (CK+)",
     "FER-2013 PublicTest": "web photos that one person each labelled (FER-2013)",
 }
+PHOTOS_SECTION = "realphotos_dev"  # metrics.json's whole-photo-pipeline figures (fer_core.photo_eval)
+PHOTOS_PLAIN_NAME = "ordinary news photos, neutral or happy, through the whole Photo page (finding the face too)"
+# metrics.json sections that are not classification reports.
+_NOT_REPORTS = (PHOTOS_SECTION, "selection", "calibration")
 _FERPLUS_SPLITS = {"public_test": "FER+ valid", "valid": "FER+ valid", "private_test": "FER+ test",
                    "train": "FER+ train", "all": "FER+ (all images)"}
 _FER2013_SPLITS = {"public_test": "FER-2013 PublicTest", "valid": "FER-2013 PublicTest",
@@ -40,6 +45,8 @@ def evaluation_set(report: Mapping, default_split: str | None = None) -> str:
     split = str(report.get("split") or default_split or "public_test")
     if fmt == "ferplus":
         return _FERPLUS_SPLITS.get(split, f"FER+ {split}")
+    if fmt == "ckplus":
+        return "CK+ valid subjects" if split in ("valid", "public_test") else f"CK+ {split}"
     if fmt.startswith("fer2013") or not fmt:
         return _FER2013_SPLITS.get(split, split) if fmt or split != "valid" else "FER+ valid"
     return {"all": "all images", "train": "the training split"}.get(split, split)
@@ -51,7 +58,7 @@ def reports(metrics: Mapping) -> list[tuple[str, dict]]:
         return [("served", dict(metrics))]
     out = []
     for key, value in metrics.items():
-        if not isinstance(value, Mapping):
+        if not isinstance(value, Mapping) or key in _NOT_REPORTS:
             continue
         if "accuracy" in value:
             out.append((str(key), dict(value)))
@@ -211,3 +218,21 @@ def how_good(s: SetFigures) -> str:
         text += (f". The `fer` package, a free tool many people use for the same job, gets "
                  f"{out_of_100(s.reference['accuracy'])} of 100 on the same photos")
     return text + "."
+
+
+def kinds_of_faces(sets: list[SetFigures], metrics: Mapping | None) -> list[dict]:
+    """The plain table "on which kinds of faces is it right how often": one row per evaluation set
+    (mirror-averaged, as the Photo and Video pages run) and one for the whole photo pipeline, with
+    the `fer` package's figure where the card has one."""
+    rows = []
+    for s in sets:
+        rep = s.mirror or s.main or {}
+        rows.append({"faces": PLAIN_SET_NAMES.get(s.name, s.name), "how many": int(rep.get("n", 0)),
+                     "right, of 100": out_of_100(rep.get("accuracy", 0.0)),
+                     "`fer` package, of 100": out_of_100(s.reference["accuracy"])
+                     if s.reference and "accuracy" in s.reference else None})
+    photos = (metrics or {}).get(PHOTOS_SECTION) if isinstance(metrics, Mapping) else None
+    if isinstance(photos, Mapping) and "accuracy_of_all_photos" in photos:
+        rows.append({"faces": PHOTOS_PLAIN_NAME, "how many": int(photos.get("photos", 0)),
+                     "right, of 100": out_of_100(photos["accuracy_of_all_photos"]), "`fer` package, of 100": None})
+    return rows

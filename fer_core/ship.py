@@ -6,7 +6,10 @@ Exports the run's model.keras to every TFLite variant (fer_core.export; scratch 
 <run>/export, never to models/), serves the smallest variant that agrees with Keras, evaluates
 the Keras and the served model (also mirror-averaged, as photos and videos use it) on
 PublicTest with fer_core.evaluate (and on FER+ valid with ``--ferplus``: the first-line figures,
-ten annotators per face), and writes to --out only
+ten annotators per face; on CK+ valid subjects with ``--ckplus``; the whole photo pipeline on
+``--realphotos``), scores it by the selection rule (fer_core.selection), with ``--calibrate``
+chooses the served outputs' logit adjustment and temperature on those validation splits
+(fer_core.calibration), and writes to --out only
 the final files: model.keras (no optimizer), model.tflite (the served variant),
 model_config.json, history.json, class_counts.json, metrics.json, confusion_matrix.png and
 training_curves.png. MODEL_CARD.md is written by hand.
@@ -44,9 +47,13 @@ def _run_files(run: Path) -> dict:
 
 def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto",
          variants: tuple[str, ...] = VARIANTS, n_representative: int = 300,
-         max_latency_ms: float | None = MAX_LATENCY_MS, log=print, ferplus: str | None = None) -> dict:
+         max_latency_ms: float | None = MAX_LATENCY_MS, log=print, ferplus: str | None = None,
+         ckplus: str | None = None, realphotos: str | None = None, calibrate: bool = False) -> dict:
     """Do the whole shipping; returns the metrics.json content: the evaluate reports on the
-    data's validation split, plus ``ferplus_valid`` (the same three on FER+ valid) with ``ferplus``."""
+    data's validation split, plus a section of the same three per extra validation set
+    (``ferplus_valid``, ``ckplus_valid``), ``realphotos_dev`` (fer_core.photo_eval), ``selection``
+    and, with ``calibrate``, ``calibration``."""
+    from fer_core.calibration import Calibration
     from fer_core.classifier import Classifier
     from fer_core.evaluate import evaluate
     from fer_core.model_card import confusion_matrix_png, training_curves_png
@@ -71,7 +78,17 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
         else:
             log(f"warning: {run / name} missing; not shipped")
     split = exp.split
-    classifiers = {name: Classifier.from_path(out / name) for name in (KERAS_NAME, SERVED_NAME)}
+    sets = {"public_test": (data_path, fmt, split)}
+    if ferplus:
+        sets["ferplus_valid"] = (ferplus, "ferplus", "valid")
+    if ckplus:
+        sets["ckplus_valid"] = (ckplus, "ckplus", "valid")
+    calibration, calibration_section = Calibration(), None
+    if calibrate:
+        calibration, calibration_section = _choose_calibration(out, sets, base_cfg["classes"], log)
+        write_model_config(out, base_cfg, served_model=SERVED_NAME, keras_model=KERAS_NAME,
+                           served_variant=exp.chosen.variant, calibration=calibration.to_dict())
+    classifiers = {name: Classifier.from_path(out / name, calibration=calibration) for name in (KERAS_NAME, SERVED_NAME)}
 
     def three_reports(data: str, data_fmt: str, data_split: str) -> dict:
         """Keras, served, and served mirror-averaged (as the photo and video pages run it)."""
@@ -87,9 +104,15 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
     metrics = {**reports, "served_model": SERVED_NAME,
                "served_variant": exp.chosen.variant, "variants": exp.to_dict()["variants"], "split": split}
     first_line, first_split = reports["served"], split
+    for name, (path, set_fmt, set_split) in list(sets.items())[1:]:
+        metrics[name] = three_reports(path, set_fmt, set_split)
     if ferplus:
-        metrics["ferplus_valid"] = three_reports(ferplus, "ferplus", "valid")
         first_line, first_split = metrics["ferplus_valid"]["served"], "FER+ valid"
+    if realphotos:
+        metrics["realphotos_dev"] = _photo_pipeline(out, realphotos, log)
+    metrics["selection"] = _selection(metrics)
+    if calibration_section:
+        metrics["calibration"] = calibration_section
     (out / METRICS_NAME).write_text(json.dumps(metrics, indent=1))
     confusion_matrix_png(first_line, out / CONFUSION_MATRIX_NAME,
                          title=f"served {exp.chosen.variant} TFLite on {first_split}: accuracy "
@@ -103,6 +126,52 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
     return metrics
 
 
+def _choose_calibration(out: Path, sets: dict, classes: list[str], log) -> tuple:
+    """Logit adjustment and temperature for the served model, chosen on the validation splits
+    (mirror-averaged outputs, as photos and videos are judged), with the training log-prior."""
+    from fer_core.calibration import choose_calibration, log_prior
+    from fer_core.classifier import Classifier
+    from fer_core.data import load_dataset
+    from fer_core.evaluate import predict_dataset
+
+    raw = Classifier.from_path(out / SERVED_NAME)
+    probs, labels = {}, {}
+    for name, (path, set_fmt, set_split) in sets.items():
+        ds = load_dataset(path, set_fmt, set_split)
+        probs[name], labels[name] = predict_dataset(raw, ds.images, mirror=True), ds.labels
+    counts = json.loads((out / CLASS_COUNTS_NAME).read_text()) if (out / CLASS_COUNTS_NAME).is_file() else {}
+    fit_on = "ferplus_valid" if "ferplus_valid" in sets else "public_test"
+    calibration, rows = choose_calibration(probs, labels, log_prior(counts, classes), classes, fit_on=fit_on)
+    for row in rows:
+        log(f"calibration: tau {row['tau']:.2f} -> selection {row['selection']}")
+    log(f"calibration: tau {calibration.tau}, temperature {calibration.temperature} (fitted on {fit_on})")
+    return calibration, {"chosen": calibration.to_dict(), "fit_on": fit_on, "outputs": "served, mirror-averaged",
+                         "tried": rows}
+
+
+def _photo_pipeline(out: Path, photos: str, log) -> dict:
+    """The whole Photo-page pipeline on labelled one-face photos, with the shipped folder's model."""
+    from fer_core.analyzer import MIRROR_STILLS, FaceAnalyzer
+    from fer_core.classifier import Classifier
+    from fer_core.faces import DEFAULT_DETECTOR, make_detector
+    from fer_core.photo_eval import evaluate_photos
+
+    log(f"photo pipeline on {photos} ...")
+    report = evaluate_photos(photos, FaceAnalyzer(Classifier.from_dir(out), make_detector(DEFAULT_DETECTOR, "photo"),
+                                                  mirror=MIRROR_STILLS))
+    log(f"  {report['no_face']} of {report['photos']} photos without a face, accuracy {report['accuracy']:.4f}")
+    return report
+
+
+def _selection(metrics: dict) -> dict:
+    """The selection rule's score of the served model (fer_core.selection) from the sections."""
+    from fer_core.selection import describe, selection_score
+
+    figures = {"public_test": metrics.get("served")}
+    figures.update((name, metrics[name]["served"]) for name in ("ferplus_valid", "ckplus_valid") if name in metrics)
+    return {"rule": describe(), "model": "served", "score": selection_score(figures)}
+
+
 def main(argv=None) -> int:
     from fer_core.data import FORMATS, DatasetError
     from fer_core.model_store import ModelFilesError
@@ -114,6 +183,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="models")
     ap.add_argument("--ferplus", default=None,
                     help="FER+ data: also evaluate on FER+ valid (the first-line figures) into metrics.json")
+    ap.add_argument("--ckplus", default=None, help="CK+ data: also evaluate on its valid subjects")
+    ap.add_argument("--realphotos", default=None,
+                    help="<class>/ photos with one face each: the whole photo pipeline (e.g. realphotos_dev)")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="choose the logit adjustment and temperature on the validation splits")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--representative", type=int, default=300, help="training faces for int8 calibration")
     ap.add_argument("--max-latency-ms", type=float, default=MAX_LATENCY_MS,
@@ -121,7 +195,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         ship(args.run, args.data, args.out, args.format, parse_variants(args.variants), args.representative,
-             args.max_latency_ms if args.max_latency_ms > 0 else None, ferplus=args.ferplus)
+             args.max_latency_ms if args.max_latency_ms > 0 else None, ferplus=args.ferplus, ckplus=args.ckplus,
+             realphotos=args.realphotos, calibrate=args.calibrate)
     except (ShipError, DatasetError, ModelFilesError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

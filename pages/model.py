@@ -79,6 +79,10 @@ else:
     for other in sets[1:2]:
         st.markdown(ms.how_good(other))
     st.caption("People often disagree about these faces too, so no model gets close to 100 of 100.")
+    st.markdown("**On which kinds of faces is it right, and how often?**")
+    st.dataframe(pd.DataFrame(ms.kinds_of_faces(sets, metrics)), hide_index=True)
+    st.caption("Validation faces: training and model choice looked at these sets, so treat the figures as "
+               "optimistic. A photo counts as wrong when no face was found in it.")
     notes = ms.class_notes(first.main)
     if notes:
         st.subheader("What it recognises well, and what it misses")

@@ -1,4 +1,5 @@
-"""The shipped model's figures are real: re-measured on FER+ valid and PublicTest they match models/metrics.json."""
+"""The shipped model's figures are real: re-measured on FER+ valid, CK+ valid subjects and PublicTest
+they match models/metrics.json (realphotos_dev: tests/test_photo_eval.py)."""
 
 from __future__ import annotations
 
@@ -50,3 +51,29 @@ def test_ferplus_valid_figures_match_metrics_json(shipped, ferplus_dir, key):
     assert rep["n"] == want["n"] == 3370  # clear-majority faces among our seven classes
     assert rep["accuracy"] == pytest.approx(want["accuracy"], abs=1.01 / rep["n"])
     assert rep["macro_f1"] == pytest.approx(want["macro_f1"], abs=0.002)
+
+
+@pytest.mark.parametrize("key", ["served", "served_mirror"])
+def test_ckplus_valid_figures_match_metrics_json(shipped, ckplus_dir, key):
+    from fer_core.evaluate import evaluate
+
+    d, cfg, metrics = shipped
+    if "ckplus_valid" not in metrics:
+        pytest.skip("the shipped metrics.json has no ckplus_valid section")
+    want = metrics["ckplus_valid"][key]
+    rep = evaluate(d / cfg["served_model"], ckplus_dir, "ckplus", "valid", mirror=key == "served_mirror")
+    assert rep["n"] == want["n"] == 198  # the 210 valid-subject images less the 12 contempt ones
+    assert rep["accuracy"] == pytest.approx(want["accuracy"], abs=1.01 / rep["n"])
+    for c in ("angry", "disgust", "fear"):
+        assert rep["per_class"][c]["recall"] == pytest.approx(want["per_class"][c]["recall"], abs=0.05)
+
+
+def test_selection_score_matches_the_sections(shipped):
+    from fer_core.selection import selection_score
+
+    _, _, metrics = shipped
+    if "selection" not in metrics:
+        pytest.skip("the shipped metrics.json has no selection section")
+    figures = {"public_test": metrics["served"], "ferplus_valid": metrics["ferplus_valid"]["served"],
+               "ckplus_valid": metrics["ckplus_valid"]["served"]}
+    assert metrics["selection"]["score"] == selection_score(figures)

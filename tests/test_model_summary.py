@@ -57,3 +57,17 @@ def test_class_notes_from_the_confusion_matrix():
     assert notes[0].verdict == "well" and notes[0].confused_with is None
     assert notes[0].sentence() == f"**{notes[0].label}**: right for 100 of 100 faces that show it."
     assert ms.class_notes({"confusion_matrix": [[1]]}) == []
+
+
+def test_kinds_of_faces_table_has_every_set_and_the_photo_pipeline():
+    report = {"n": 200, "accuracy": 0.855, "format": "ckplus", "split": "valid", "mirror": True,
+              "classes": list(CLASSES), "per_class": {}, "confusion_matrix": []}
+    metrics = {"ckplus_valid": {"served_mirror": report},
+               "realphotos_dev": {"photos": 600, "accuracy": 0.9, "accuracy_of_all_photos": 0.86},
+               "selection": {"rule": "r", "score": 0.7}}
+    sets = ms.evaluation_sets(metrics, {"CK+ valid subjects": {"accuracy": 0.688}})
+    assert [s.name for s in sets] == ["CK+ valid subjects"]  # the photo section is not a classification report
+    rows = ms.kinds_of_faces(sets, metrics)
+    assert rows[0]["right, of 100"] == 86 and rows[0]["`fer` package, of 100"] == 69 and rows[0]["how many"] == 200
+    assert rows[1]["faces"] == ms.PHOTOS_PLAIN_NAME and rows[1]["right, of 100"] == 86
+    assert rows[1]["`fer` package, of 100"] is None
