@@ -19,11 +19,15 @@ failed are tried again on a rerun.
 from __future__ import annotations
 
 import argparse
-import glob
+import csv
+import errno
+import fnmatch
 import hashlib
 import json
 import os
+import re
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -46,15 +50,26 @@ TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 TABLE_COLUMNS: tuple[str, ...] = ("source", *RECORD_COLUMNS)
 SUMMARY_COLUMNS: tuple[str, ...] = ("source", "kind", "frames", "faces", "records", "dominant_emotion",
                                     "duration_s", "seconds", "note", "error")
+PROBLEM_KINDS = ("folder", "link")  # summary rows for what a folder search could not follow
 # Batch inputs are recorded interviews and sessions: longer than the Video page's 10-minute uploads.
 BATCH_MAX_MINUTES = 240.0
 DASK_CONNECT_TIMEOUT = "15s"
+PARENT_CHECK_S = 0.5  # how often a worker process looks whether the command that started it is still there
 _INT_COLUMNS = (*INT_COLUMNS, "frames", "faces", "records")
 _FLOAT_COLUMNS = (*FLOAT_COLUMNS, "duration_s", "seconds")
 
 
 class BatchError(RuntimeError):
     """The run cannot go on (model, detector, cluster or output unusable); str() is user-facing."""
+
+    status = 1  # the command's exit status
+
+
+class PathError(BatchError):
+    """An INPUT or --out that cannot be used (too long, unwritable, a folder, a full disk): exit status 2,
+    like a wrong argument, and raised before any work wherever it can be known before."""
+
+    status = 2
 
 
 @dataclass(frozen=True)
@@ -89,35 +104,181 @@ def _is_pattern(text: str) -> bool:
     return any(ch in text for ch in "*?[")
 
 
-def _expand(item: str) -> list[Path]:
-    """The files one INPUT names: itself, a folder's photos and videos, or a pattern's matches."""
+@dataclass
+class Inputs:
+    """What the INPUTs name: the files (absolute, each once, in order), the INPUTs that named none, and
+    what a search could not follow (unreadable folders, symlink loops, dangling links), for the summary."""
+
+    files: list[Path]
+    unmatched: list[str]
+    problems: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (kind, reason)
+    searched: list[str] = field(default_factory=list)  # the folders searched, for clearing old problems
+
+
+class _Search:
+    """Folder searches that enter each real folder once, so no symlink loop makes them endless (glob's
+    ``**`` follows links forever), and that note what they could not follow instead of skipping it."""
+
+    def __init__(self, problems: dict[str, tuple[str, str]]) -> None:
+        self.problems = problems
+        self._searched: set[tuple[int, int]] = set()  # real folders a whole-folder search has been through
+
+    def _note(self, path: str, kind: str, reason: str) -> None:
+        self.problems.setdefault(os.path.abspath(path), (kind, reason))
+
+    def _link_problem(self, path: str) -> bool:
+        """Note a link that leads nowhere (dangling, or a loop of links); True if it was one."""
+        try:
+            os.stat(path)
+            return False
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                self._note(path, "link", "symlink loop")
+            elif exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                self._note(path, "link", f"dangling link to {_readlink(path)}")
+            else:
+                self._note(path, "link", f"cannot follow the link: {exc.strerror or exc}")
+            return True
+
+    def tree(self, root: Path, seen: set[tuple[int, int]] | None = None) -> Iterator[tuple[Path, list[str]]]:
+        """``root`` and every folder below it with its file names, symlinked folders followed, each real
+        folder once (not again if in ``seen``); a link back to a folder it is inside is reported as a loop."""
+        seen = set() if seen is None else seen
+        try:
+            top = os.stat(root)
+        except OSError:
+            return
+        if (top.st_dev, top.st_ino) in seen:
+            return
+        inside: dict[str, frozenset] = {os.fspath(root): frozenset({(top.st_dev, top.st_ino)})}
+        seen.add((top.st_dev, top.st_ino))
+
+        def unreadable(exc: OSError) -> None:
+            self._note(exc.filename or os.fspath(root), "folder", f"cannot read the folder: {exc.strerror or exc}")
+
+        for folder, dirs, names in os.walk(root, onerror=unreadable, followlinks=True):
+            above = inside.pop(folder, frozenset())
+            keep = []
+            for d in sorted(dirs):
+                sub = os.path.join(folder, d)
+                try:
+                    st = os.stat(sub)
+                except OSError:
+                    continue
+                key = (st.st_dev, st.st_ino)
+                if key in above:
+                    self._note(sub, "link", f"symlink loop: leads back to {_readlink(sub)}")
+                elif key not in seen:
+                    seen.add(key)
+                    inside[sub] = above | {key}
+                    keep.append(d)
+            dirs[:] = keep
+            names = [n for n in names if not (os.path.islink(os.path.join(folder, n))
+                                              and self._link_problem(os.path.join(folder, n)))]
+            yield Path(folder), sorted(names)
+
+    def folder(self, root: Path) -> list[Path]:
+        """A folder's photos and videos, searched recursively (nothing for one an earlier search went through)."""
+        return sorted(Path(folder, n) for folder, names in self.tree(root, self._searched) for n in names
+                      if file_kind(n) and os.path.isfile(os.path.join(folder, n)))
+
+    def entries(self, folder: Path) -> list[str]:
+        try:
+            return sorted(os.listdir(folder))
+        except OSError as exc:
+            if exc.errno != errno.ENOENT and exc.errno != errno.ENOTDIR:
+                self._note(os.fspath(folder), "folder", f"cannot read the folder: {exc.strerror or exc}")
+            return []
+
+    def match(self, folder: Path, parts: Sequence[str]) -> Iterator[Path]:
+        """What glob.glob(recursive=True) finds for the pattern ``parts`` under ``folder`` (names starting
+        with '.' only for a part that does too), with ``**`` searched loop-safely."""
+        if not parts:
+            yield folder
+            return
+        head, rest = parts[0], parts[1:]
+        if head == "**":
+            if not rest:  # the folder itself: searching it finds everything below
+                yield folder
+                return
+            for sub, _ in self.tree(folder):
+                if sub == folder or not any(p.startswith(".") for p in sub.relative_to(folder).parts):
+                    yield from self.match(sub, rest)
+            return
+        if not _is_pattern(head):
+            names = [head] if os.path.lexists(folder / head) else []
+        else:
+            names = [n for n in self.entries(folder)
+                     if fnmatch.fnmatchcase(n, head) and (head.startswith(".") or not n.startswith("."))]
+        for name in names:
+            path = folder / name
+            if rest:
+                if path.is_dir():
+                    yield from self.match(path, rest)
+            elif not (path.is_symlink() and self._link_problem(os.fspath(path))):
+                yield path
+
+
+def _abridged(text: str, keep: int = 100) -> str:
+    """A path for a message: a 5,000-character one would hide the message itself."""
+    return text if len(text) <= keep else f"{text[:keep // 2]}...{text[-keep // 2:]} ({len(text)} characters)"
+
+
+def _readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
+
+
+def _pattern_start(item: str) -> tuple[Path, list[str]]:
+    """The folder a pattern starts in (its parts before the first wildcard) and the parts from there."""
+    parts = Path(os.path.expanduser(item)).parts
+    first = next(i for i, p in enumerate(parts) if _is_pattern(p))
+    return Path(*parts[:first]) if first else Path("."), list(parts[first:])
+
+
+def _expand(item: str, search: _Search, searched: list[str]) -> list[Path]:
+    """The files one INPUT names: itself, a folder's photos and videos, or a pattern's matches.
+    An OSError (a name too long, a folder above it unreadable) says the INPUT itself cannot be used."""
     path = Path(item).expanduser()
     if path.is_file():
         return [path]
     if path.is_dir():
-        return sorted(f for f in path.rglob("*") if f.is_file() and file_kind(f))
+        searched.append(os.path.abspath(path))
+        return search.folder(path)
+    if path.is_symlink():
+        search._link_problem(os.fspath(path))
+        return []
     if _is_pattern(item):
+        start, parts = _pattern_start(item)
+        searched.append(os.path.abspath(start))
         out: list[Path] = []
-        for hit in sorted(glob.glob(os.path.expanduser(item), recursive=True)):
-            p = Path(hit)
-            out.extend(_expand(hit) if p.is_dir() else [p] if p.is_file() and file_kind(p) else [])
+        for hit in search.match(start, parts):
+            out.extend(search.folder(hit) if hit.is_dir() else [hit] if hit.is_file() and file_kind(hit) else [])
         return out
     return []
 
 
-def find_inputs(inputs: Sequence[str | os.PathLike]) -> tuple[list[Path], list[str]]:
-    """Every file the INPUTs name, once each (absolute, in order), and the INPUTs that named none.
+def find_inputs(inputs: Sequence[str | os.PathLike]) -> Inputs:
+    """Every file the INPUTs name, once each (absolute, in order), the INPUTs that named none, and what
+    the searches could not follow. An INPUT that cannot be used at all raises PathError, before any work.
 
     A file named on its own is kept whatever its extension, so that it is reported, not ignored."""
     found: dict[Path, None] = {}
-    unmatched = []
+    out = Inputs([], [])
+    search = _Search(out.problems)
     for item in map(str, inputs):
-        hits = _expand(item)
+        try:
+            hits = _expand(item, search, out.searched)
+            for f in hits:
+                found.setdefault(f.resolve(), None)
+        except OSError as exc:
+            raise PathError(f"Cannot use the input {_abridged(item)}: {exc.strerror or exc}.") from None
         if not hits:
-            unmatched.append(item)
-        for f in hits:
-            found.setdefault(f.resolve(), None)
-    return list(found), unmatched
+            out.unmatched.append(item)
+    out.files = list(found)
+    return out
 
 
 # ----------------------------------------------------------------------------- engine
@@ -224,6 +385,9 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)\.tmp$")  # what _replace writes before renaming: .NAME.PID.tmp
+
+
 def _replace(path: Path, write: Callable[[Path], None]) -> None:
     """Write ``path`` whole or not at all: to a temporary file beside it, synced, then renamed."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -235,6 +399,30 @@ def _replace(path: Path, write: Callable[[Path], None]) -> None:
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
+
+
+def _written(path: Path, write: Callable[[Path], None]) -> None:
+    """``_replace``, with a full disk or an unwritable folder said in words (exit status 2), not a traceback."""
+    try:
+        _replace(path, write)
+    except OSError as exc:
+        reason = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror or str(exc)
+        raise PathError(f"Cannot write {path}: {reason}. The files finished so far are saved; make room (or fix "
+                        "the folder) and run the same command again to go on.") from None
+
+
+def _under(path: object, folders: Sequence[str]) -> bool:
+    return isinstance(path, str) and any(path == f or path.startswith(os.path.join(f, "")) for f in folders)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _typed(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -275,13 +463,50 @@ class OutputTable:
         if missing:
             raise BatchError(f"{path} exists but was not written by this tool (no {', '.join(missing)} column). "
                              "Move it away or choose another --out.")
-        return _typed(df, columns)
+        try:
+            return _typed(df, columns)
+        except (ValueError, TypeError):  # e.g. an older version's CSV that a line break in a name split
+            raise BatchError(f"{path} is damaged (a row does not parse). Move it away or choose another --out; "
+                             "the files will be analysed again.") from None
 
     def _write(self, df: pd.DataFrame, path: Path) -> None:
-        if self.format == "csv":
-            _replace(path, lambda tmp: df.to_csv(tmp, index=False))
+        if self.format == "csv":  # every text quoted: a lone carriage return in a name must not end a row
+            _written(path, lambda tmp: df.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC))
         else:
-            _replace(path, lambda tmp: df.to_parquet(tmp, index=False))
+            _written(path, lambda tmp: df.to_parquet(tmp, index=False))
+
+    def check(self) -> None:
+        """Before any work: --out must be a file name (not a folder) in an existing folder this process can
+        write, or the run would fail after the work (or after its first file)."""
+        try:
+            for p in (self.path, self.summary_path):
+                if p.is_dir():
+                    raise PathError(f"--out names a folder: {p}. Give a file name ending in .csv or .parquet.")
+            if self.parts.exists() and not self.parts.is_dir():
+                raise PathError(f"{self.parts} is in the way (the run keeps its finished files in that folder). "
+                                "Move it away or choose another --out.")
+            if not self.path.parent.is_dir():
+                raise PathError(f"The folder for --out does not exist: {self.path.parent}. Create it first or "
+                                "choose another --out.")
+            for folder in (self.path.parent, self.parts):
+                if folder.is_dir():
+                    fd, probe = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".probe", dir=folder)
+                    os.close(fd)
+                    os.unlink(probe)
+        except OSError as exc:
+            raise PathError(f"Cannot write the table {_abridged(str(self.path))}: {exc.strerror or exc}. "
+                            "Choose another --out.") from None
+
+    def clean_stale(self) -> None:
+        """Remove the temporary files of runs that were killed while writing (a .NAME.PID.tmp whose process
+        is gone): nothing else would ever delete them."""
+        names = {f".{self.path.name}.", f".{self.summary_path.name}."}
+        candidates = list(self.parts.iterdir()) if self.parts.is_dir() else []
+        candidates += [p for p in self.path.parent.iterdir() if any(p.name.startswith(n) for n in names)]
+        for p in candidates:
+            m = _TEMP_NAME.match(p.name)
+            if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+                p.unlink(missing_ok=True)
 
     def _part_path(self, source: str) -> Path:
         return self.parts / f"{hashlib.sha1(source.encode()).hexdigest()[:24]}.json"
@@ -306,20 +531,27 @@ class OutputTable:
 
     def save(self, result: FileResult) -> None:
         """Keep one file's result on disk before anything else happens: whole, synced, renamed into place."""
-        self.parts.mkdir(parents=True, exist_ok=True)
+        try:
+            self.parts.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise PathError(f"Cannot make the folder {self.parts}: {exc.strerror or exc}.") from None
         text = json.dumps({"summary": result.summary, "records": result.records})
-        _replace(self._part_path(result.summary["source"]), lambda tmp: tmp.write_text(text))
+        _written(self._part_path(result.summary["source"]), lambda tmp: tmp.write_text(text))
 
-    def merge(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def merge(self, searched: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Fold the saved parts into the table and the summary, each replaced whole; then drop the parts.
+        Folder and link problems under the ``searched`` folders that this run did not find again are
+        dropped from the summary: they were mended.
 
         Rows are sorted by file, frame and face, so the table does not depend on which worker
         finished first. A stop between the two writes is harmless: the parts are still there."""
         parts = self.saved_parts()
         table = self._read(self.path, TABLE_COLUMNS)
         summary = self._read(self.summary_path, SUMMARY_COLUMNS)
-        if not parts:  # nothing new: existing files stay as they are, and none is created
+        mended = summary["kind"].isin(PROBLEM_KINDS) & summary["source"].map(lambda s: _under(s, searched))
+        if not parts and not mended.any():  # nothing new: existing files stay as they are, and none is created
             return table, summary
+        summary = summary[~mended]
         fresh = {r.summary["source"] for r in parts}
         new_rows = pd.DataFrame([rec for r in parts for rec in r.records], columns=list(TABLE_COLUMNS))
         new_summary = pd.DataFrame([r.summary for r in parts], columns=list(SUMMARY_COLUMNS))
@@ -328,7 +560,6 @@ class OutputTable:
         table = _typed(table.sort_values(["source", "frame", "face_id"], kind="stable").reset_index(drop=True),
                        TABLE_COLUMNS)
         summary = _typed(summary.sort_values("source", kind="stable").reset_index(drop=True), SUMMARY_COLUMNS)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write(table, self.path)
         self._write(summary, self.summary_path)
         for r in parts:
@@ -344,13 +575,25 @@ def _in_this_process(todo: Sequence[str], settings: BatchSettings, on_frame) -> 
         yield analyze_file(source, settings, on_frame)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when its parent is gone (kill -9). Nothing else would: the
+    worker holds the pool's queues open itself, and the resource tracker lives as long as it does."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _in_processes(todo: Sequence[str], settings: BatchSettings, workers: int) -> Iterator[FileResult]:
     """``workers`` fresh processes (spawned: no threads or locks inherited from this one)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_exit_with_parent, initargs=(os.getpid(),))
     try:
         futures = [pool.submit(analyze_file, source, settings) for source in todo]
         for fut in as_completed(futures):
@@ -393,6 +636,18 @@ def _on_dask(todo: Sequence[str], settings: BatchSettings, address: str) -> Iter
         client.close()
 
 
+def shown(text: object) -> str:
+    """Text for the terminal: every character that is not printable (a newline that would forge a line,
+    an escape sequence that would set the title, a bidi override, an undecodable byte) as its escape."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def _problem(path: str, kind: str, reason: str) -> FileResult:
+    """The summary row for a folder or link a search could not follow."""
+    return FileResult({"source": path, "kind": kind, "frames": 0, "faces": 0, "records": 0, "dominant_emotion": None,
+                       "duration_s": None, "seconds": 0.0, "note": None, "error": reason})
+
+
 class _Progress:
     """Two bars on stderr: files finished, and frames analysed (live within a file in this process)."""
 
@@ -412,7 +667,8 @@ class _Progress:
         self._live = 0
         self.files.update(1)
         if result.summary["error"]:
-            self.files.write(f"skipped {result.summary['source']}: {result.summary['error']}", file=sys.stderr)
+            self.files.write(f"skipped {shown(result.summary['source'])}: {shown(result.summary['error'])}",
+                             file=sys.stderr)
 
     def close(self) -> None:
         self.frames.close()
@@ -430,18 +686,24 @@ class BatchReport:
     analysed: int
     failed: list[str]
     unmatched: list[str]
+    problems: list[str] = field(default_factory=list)  # folders and links the searches could not follow
 
 
 def run_batch(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, settings: BatchSettings | None = None,
               workers: int = 1, dask_address: str | None = None, progress: bool = True) -> BatchReport:
     """Analyse every file the inputs name that ``out`` does not have yet, and merge the results into it."""
     table = OutputTable(out)
-    files, unmatched = find_inputs(inputs)
-    for item in unmatched:
-        print(f"No photo or video found at {item}", file=sys.stderr)
+    table.check()
+    found = find_inputs(inputs)
+    files = found.files
+    for item in found.unmatched:
+        print(f"No photo or video found at {shown(item)}", file=sys.stderr)
+    for path, (_, reason) in found.problems.items():
+        print(f"skipped {shown(path)}: {shown(reason)}", file=sys.stderr)
     if not files:
         raise BatchError("No photo or video found in the inputs "
                          f"(photos: {', '.join(PHOTO_EXTENSIONS)}; videos: {', '.join(VIDEO_EXTENSIONS)}).")
+    table.clean_stale()
     done = table.done()
     todo = [str(f) for f in files if str(f) not in done]
     if workers < 1:
@@ -453,11 +715,13 @@ def run_batch(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, setti
     elif workers > 1:
         settings = BatchSettings(**{**asdict(settings), "threads": max(1, (os.cpu_count() or 1) // workers)})
     if progress:
-        print(f"{len(files)} files: {len(files) - len(todo)} already in {table.path.name}, {len(todo)} to analyse",
-              file=sys.stderr)
+        print(f"{len(files)} files: {len(files) - len(todo)} already in {shown(table.path.name)}, {len(todo)} to "
+              "analyse", file=sys.stderr)
     bars = _Progress(len(todo), progress)
     failed: list[str] = []
     try:
+        for path, (kind, reason) in found.problems.items():
+            table.save(_problem(path, kind, reason))
         if dask_address:
             results = _on_dask(todo, settings, dask_address)
         elif workers > 1 and len(todo) > 1:
@@ -471,8 +735,9 @@ def run_batch(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, setti
                 failed.append(result.summary["source"])
     finally:
         bars.close()
-        merged, summary = table.merge()
-    return BatchReport(merged, summary, len(files), len(files) - len(todo), len(todo), failed, unmatched)
+        merged, summary = table.merge(found.searched)
+    return BatchReport(merged, summary, len(files), len(files) - len(todo), len(todo), failed, found.unmatched,
+                       list(found.problems))
 
 
 # ----------------------------------------------------------------------------- command line
@@ -515,16 +780,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report = run_batch(args.inputs, args.out, settings, args.workers, args.dask, progress=not args.quiet)
     except BatchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        print(f"error: {shown(exc)}", file=sys.stderr)
+        return exc.status
     except KeyboardInterrupt:
         print("Interrupted. The files finished so far are saved; run the same command again to go on.",
               file=sys.stderr)
         return 130
     table = OutputTable(args.out)
+    problems = f"; {len(report.problems)} folders or links could not be followed" if report.problems else ""
     print(f"Analysed {report.analysed} files ({report.already_done} were already done, {len(report.failed)} "
-          f"could not be analysed): {len(report.table)} face records in {table.path}, "
-          f"one row per file in {table.summary_path}")
+          f"could not be analysed{problems}): {len(report.table)} face records in {shown(table.path)}, "
+          f"one row per file in {shown(table.summary_path)}")
     return 0
 
 
