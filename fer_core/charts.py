@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 
 from fer_core.labels import CLASSES, COLORS_HEX
 from fer_core.model_report import check_history
+from fer_core.plain_text import plain_label
 from fer_core.records import emotion_shares
 from fer_core.timeline import FaceSeries, Timeline
 from fer_core.valence import net_valence
@@ -100,11 +101,12 @@ def probability_bar_figure(probs: Sequence[float], classes: Sequence[str] = CLAS
 
 
 def shares_figure(named: Mapping[str, Sequence[Mapping]]) -> go.Figure:
-    """Share of each emotion per session, side by side (colour plus text label for every bar)."""
+    """Share of each emotion per session, side by side (colour plus text label for every bar). The names are
+    user text (a stored source): plotly would render HTML in them, so they are made plain."""
     fig = go.Figure()
     for name, records in named.items():
         shares = emotion_shares(records)
-        fig.add_trace(go.Bar(x=list(CLASSES), y=[shares[c] for c in CLASSES], name=name,
+        fig.add_trace(go.Bar(x=list(CLASSES), y=[shares[c] for c in CLASSES], name=plain_label(name),
                              text=[f"{shares[c]:.0%}" for c in CLASSES], textposition="outside",
                              marker_color=[COLORS_HEX[c] for c in CLASSES],
                              marker_pattern_shape="" if len(fig.data) == 0 else "/"))
