@@ -7,7 +7,10 @@ has one row per face per analysed frame: the file (``source``) followed by the r
 the project uses (``fer_core.records.make_record``: t, frame, face_id, box, label, confidence and
 the seven probabilities; a photo is frame 0 at t = 0). CSV or Parquet, by TABLE's extension.
 Beside it, ``NAME.summary.csv`` (or ``.parquet``) has one row per file: frames analysed, faces,
-dominant emotion, and the error that made a file be skipped.
+dominant emotion, and the error that made a file be skipped; folders it could not read, symlink loops
+and dangling links get a row too. Searches enter each real folder once, so a loop never makes them endless.
+An INPUT or TABLE that cannot be used (too long, a folder, a missing or read-only folder, a full disk)
+is a message and exit status 2, before any work where it can be known before.
 
 The settings are the Photo and Video pages' defaults, each with a flag. Every finished file is
 saved at once as a part file (written, synced, then renamed) in ``TABLE.parts/``, and the parts

@@ -407,7 +407,8 @@ def test_temp_files_of_killed_runs_are_cleaned_on_the_next_run(tmp_path, monkeyp
     pid = int(dead.stdout)
     parts = tmp_path / "t.csv.parts"
     parts.mkdir()
-    stale = [parts / f".{'a' * 24}.json.{pid}.tmp", tmp_path / f".t.csv.{pid}.tmp", tmp_path / f".t.summary.csv.{pid}.tmp"]
+    stale = [parts / f".{'a' * 24}.json.{pid}.tmp", tmp_path / f".t.csv.{pid}.tmp",
+             tmp_path / f".t.summary.csv.{pid}.tmp"]
     alive = parts / f".{'b' * 24}.json.{os.getppid()}.tmp"  # a run still writing: left alone
     for p in (*stale, alive):
         p.write_text("{")
