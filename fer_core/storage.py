@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -43,6 +44,10 @@ sessions_table = sa.Table(
     sa.Column("n_records", sa.Integer, nullable=False),
     sa.Column("n_faces", sa.Integer, nullable=False),
     sa.Column("meta_json", sa.Text, nullable=False),
+    # Ids are never reused: History, CSV names and "Saved as session #N" messages refer to them, so a
+    # deleted #3 must not come back as a different #3. SQLite reuses the largest id unless the table
+    # says AUTOINCREMENT; PostgreSQL's sequence never goes back.
+    sqlite_autoincrement=True,
 )
 records_table = sa.Table(
     "fer_records", _metadata,
@@ -184,7 +189,9 @@ class SessionStore:
         self._lock = threading.Lock()  # serialises writers; SQLite allows one at a time anyway
         try:
             _create_tables(self.engine)
-        except sa.exc.SQLAlchemyError as exc:
+            if self.engine.dialect.name == "sqlite":
+                _never_reuse_ids(self.engine)
+        except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
             if _is_busy(exc):
                 raise StorageError(BUSY_MESSAGE.format(url=self.url)) from None
             raise StorageError(f"Cannot open the session database {self.url}: {getattr(exc, 'orig', None) or exc}") from None
@@ -361,6 +368,47 @@ def _create_tables(engine: sa.Engine, attempts: int = 3) -> None:
                 if attempt == attempts - 1:
                     raise
         time.sleep(0.2 * (attempt + 1))
+
+
+def _never_reuse_ids(engine: sa.Engine) -> None:
+    """Rebuild a SQLite sessions table made before ids were AUTOINCREMENT (older app versions), so
+    its ids are never reused either. Ids deleted before the rebuild are not known any more; from
+    the largest one left, every new id is new. One transaction, FOREIGN KEYS off meanwhile so that
+    dropping the old table does not cascade to the records."""
+    with engine.connect() as conn:
+        sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type='table' AND name=?",
+                                   (sessions_table.name,)).scalar()
+    if sql is None or "AUTOINCREMENT" in sql.upper():
+        return
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        level, driver.isolation_level = driver.isolation_level, None  # BEGIN/COMMIT as written below
+        try:
+            cur = driver.cursor()
+            cur.execute("PRAGMA foreign_keys=OFF")
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                again = cur.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?",
+                                    (sessions_table.name,)).fetchone()
+                if again and "AUTOINCREMENT" not in again[0].upper():  # another process may have just done it
+                    new = f"{sessions_table.name}_autoincrement"
+                    create = str(sa.schema.CreateTable(sessions_table).compile(dialect=engine.dialect))
+                    cur.execute(create.replace(f"TABLE {sessions_table.name}", f"TABLE {new}", 1))
+                    cols = ", ".join(c.name for c in sessions_table.c)
+                    cur.execute(f"INSERT INTO {new} ({cols}) SELECT {cols} FROM {sessions_table.name}")
+                    cur.execute(f"DROP TABLE {sessions_table.name}")
+                    cur.execute(f"ALTER TABLE {new} RENAME TO {sessions_table.name}")
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.execute("PRAGMA foreign_keys=ON")
+        finally:
+            driver.isolation_level = level
+    finally:
+        raw.close()
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

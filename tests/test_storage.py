@@ -182,6 +182,50 @@ def test_delete_one_and_all(db_url):
     assert _count(store, records_table) == 0
 
 
+def test_ids_are_never_reused(db_url):
+    """After #2 (the newest) is deleted, the next session is #3, not a second #2; after delete-all too."""
+    store = SessionStore(db_url)
+    first, newest = (store.save_session("live", make_records(["happy"], seed=i)) for i in range(2))
+    store.delete_session(newest)
+    after_delete = store.save_session("live", make_records(["sad"]))
+    assert after_delete > newest
+    store.delete_all()
+    assert store.save_session("video", make_records(["fear"])) > after_delete > first
+    assert SessionStore(db_url).save_session("live", make_records(["sad"])) > after_delete + 1  # reopened
+
+
+OLD_SESSIONS_DDL = """CREATE TABLE fer_sessions (id INTEGER NOT NULL, created_at VARCHAR(32) NOT NULL,
+    started_at VARCHAR(32), source VARCHAR(200) NOT NULL, duration_s FLOAT NOT NULL,
+    dominant_emotion VARCHAR(20), n_records INTEGER NOT NULL, n_faces INTEGER NOT NULL,
+    meta_json TEXT NOT NULL, PRIMARY KEY (id))"""
+
+
+def test_a_database_from_an_older_version_stops_reusing_ids(tmp_path):
+    """A SQLite file made before ids were AUTOINCREMENT is rebuilt once, keeping every session and record."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(OLD_SESSIONS_DDL)
+    records_table.create(engine)
+    engine.dispose()
+    old = SessionStore.__new__(SessionStore)  # what an older app wrote: the same rows, the old table
+    old.url, old.engine, old._lock = url, sa.create_engine(url), threading.Lock()
+    kept, newest = (old.save_session("live", make_records(["happy"] * 3, seed=i), meta={"n": i}) for i in range(2))
+    old.engine.dispose()
+
+    store = SessionStore(url)
+    assert [s["id"] for s in store.list_sessions()] == [newest, kept]
+    info, rows = store.load_session(kept)
+    assert info["meta"] == {"n": 0} and len(rows) == 3
+    store.delete_session(newest)
+    assert store.save_session("live", make_records(["sad"])) > newest
+    store.delete_session(kept)  # records still follow their session
+    assert _count(store, records_table) == 1
+    with store.engine.connect() as conn:
+        assert "AUTOINCREMENT" in conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name='fer_sessions'"
+                                                       ).scalar().upper()
+
+
 def test_concurrent_writers_and_readers(db_url):
     store = SessionStore(db_url)
     errors: list[BaseException] = []
