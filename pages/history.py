@@ -98,6 +98,11 @@ st.dataframe(pd.DataFrame([{
 
 by_id = {s["id"]: s for s in sessions}
 ids = list(by_id)
+# After a delete the pickers are told what they now show: a browser keeps showing a keyed
+# selectbox's old choice (the deleted session) unless the script sets the value it uses.
+if "history_follow" in st.session_state:
+    st.session_state["history_open"] = st.session_state.pop("history_follow")
+    st.session_state["history_compare"] = None
 chosen = st.selectbox("Open a session", ids, format_func=lambda i: _label(by_id[i]), key="history_open")
 loaded = _load(chosen)
 if loaded is None:
@@ -161,8 +166,12 @@ else:
             else:
                 store.delete_session(pending)
                 st.session_state["history_flash"] = f"Deleted session #{pending}."
-            st.session_state.pop("history_open", None)
-            st.session_state.pop("history_compare", None)
+            left = [i for i in ids if pending != "all" and i != pending]
+            if left:
+                st.session_state["history_follow"] = left[0]  # the newest left, as on a first visit
+            else:
+                st.session_state.pop("history_open", None)
+                st.session_state.pop("history_compare", None)
         except (SessionNotFoundError, StorageError) as exc:
             st.session_state["history_flash"] = None
             show_error(str(exc))

@@ -99,6 +99,23 @@ def test_delete_one_needs_confirmation(open_page, two_sessions, store):
     assert at.dataframe[0].value["id"].tolist() == [a]
 
 
+def test_the_pickers_follow_a_delete(open_page, store):
+    """Deleting the open session: the 'Open a session' box is told to show the session the page now shows
+    (a browser would otherwise keep showing the deleted one), and the compare box is cleared."""
+    a, b, c = (store.save_session("live", make_records(["happy"] * 3, seed=i)) for i in range(3))
+    at = open_page("pages/history.py")
+    at.selectbox(key="history_open").set_value(b).run()
+    at.selectbox(key="history_compare").set_value(a).run()
+    at.button(key="history_delete_one").click().run()
+    at.button(key="history_confirm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    picker = at.selectbox(key="history_open")
+    assert picker.value == c and at.subheader[0].value.startswith(f"Session #{c}:")
+    assert picker.proto.set_value and picker.proto.raw_value == picker.options[0]
+    assert picker.options[0].startswith(f"#{c} ") and not [o for o in picker.options if o.startswith(f"#{b} ")]
+    assert at.selectbox(key="history_compare").value is None
+
+
 def test_delete_all_needs_confirmation(open_page, two_sessions, store):
     at = open_page("pages/history.py")
     at.button(key="history_delete_all").click().run()
