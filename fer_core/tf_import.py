@@ -7,7 +7,8 @@ import in this project goes through here, so pylibsrtp, when installed, is alway
 TensorFlow's start-up chatter (absl's "All log messages before absl::InitializeLog()", the
 oneDNN and CPU-instruction notices) looks alarming in a user's terminal and says nothing
 actionable: TF_CPP_MIN_LOG_LEVEL=2 is set before the import, and the lines TensorFlow's C++
-code writes to stderr while it loads are held back and passed on without that noise.
+code writes to stderr while it loads and first looks for devices are held back and passed on
+without that noise (on a machine without an NVIDIA GPU, CUDA's cuInit failure too).
 """
 
 from __future__ import annotations
@@ -29,7 +30,26 @@ STARTUP_NOISE: tuple[str, ...] = (
     "Created TensorFlow Lite XNNPACK delegate",
     "Could not find cuda drivers",  # the plain tensorflow wheel on a machine without a GPU
 )
+# TensorFlow asks the CUDA driver for GPUs the first time it uses a device (not at import): on a
+# machine without an NVIDIA GPU but with CUDA libraries installed it writes an ERROR line,
+# "failed call to cuInit: ... (303)", which means nothing there. Kept on a machine with a GPU,
+# where it means the driver is broken.
+NO_GPU_NOISE: tuple[str, ...] = ("failed call to cuInit",)
 _quiet_lock = threading.Lock()
+
+
+def has_nvidia_gpu() -> bool:
+    """An NVIDIA GPU device node exists (Linux: /dev/nvidia0, ...; other systems: assume one may)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(name.startswith("nvidia") and name[6:].isdigit() for name in _dev_names())
+
+
+def _dev_names() -> list[str]:
+    try:
+        return os.listdir("/dev")
+    except OSError:
+        return []
 
 
 def _srtp_first() -> None:
@@ -38,10 +58,10 @@ def _srtp_first() -> None:
 
 
 @contextlib.contextmanager
-def quiet_native_logs() -> Iterator[None]:
+def quiet_native_logs(noise: tuple[str, ...] = STARTUP_NOISE) -> Iterator[None]:
     """Capture what is written to file descriptor 2 (C++ logging included) inside the block, then
-    write it back without STARTUP_NOISE lines. Another thread's stderr output in the meantime is
-    delayed, not lost; nested or concurrent uses leave stderr alone."""
+    write it back without the lines containing ``noise``. Another thread's stderr output in the
+    meantime is delayed, not lost; nested or concurrent uses leave stderr alone."""
     if not _quiet_lock.acquire(blocking=False):
         yield
         return
@@ -63,7 +83,7 @@ def quiet_native_logs() -> Iterator[None]:
                 os.close(saved)
                 held.seek(0)
                 kept = [line for line in held.read().decode(errors="replace").splitlines(keepends=True)
-                        if not any(noise in line for noise in STARTUP_NOISE)]
+                        if not any(n in line for n in noise)]
                 if kept:
                     os.write(2, "".join(kept).encode())
     finally:
@@ -76,8 +96,12 @@ def _import_quietly(name: str):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++ INFO and WARNING after start-up
     if name in sys.modules:  # loaded (or loading in another thread: import_module waits for it)
         return importlib.import_module(name)
-    with quiet_native_logs():
+    noise = STARTUP_NOISE if has_nvidia_gpu() else STARTUP_NOISE + NO_GPU_NOISE
+    with quiet_native_logs(noise):
         module = importlib.import_module(name)
+        tf = sys.modules.get("tensorflow")
+        if tf is not None:  # the first device use asks CUDA for GPUs: do it now, while noise is held back
+            tf.config.list_physical_devices()
     with contextlib.suppress(ImportError):  # Python-side absl warnings ("WARNING:absl:...")
         import absl.logging
 
