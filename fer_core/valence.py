@@ -3,12 +3,17 @@
 The one definition the dashboard uses (face summaries, the valence line on every timeline):
 
 - positive = happy
-- neutral  = neutral
 - negative = angry + disgust + fear + sad
-- surprise is split evenly between positive and negative. A surprised face can be pleasant
-  (a gift) or unpleasant (a shock) and the face alone does not say which, so it counts half
-  to each side: the three shares still sum to 1, and the net valence (positive minus negative)
-  is not moved by surprise at all.
+- neutral  = neutral + surprise. A surprised face can be pleasant (a gift) or unpleasant (a
+  shock) and the face alone does not say which, so surprise counts as neither side (models of
+  affect put it near zero valence, with high arousal): net valence (positive minus negative) is
+  not moved by surprise at all. Splitting it half to each side read a clearly surprised face with
+  a little fear as "mostly negative".
+
+A face's word (``valence_label``) is the largest share, unless that contradicts the face's own top
+emotion (a happy or surprised face whose many small negative scores add up, say): then it is
+"mixed". So a face whose top emotion is happy or surprise never reads as mostly negative, nor a
+sad one as mostly positive.
 
 Net valence runs from -1 (all negative) to +1 (all positive); 0 is balanced or neutral.
 """
@@ -22,6 +27,11 @@ import numpy as np
 from fer_core.labels import CLASSES
 
 VALENCES: tuple[str, ...] = ("positive", "neutral", "negative")
+MIXED = "mixed"
+# How valence is computed, in one line for the pages that show it.
+RULE = ("Valence sorts the seven scores: happy is positive; angry, disgust, fear and sad are negative; neutral "
+        "and surprise (pleasant or not, the face alone does not say) are neutral. \"Mixed\" means the largest "
+        "side disagrees with the face's strongest emotion.")
 
 # Share of each class that goes to each valence (rows: CLASSES order; columns: VALENCES order).
 WEIGHTS: dict[str, tuple[float, float, float]] = {
@@ -31,7 +41,7 @@ WEIGHTS: dict[str, tuple[float, float, float]] = {
     "happy": (1.0, 0.0, 0.0),
     "neutral": (0.0, 1.0, 0.0),
     "sad": (0.0, 0.0, 1.0),
-    "surprise": (0.5, 0.0, 0.5),
+    "surprise": (0.0, 1.0, 0.0),
 }
 
 # Okabe-Ito colours not used by an emotion (sky blue) plus black and grey tones for the line.
@@ -60,12 +70,17 @@ def net_valence(probs, classes: Sequence[str] = CLASSES) -> np.ndarray:
 
 
 def valence_label(probs, classes: Sequence[str] = CLASSES) -> str:
-    """The largest of the three shares for one face's probabilities."""
-    return VALENCES[int(np.argmax(valence_shares(probs, classes)))]
+    """The largest of the three shares for one face, or MIXED when it contradicts the valence of
+    the face's top emotion (see the module docstring)."""
+    p = np.asarray(probs, np.float64)
+    largest = VALENCES[int(np.argmax(valence_shares(p, classes)))]
+    own = VALENCES[int(np.argmax(_matrix(classes)[int(np.argmax(p))]))]
+    return largest if largest == own else MIXED
 
 
 def describe(probs, classes: Sequence[str] = CLASSES) -> str:
-    """One line for a face: 'mostly positive (positive 80%, neutral 15%, negative 5%)'."""
+    """One line for a face: 'mostly positive (positive 80%, neutral 15%, negative 5%)', or 'mixed (...)'."""
     shares = valence_shares(probs, classes)
     parts = ", ".join(f"{name} {share:.0%}" for name, share in zip(VALENCES, shares))
-    return f"mostly {VALENCES[int(np.argmax(shares))]} ({parts})"
+    label = valence_label(probs, classes)
+    return f"{label if label == MIXED else 'mostly ' + label} ({parts})"

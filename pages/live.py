@@ -20,7 +20,7 @@ from fer_core.live_session import FLUSH_EVERY_S, LiveSession
 from fer_core.rtc_config import IceConfigError, rtc_configuration
 from fer_core.timeline import Timeline
 from fer_core.tracker import SMOOTHING_METHODS
-from fer_core.valence import describe as describe_valence
+from fer_core.valence import RULE as VALENCE_RULE, describe as describe_valence
 from pages._analysis import detector_select, emotion_badge, threshold_slider
 from pages._common import app_secrets, load_classifier, load_store, show_error
 
@@ -162,6 +162,7 @@ def live_panel() -> None:
     st.plotly_chart(timeline_figure(tl, title=title), key="live_chart",
                     config={"displayModeBar": False})
     st.caption(f"{len(records)} emotion records in this session ({len(tl.face_ids)} face(s) in the chart).")
+    st.caption(VALENCE_RULE)
 
 
 live_panel()

@@ -18,7 +18,7 @@ from fer_core.labels import CLASSES
 from fer_core.photo import analyze_photo, dropped_faces_notice
 from fer_core.photo_upload import SessionResults, plan_upload
 from fer_core.preview import preview
-from fer_core.valence import describe as describe_valence
+from fer_core.valence import RULE as VALENCE_RULE, describe as describe_valence
 from pages._analysis import (
     detector_select, digest, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
     show_face_label, threshold_slider, upload_limits,
@@ -107,4 +107,5 @@ for n, item in enumerate(inputs):
                                  caption=f"Grad-CAM for '{pred.label}' (red: most influential)")
                     except Exception as exc:
                         show_error_safely("Drawing the Grad-CAM overlay", exc)
+st.caption(VALENCE_RULE)
 st.caption("Open the Explain page to choose the target class, colormap and opacity of the heatmap.")

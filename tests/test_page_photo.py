@@ -111,7 +111,7 @@ def test_photo_without_faces_says_so_at_natural_size(open_page, image_widths):
 
 
 def test_each_face_has_a_valence_summary(open_page, downloads):
-    from fer_core.valence import describe
+    from fer_core.valence import RULE, describe
 
     at = open_page("pages/photo.py")
     at.radio(key="photo_source").set_value("Sample photo").run()
@@ -119,6 +119,7 @@ def test_each_face_has_a_valence_summary(open_page, downloads):
     faces = json.loads(downloads["sample_emotions.json"])["faces"]
     captions = [c.value for c in at.caption if c.value.startswith("Valence: ")]
     assert captions == [f"Valence: {describe([f['probs'][c] for c in CLASSES])}" for f in faces]
+    assert RULE in texts(at, "caption")  # one line says how valence is computed
 
 
 def test_small_square_crop_is_classified_as_a_whole_face(open_page):
