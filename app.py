@@ -5,25 +5,31 @@ TensorFlow: all pages share this one server process, and TensorFlow followed by 
 segfaults it (../shared/notes/tensorflow-aiortc-import-order.md). app.py runs on every page
 visit, so whatever order users open pages in, pylibsrtp is already loaded.
 
-Page icons are emoji: Streamlit draws an emoji favicon itself, while a ``:material/...`` page
-icon makes the browser fetch the favicon from fonts.gstatic.com (a third party).
+Page icons need no system font and fetch nothing from third parties: the menu's icons are
+Material Symbols, a font Streamlit ships and serves itself, and the favicon is a small PNG in
+assets/ served by the app (an emoji icon is an empty box on a machine without an emoji font, and
+a ``:material/...`` favicon would be fetched from fonts.gstatic.com). The favicon is set here,
+before st.navigation, so no page's icon becomes the favicon.
 """
+
+from pathlib import Path
 
 import streamlit_webrtc  # noqa: F401  (import order: must precede any TensorFlow import)
 import streamlit as st
 
 from pages._common import APP_TITLE, require_access, show_disclaimer
 
-st.set_page_config(page_title=APP_TITLE, page_icon="🙂", layout="wide")
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
+st.set_page_config(page_title=APP_TITLE, page_icon=str(FAVICON), layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/live.py", title="Live webcam", icon="🎥"),
-    st.Page("pages/photo.py", title="Photo", icon="📷"),
-    st.Page("pages/video.py", title="Video", icon="🎞️"),
-    st.Page("pages/explain.py", title="Explain (Grad-CAM)", icon="🔍"),
-    st.Page("pages/history.py", title="History", icon="🕘"),
-    st.Page("pages/model.py", title="Model", icon="📊"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/live.py", title="Live webcam", icon=":material/videocam:"),
+    st.Page("pages/photo.py", title="Photo", icon=":material/photo_camera:"),
+    st.Page("pages/video.py", title="Video", icon=":material/movie:"),
+    st.Page("pages/explain.py", title="Explain (Grad-CAM)", icon=":material/search:"),
+    st.Page("pages/history.py", title="History", icon=":material/history:"),
+    st.Page("pages/model.py", title="Model", icon=":material/bar_chart:"),
 ]
 
 page = st.navigation(PAGES)

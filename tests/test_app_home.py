@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from conftest import assert_clean, texts
@@ -94,16 +96,35 @@ def test_router_lists_every_page_and_each_shows_the_notice(open_page, tiny_model
         assert DISCLAIMER in at.caption[0].value, page  # the notice heads every page
 
 
-def test_page_icons_need_no_third_party_fetch(repo_root):
-    """A ':material/...' page icon becomes a favicon fetched from fonts.gstatic.com; emoji are drawn locally.
-    (The browser test records every request of every page.)"""
+def test_home_says_what_the_model_was_trained_on(open_page, tiny_model):
+    """FER+ votes from an ImageNet start, not "trained on FER-2013" (whose own labels it never used)."""
+    at = open_page()
+    assert_clean(at)
+    intro = at.markdown[0].value
+    assert "FER+" in intro and "ten people" in intro and "ImageNet" in intro
+    assert "on FER-2013" not in intro
+
+
+def test_icons_need_no_system_font_and_fetch_nothing(open_page, tiny_model, repo_root, monkeypatch):
+    """Emoji icons are empty boxes without an emoji font, and a ':material/...' favicon is fetched from
+    fonts.gstatic.com: menu icons are Material Symbols (a font Streamlit serves itself) and the favicon
+    is a PNG file the app serves. (The browser test records every request of every page.)"""
     import ast
 
-    tree = ast.parse((repo_root / "app.py").read_text())
-    icons = [kw.value.value for node in ast.walk(tree) if isinstance(node, ast.Call)
-             for kw in node.keywords if kw.arg in ("icon", "page_icon") and isinstance(kw.value, ast.Constant)]
-    assert len(icons) == 8  # the app's favicon and one per page
-    assert not [i for i in icons if i.startswith(":")], icons
+    import streamlit
+
+    favicons: list = []
+    real = streamlit.set_page_config
+    monkeypatch.setattr(streamlit, "set_page_config",
+                        lambda *a, **kw: (favicons.append(kw.get("page_icon")), real(*a, **kw))[1])
+    assert_clean(open_page())
+    assert len(favicons) == 1 and Path(favicons[0]).is_file(), favicons
+    assert Path(favicons[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    icons = [kw.value.value for path in [repo_root / "app.py", *sorted((repo_root / "pages").glob("*.py"))]
+             for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Call)
+             for kw in node.keywords if kw.arg == "icon" and isinstance(kw.value, ast.Constant)]
+    assert len(icons) >= 7  # one per page in the menu, and the page links
+    assert not [i for i in icons if not re.fullmatch(r":material/[a-z0-9_]+:", i)], icons
 
 
 @pytest.fixture
