@@ -12,8 +12,9 @@ st.markdown(
     "This dashboard finds faces in a webcam stream, a photo or a video clip and estimates which of seven "
     "facial expressions each face shows, with a confidence for every one: "
     + ", ".join(f"<span style='color:{COLORS_HEX[c]}'>&#9632;</span> **{c}**" for c in CLASSES)
-    + ". The model was trained by this project on FER-2013, a public collection of labelled face photos; "
-    "everything runs on this server and nothing is sent to third parties.",
+    + ". The model was trained by this project on FER+, the faces of the public FER-2013 collection each "
+    "labelled by ten people, starting from a network that had first learnt to recognise everyday objects "
+    "(ImageNet); everything runs on this server and nothing is sent to third parties.",
     unsafe_allow_html=True,
 )
 
@@ -75,4 +76,4 @@ if classifier is not None:
         if notes:
             cols[1].metric("Recognised best", notes[0].label)
             cols[2].metric("Missed most often", notes[-1].label)
-        st.page_link("pages/model.py", label="Where it fails, and what it must not be used for", icon="📊")
+        st.page_link("pages/model.py", label="Where it fails, and what it must not be used for", icon=":material/bar_chart:")
