@@ -212,12 +212,25 @@ def how_good(s: SetFigures) -> str:
     text = (f"On {int(main.get('n', 0)):,} {PLAIN_SET_NAMES.get(s.name, s.name)}, the model gave the same "
             f"answer as the people for **{out_of_100(main.get('accuracy', 0.0))} of every 100 faces**")
     if s.mirror is not None and s.served is not None:
-        text += (f" ({out_of_100(s.mirror['accuracy'])} of 100 on the Photo and Video pages, which also look "
-                 "at each face mirrored)")
+        mirrored = out_of_100(s.mirror.get("accuracy", 0.0))
+        same = mirrored == out_of_100(main.get("accuracy", 0.0))  # never the same number twice
+        text += (f" ({'the same' if same else f'{mirrored} of 100'} on the Photo and Video pages, which also "
+                 "look at each face mirrored)")
     if s.reference and "accuracy" in s.reference:
         text += (f". The `fer` package, a free tool many people use for the same job, gets "
                  f"{out_of_100(s.reference['accuracy'])} of 100 on the same photos")
     return text + "."
+
+
+def variants_measured_on(metrics: Mapping | None) -> str | None:
+    """The faces the TFLite variants' accuracy was measured on, e.g. 'FER-2013 PublicTest (3,589 faces)':
+    the export measures every variant on the validation set of metrics.json's top-level reports
+    (fer_core.ship), so their set names the variants' set too."""
+    top = (metrics.get("keras") or metrics.get("served")) if isinstance(metrics, Mapping) else None
+    if not isinstance(top, Mapping):
+        return None
+    default_split = metrics.get("split") if isinstance(metrics.get("split"), str) else None
+    return f"{evaluation_set(top, default_split)} ({int(top.get('n', 0) or 0):,} faces)"
 
 
 def kinds_of_faces(sets: list[SetFigures], metrics: Mapping | None) -> list[dict]:

@@ -71,3 +71,19 @@ def test_kinds_of_faces_table_has_every_set_and_the_photo_pipeline():
     assert rows[0]["right, of 100"] == 86 and rows[0]["`fer` package, of 100"] == 69 and rows[0]["how many"] == 200
     assert rows[1]["faces"] == ms.PHOTOS_PLAIN_NAME and rows[1]["right, of 100"] == 86
     assert rows[1]["`fer` package, of 100"] is None
+
+
+def test_how_good_never_states_the_same_number_twice():
+    served = {"n": 3370, "accuracy": 0.8481}
+    same = ms.how_good(ms.SetFigures("FER+ valid", served=served, mirror={"n": 3370, "accuracy": 0.8519}))
+    assert "85 of every 100 faces" in same and "85 of 100" not in same
+    assert "(the same on the Photo and Video pages, which also look at each face mirrored)" in same
+    other = ms.how_good(ms.SetFigures("FER+ valid", served=served, mirror={"n": 3370, "accuracy": 0.87}))
+    assert "(87 of 100 on the Photo and Video pages" in other
+
+
+def test_variants_are_said_to_be_measured_on_the_top_level_set():
+    metrics = {"keras": {**fake_report(0), "format": "fer2013-folders", "split": "public_test", "n": 3589},
+               "split": "public_test", "variants": [{"variant": "fp16"}]}
+    assert ms.variants_measured_on(metrics) == "FER-2013 PublicTest (3,589 faces)"
+    assert ms.variants_measured_on({"variants": []}) is None and ms.variants_measured_on(None) is None
