@@ -16,8 +16,8 @@ from fer_core.labels import CLASSES
 PER_CLASS_KEYS = ("precision", "recall", "f1", "specificity", "support")
 
 # Which report is which lives in fer_core.model_summary (evaluation sets); these name them in tables.
-REPORT_LABELS = {"keras": "Keras model", "served": "served TFLite (live page)",
-                 "served_mirror": "served TFLite, mirror-averaged (photos, videos)"}
+# Short: they head a table that must fit beside the sidebar at 1280 px.
+REPORT_LABELS = {"keras": "Keras", "served": "served (Live page)", "served_mirror": "served, mirrored (Photo, Video)"}
 
 
 def variant_rows(metrics: Mapping | None) -> list[dict]:
@@ -42,9 +42,9 @@ def variant_rows(metrics: Mapping | None) -> list[dict]:
 # Human column names for every table the Model page shows (keys stay short in code and JSON).
 COLUMN_NAMES = {
     "model": "model", "evaluation_set": "evaluated on", "accuracy": "accuracy", "macro_f1": "macro-F1",
-    "n": "faces", "worst_class": "weakest expression", "worst_recall": "recall of the weakest",
+    "n": "faces", "worst_class": "weakest", "worst_recall": "its recall",
     "variant": "variant", "served": "served", "size_mb": "size (MB)", "agreement": "agrees with Keras",
-    "accuracy_drop": "accuracy lost (points)", "latency_p50_ms": "time per face (ms, median)",
+    "accuracy_drop": "points lost", "latency_p50_ms": "ms per face",
     "class": "expression", "precision": "precision", "recall": "recall", "f1": "F1",
     "specificity": "specificity", "support": "faces",
 }

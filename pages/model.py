@@ -49,6 +49,11 @@ def _markdown_with_images(text: str) -> None:
             st.markdown(value)
 
 
+def _rounded(row: dict) -> dict:
+    """Floats to 3 decimals: a table of 16-digit numbers is wider than the page."""
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
+
+
 def _table(rows: list[dict], **kwargs) -> None:
     st.dataframe(pd.DataFrame(mr.human_columns(rows)), hide_index=True, **kwargs)
 
@@ -130,11 +135,13 @@ with tab_eval:
         if len(every) > 1:
             st.markdown("**The Keras model and the served model as each page runs it**")
             _table([{"model": mr.REPORT_LABELS.get(k.split("/")[-1], k),
-                     "evaluation_set": ms.evaluation_set(r, default_split), **mr.headline(r)} for k, r in every])
+                     "evaluation_set": ms.evaluation_set(r, default_split), **_rounded(mr.headline(r))}
+                    for k, r in every])
         variants = mr.variant_rows(metrics)
         if variants:
-            st.markdown("**TFLite variants measured** (the app serves the smallest that agrees with Keras)")
-            _table(variants)
+            st.markdown(f"**TFLite variants measured on {ms.variants_measured_on(metrics) or 'the validation faces'}** "
+                        "(the app serves the smallest that agrees with Keras)")
+            _table([_rounded(v) for v in variants])
         rows = mr.per_class_rows(report)
         if rows:
             st.markdown(f"**Per class** ({chosen})")
