@@ -22,16 +22,20 @@ _ALIASES: dict[str, str] = {
     "surprise": "surprise", "surprised": "surprise", "surprising": "surprise", "su": "surprise",
 }
 
-# Okabe-Ito palette: distinguishable under the common colour-vision deficiencies.
-# Always shown together with the text label, never as the only cue.
+# Seven colours told apart under normal vision and the common colour-vision deficiencies (simulated
+# protanopia and deuteranopia: every pair at least 18 CIEDE2000 apart, tests/test_labels.py), and
+# apart from black, the valence line's colour. Okabe-Ito's orange surprise looked like its vermillion
+# angry on timelines, and its reddish purple fear like grey to deuteranopes; fear and surprise now come
+# from Paul Tol's colour-blind-safe schemes. Always shown together with the text label, never as the
+# only cue.
 COLORS_HEX: dict[str, str] = {
-    "angry": "#D55E00",     # vermillion
-    "disgust": "#009E73",   # bluish green
-    "fear": "#CC79A7",      # reddish purple
-    "happy": "#F0E442",     # yellow
-    "neutral": "#999999",   # grey
-    "sad": "#0072B2",       # blue
-    "surprise": "#E69F00",  # orange
+    "angry": "#D55E00",     # vermillion (Okabe-Ito)
+    "disgust": "#009E73",   # bluish green (Okabe-Ito)
+    "fear": "#882255",      # wine (Tol muted)
+    "happy": "#F0E442",     # yellow (Okabe-Ito)
+    "neutral": "#BBBBBB",   # grey (Tol)
+    "sad": "#0072B2",       # blue (Okabe-Ito)
+    "surprise": "#33BBEE",  # cyan (Tol vibrant)
 }
 
 

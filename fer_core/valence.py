@@ -44,8 +44,6 @@ WEIGHTS: dict[str, tuple[float, float, float]] = {
     "surprise": (0.0, 1.0, 0.0),
 }
 
-# Okabe-Ito colours not used by an emotion (sky blue) plus black and grey tones for the line.
-VALENCE_COLORS_HEX: dict[str, str] = {"positive": "#56B4E9", "neutral": "#BBBBBB", "negative": "#000000"}
 
 
 def _matrix(classes: Sequence[str]) -> np.ndarray:
