@@ -31,38 +31,80 @@ def _face_series(tl: Timeline, face_id: int | None) -> FaceSeries | None:
     return tl.series.get(face_id)
 
 
+VALENCE_TRACE_NAME = "valence (positive minus negative)"
+VALENCE_COLOR = "#000000"  # the eighth colour: black, unlike every emotion (fer_core.labels.COLORS_HEX)
+VALENCE_PANEL_SHARE = 0.25  # of each face's height: a small panel under the probabilities
+
+
+def _add_face(fig: go.Figure, s: FaceSeries, classes: Sequence[str], row: int, showlegend: bool = True) -> None:
+    """One face's emotion lines in ``row`` and its valence line in the small panel below it (``row + 1``);
+    each emotion's lines share a legend entry, so one click hides it in every panel."""
+    for k, c in enumerate(classes):
+        fig.add_trace(go.Scatter(
+            x=s.t, y=s.probs[:, k], mode="lines", name=c, legendgroup=c, showlegend=showlegend,
+            line={"color": COLORS_HEX.get(c, "#999999"), "width": 2},
+            hovertemplate=f"{c}: %{{y:.0%}} at %{{x:.1f}} s<extra></extra>",
+        ), row=row, col=1)
+    fig.add_trace(valence_trace(s.t, s.probs, classes, showlegend=showlegend), row=row + 1, col=1)
+    fig.update_yaxes(range=[0, 1], tickformat=".0%", title_text="probability", row=row, col=1)
+    fig.update_yaxes(range=[-1.05, 1.05], tickvals=[-1, 0, 1], ticktext=["neg.", "0", "pos."],
+                     zeroline=True, zerolinecolor="#888", title_text="valence", row=row + 1, col=1)
+
+
+def _face_rows(n_faces: int, titles: Sequence[str] | None = None) -> go.Figure:
+    """Two rows per face (probabilities, then valence), one shared time axis."""
+    heights = [1 - VALENCE_PANEL_SHARE, VALENCE_PANEL_SHARE] * n_faces
+    names = [t for title in titles for t in (title, "")] if titles else None
+    return make_subplots(rows=2 * n_faces, cols=1, shared_xaxes=True, row_heights=heights,
+                         vertical_spacing=0.03 if n_faces == 1 else 0.045, subplot_titles=names)
+
+
+def _timeline_layout(fig: go.Figure, title: str, height: int, last_row: int) -> None:
+    fig.update_xaxes(title_text="time (s)", row=last_row, col=1)
+    fig.update_layout(title=title, height=height, margin={"l": 60, "r": 20, "t": 60, "b": 90},
+                      legend={"orientation": "h", "x": 0, "xanchor": "left", "y": -0.12, "yanchor": "top"})
+
+
 def timeline_figure(tl: Timeline, face_id: int | None = None, title: str | None = None,
                     height: int = 360) -> go.Figure:
-    """Probability of each emotion over time for one face (default: the face seen longest)."""
-    fig = go.Figure()
+    """Probability of each emotion over time for one face (default: the face seen longest), with its
+    net valence on a small panel of its own below (a second axis across the probabilities was hard
+    to read)."""
     s = _face_series(tl, face_id)
-    if s is not None:
-        for k, c in enumerate(tl.classes):
-            fig.add_trace(go.Scatter(
-                x=s.t, y=s.probs[:, k], mode="lines", name=c, line={"color": COLORS_HEX.get(c, "#999999"), "width": 2},
-                hovertemplate=f"{c}: %{{y:.0%}} at %{{x:.1f}} s<extra></extra>",
-            ))
-        fig.add_trace(valence_trace(s.t, s.probs, tl.classes))
-    fig.update_layout(
-        title=title or (f"Emotion over time (face {s.face_id})" if s is not None else "Emotion over time (no faces yet)"),
-        xaxis_title="time (s)", yaxis_title="probability", yaxis={"range": [0, 1], "tickformat": ".0%"},
-        yaxis2={"range": [-1.05, 1.05], "overlaying": "y", "side": "right", "showgrid": False, "zeroline": False,
-                "tickvals": [-1, 0, 1], "ticktext": ["negative", "0", "positive"], "title": "valence"},
-        height=height + 60, margin={"l": 40, "r": 70, "t": 50, "b": 100},
-        # Below the time axis, so the valence axis on the right keeps its ticks and title.
-        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": -0.25, "yanchor": "top"},
-    )
+    if s is None:
+        fig = go.Figure()
+        fig.update_layout(title=title or "Emotion over time (no faces yet)", height=height,
+                          xaxis_title="time (s)", yaxis={"range": [0, 1], "tickformat": ".0%"})
+        return fig
+    fig = _face_rows(1)
+    _add_face(fig, s, tl.classes, row=1)
+    _timeline_layout(fig, title or f"Emotion over time (face {s.face_id})", height + 100, last_row=2)
     return fig
 
 
-VALENCE_TRACE_NAME = "valence (positive minus negative)"
+def compare_timelines_figure(named: Sequence[tuple[str, Timeline, int | None]], height_per_session: int = 300
+                             ) -> go.Figure:
+    """Two or more sessions' timelines stacked on one time axis at full width, each with its valence
+    panel, one legend for all: side by side, two half-width charts were cramped and never lined up."""
+    shown = [(name, tl, _face_series(tl, face)) for name, tl, face in named]
+    shown = [(name, tl, s) for name, tl, s in shown if s is not None]
+    if not shown:
+        fig = go.Figure()
+        fig.update_layout(title="No faces recorded in these sessions", height=height_per_session)
+        return fig
+    fig = _face_rows(len(shown), [f"{name} (face {s.face_id})" for name, _, s in shown])
+    for i, (_, tl, s) in enumerate(shown):
+        _add_face(fig, s, tl.classes, row=2 * i + 1, showlegend=i == 0)
+    _timeline_layout(fig, "Emotion over time, from each session's start", height_per_session * len(shown) + 100,
+                     last_row=2 * len(shown))
+    return fig
 
 
-def valence_trace(t, probs, classes: Sequence[str] = CLASSES) -> go.Scatter:
-    """Net valence (fer_core.valence) over time as a dashed black line on the right-hand axis."""
+def valence_trace(t, probs, classes: Sequence[str] = CLASSES, showlegend: bool = True) -> go.Scatter:
+    """Net valence (fer_core.valence) over time as a black line, for the valence panel."""
     return go.Scatter(
-        x=t, y=net_valence(probs, classes), mode="lines", name=VALENCE_TRACE_NAME, yaxis="y2",
-        line={"color": "#000000", "width": 2, "dash": "dash"},
+        x=t, y=net_valence(probs, classes), mode="lines", name=VALENCE_TRACE_NAME, legendgroup="valence",
+        showlegend=showlegend, line={"color": VALENCE_COLOR, "width": 2},
         hovertemplate="valence %{y:+.2f} at %{x:.1f} s<extra></extra>",
     )
 
@@ -100,18 +142,30 @@ def probability_bar_figure(probs: Sequence[float], classes: Sequence[str] = CLAS
     return fig
 
 
+SESSION_PATTERNS = ("", "/", ".", "x")  # first session solid, then hatched: the legend shows which is which
+
+
 def shares_figure(named: Mapping[str, Sequence[Mapping]]) -> go.Figure:
-    """Share of each emotion per session, side by side (colour plus text label for every bar). The names are
-    user text (a stored source): plotly would render HTML in them, so they are made plain."""
+    """Share of each emotion per session, side by side: bars in the emotion's colour, one fill pattern
+    per session. The legend shows the patterns on white (a session has no colour of its own: a
+    coloured swatch would stand for one emotion only). The names are user text (a stored source):
+    plotly would render HTML in them, so they are made plain."""
     fig = go.Figure()
-    for name, records in named.items():
+    for i, (name, records) in enumerate(named.items()):
         shares = emotion_shares(records)
-        fig.add_trace(go.Bar(x=list(CLASSES), y=[shares[c] for c in CLASSES], name=plain_label(name),
-                             text=[f"{shares[c]:.0%}" for c in CLASSES], textposition="outside",
-                             marker_color=[COLORS_HEX[c] for c in CLASSES],
-                             marker_pattern_shape="" if len(fig.data) == 0 else "/"))
-    fig.update_layout(barmode="group", yaxis_tickformat=".0%", yaxis_title="share of face-frames", height=340,
-                      margin={"l": 10, "r": 10, "t": 30, "b": 10})
+        pattern, label = SESSION_PATTERNS[i % len(SESSION_PATTERNS)], plain_label(name)
+        fig.add_trace(go.Bar(x=list(CLASSES), y=[shares[c] for c in CLASSES], name=label, legendgroup=label,
+                             offsetgroup=str(i), showlegend=False, text=[f"{shares[c]:.0%}" for c in CLASSES],
+                             textposition="outside",
+                             marker={"color": [COLORS_HEX[c] for c in CLASSES], "line": {"color": "#333", "width": 1},
+                                     "pattern": {"shape": pattern, "fgcolor": "#333"}},
+                             hovertemplate="%{fullData.name}<br>%{x}: %{y:.0%}<extra></extra>"))
+        fig.add_trace(go.Bar(x=[None], y=[None], name=label, legendgroup=label, offsetgroup=str(i), hoverinfo="skip",
+                             marker={"color": "#FFFFFF", "line": {"color": "#333", "width": 1},
+                                     "pattern": {"shape": pattern, "fgcolor": "#333"}}))
+    fig.update_layout(barmode="group", yaxis_tickformat=".0%", yaxis_title="share of emotion records", height=340,
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"})
     return fig
 
 

@@ -5,9 +5,10 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from fer_core.charts import shares_figure
+from fer_core.charts import compare_timelines_figure, shares_figure
 from fer_core.records import records_to_csv
 from fer_core.storage import SessionNotFoundError, StorageError
+from fer_core.timeline import Timeline
 from pages._common import load_store, plain, show_error
 
 st.title("History")
@@ -130,16 +131,20 @@ if other is not None:
     if second is not None:
         info2, records2 = second
         st.plotly_chart(shares_figure({f"#{chosen} {info['source']}": records,
-                                        f"#{other} {info2['source']}": records2}), width="stretch")
-        left, right = st.columns(2)
-        with left:
-            st.markdown(f"**#{chosen}** ({plain(info['source'])}, {_duration(info['duration_s'])}, "
-                        f"mostly {info['dominant_emotion'] or '-'})")
-            _show_timeline(records, "cmp_a")
-        with right:
-            st.markdown(f"**#{other}** ({plain(info2['source'])}, {_duration(info2['duration_s'])}, "
-                        f"mostly {info2['dominant_emotion'] or '-'})")
-            _show_timeline(records2, "cmp_b")
+                                        f"#{other} {info2['source']}": records2}), width="stretch",
+                        key="cmp_shares")
+        # One chart, both sessions stacked on one time axis at full width; the face pickers sit side by side.
+        shown = []
+        for column, sid, head, recs in zip(st.columns(2), (chosen, other), (info, info2), (records, records2)):
+            with column:
+                st.markdown(f"**#{sid}** ({plain(head['source'])}, {_duration(head['duration_s'])}, "
+                            f"mostly {head['dominant_emotion'] or '-'})")
+                tl = Timeline.from_records(recs)
+                face = None
+                if len(tl.face_ids) > 1:
+                    face = st.selectbox("Face", tl.face_ids, key=f"cmp_{sid}_face", format_func=lambda f: f"face {f}")
+                shown.append((f"#{sid}", tl, face))
+        st.plotly_chart(compare_timelines_figure(shown), width="stretch", key="cmp_timelines")
 
 st.subheader("Delete")
 pending = st.session_state.get("history_pending_delete")

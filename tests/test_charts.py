@@ -19,10 +19,15 @@ def test_figures_use_class_colours_and_names():
     fig = timeline_figure(tl)
     assert [t.name for t in fig.data] == [*CLASSES, VALENCE_TRACE_NAME]
     assert [t.line.color for t in fig.data][:-1] == [COLORS_HEX[c] for c in CLASSES]
-    # the valence line: happy (+1) for 1 s, then sad (-1), on its own -1..1 axis
+    # the valence line: happy (+1) for 1 s, then sad (-1), on a small panel of its own below the probabilities
     val = fig.data[-1]
-    assert val.yaxis == "y2" and fig.layout.yaxis2.range == (-1.05, 1.05)
-    assert fig.layout.legend.y < 0 and fig.layout.legend.orientation == "h"  # below, clear of the valence axis
+    assert val.yaxis == "y2" and fig.layout.yaxis2.range == (-1.05, 1.05) and val.line.color == charts.VALENCE_COLOR
+    assert all(t.yaxis == "y" for t in fig.data[:-1])
+    assert fig.layout.yaxis2.domain[1] < fig.layout.yaxis.domain[0]  # stacked, not overlaid
+    span = lambda ax: ax.domain[1] - ax.domain[0]  # noqa: E731
+    assert span(fig.layout.yaxis2) < span(fig.layout.yaxis) / 2  # small
+    assert fig.layout.xaxis.matches == "x2" or fig.layout.xaxis2.matches == "x"  # one time axis
+    assert fig.layout.legend.y < 0 and fig.layout.legend.orientation == "h"
     assert val.y[0] == pytest.approx(0.8 - 4 * 0.2 / 6) and val.y[-1] == pytest.approx(0.2 / 6 - (0.8 + 3 * 0.2 / 6))
     assert "face 1" in fig.layout.title.text  # the face seen longest
     assert len(timeline_figure(tl, face_id=2).data[0].x) == 5
@@ -42,11 +47,34 @@ def test_figures_use_class_colours_and_names():
 def test_shares_figure_puts_sessions_side_by_side():
     a, b = make_records(["happy"] * 3 + ["sad"]), make_records(["angry"] * 2, seed=1)
     fig = shares_figure({"#1 live": a, "#2 video": b})
-    assert [t.name for t in fig.data] == ["#1 live", "#2 video"] and fig.layout.barmode == "group"
-    assert list(fig.data[0].x) == list(CLASSES) and list(fig.data[0].y) == list(emotion_shares(a).values())
-    assert fig.data[0].text[CLASSES.index("happy")] == "75%"
-    assert list(fig.data[1].marker.color) == [COLORS_HEX[c] for c in CLASSES]
-    assert fig.data[1].marker.pattern.shape == "/"  # the second session is hatched, not only coloured
+    bars = [t for t in fig.data if t.showlegend is False]
+    assert [t.name for t in bars] == ["#1 live", "#2 video"] and fig.layout.barmode == "group"
+    assert list(bars[0].x) == list(CLASSES) and list(bars[0].y) == list(emotion_shares(a).values())
+    assert bars[0].text[CLASSES.index("happy")] == "75%"
+    assert list(bars[1].marker.color) == [COLORS_HEX[c] for c in CLASSES]
+    assert bars[1].marker.pattern.shape == "/"  # the second session is hatched, not only coloured
+    # the legend's swatches mean something: the session's pattern on white, not one emotion's colour
+    legend = [t for t in fig.data if t.showlegend is not False]
+    assert [t.name for t in legend] == ["#1 live", "#2 video"]
+    assert [t.marker.color for t in legend] == ["#FFFFFF"] * 2
+    assert [t.marker.pattern.shape for t in legend] == [b.marker.pattern.shape for b in bars]
+    assert [t.offsetgroup for t in legend] == [b.offsetgroup for b in bars]  # no empty slot in each group
+
+
+def test_compare_timelines_share_one_time_axis_at_full_width():
+    """History's compare view: both sessions stacked, each with its valence panel, one legend."""
+    a = Timeline.from_records(two_emotion_records())
+    b = Timeline.from_records(make_records(["angry"] * 6, seed=3))
+    fig = charts.compare_timelines_figure([("#1", a, None), ("#2", b, None)])
+    axes = sorted({t.xaxis for t in fig.data})
+    assert len(axes) == 4 and len({t.yaxis for t in fig.data}) == 4  # probabilities and valence, twice
+    matched = {getattr(fig.layout, f"xaxis{ax[1:]}").matches for ax in axes}
+    assert matched <= {"x4", None}  # every panel on the bottom panel's time axis
+    names = [t.name for t in fig.data if t.showlegend is not False]
+    assert names == [*CLASSES, VALENCE_TRACE_NAME]  # each entry once, for both sessions
+    assert {t.legendgroup for t in fig.data if t.name == "angry"} == {"angry"}
+    titles = [ann.text for ann in fig.layout.annotations]
+    assert titles[0].startswith("#1 (face") and titles[1].startswith("#2 (face")
 
 
 def test_confusion_figure_normalises_rows():

@@ -76,11 +76,16 @@ def test_compare_two_sessions(open_page, two_sessions):
     assert not at.exception
     figs = charts(at)
     assert len(figs) > n_before
-    bars = [f for f in figs if f["data"] and f["data"][0]["type"] == "bar" and len(f["data"]) == 2]
+    bars = [f for f in figs if f["data"] and f["data"][0]["type"] == "bar" and f["layout"].get("barmode") == "group"]
     assert bars, "a grouped bar chart compares the two sessions"
-    by_name = {t["name"]: dict(zip(t["x"], t["y"])) for t in bars[0]["data"]}
+    by_name = {t["name"]: dict(zip(t["x"], t["y"])) for t in bars[0]["data"] if t.get("showlegend") is False}
     assert by_name[f"#{b} video"]["angry"] == pytest.approx(0.75)
     assert by_name[f"#{a} live"]["happy"] == pytest.approx(8 / 12)
+    # the two timelines: one full-width chart, both sessions on one time axis, each with its valence panel
+    timelines = [f for f in figs[n_before:] if f["data"] and f["data"][0]["type"] == "scatter"]
+    assert len(timelines) == 1
+    assert len({t.get("yaxis", "y") for t in timelines[0]["data"]}) == 4
+    assert [ann["text"][:3] for ann in timelines[0]["layout"]["annotations"]] == [f"#{b} ", f"#{a} "]
 
 
 def test_delete_one_needs_confirmation(open_page, two_sessions, store):
