@@ -140,7 +140,10 @@ def live_panel() -> None:
               help=f"Frames the server analysed in the last {FPS_WINDOW_S:.0f} seconds, divided by "
                    f"{FPS_WINDOW_S:.0f}. The camera may send more; the server skips frames it cannot keep up with.")
     c2.metric("Faces", stats.n_faces if ctx.state.playing else 0)
-    c3.metric("Frames analysed", stats.frames)
+    every = live.processor.settings.record_interval_s
+    c3.metric("Frames analysed", stats.frames,
+              help=f"Frames the server analysed in this session. An emotion record is kept for each face at most "
+                   f"every {every:g} s, so a session has fewer records than frames.")
     c4.metric("Time per frame", f"{stats.process_ms:.0f} ms" if stats.frames else "-")
     if live.frame_error:
         show_error(f"Frames could not be analysed: {live.frame_error}")
@@ -161,7 +164,8 @@ def live_panel() -> None:
     title = f"Emotion over time (last {CHART_WINDOW_S:.0f} s)" if ctx.state.playing else "Emotion over time"
     st.plotly_chart(timeline_figure(tl, title=title), key="live_chart",
                     config={"displayModeBar": False})
-    st.caption(f"{len(records)} emotion records in this session ({len(tl.face_ids)} face(s) in the chart).")
+    st.caption(f"{len(records)} emotion records in this session: one per face every {every:g} s, fewer than the "
+               f"{stats.frames} frames analysed ({len(tl.face_ids)} face(s) in the chart).")
     st.caption(VALENCE_RULE)
 
 

@@ -6,6 +6,7 @@ The real stream is tested in tests/browser/."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import numpy as np
@@ -14,6 +15,7 @@ from conftest import assert_clean, texts
 
 from fer_core.charts import VALENCE_TRACE_NAME
 from fer_core.scenes import DrawnFace, draw_scene
+from fer_core.valence import RULE as VALENCE_RULE
 
 
 @pytest.fixture(autouse=True)
@@ -127,7 +129,12 @@ def test_stopped_stream_is_saved_to_history(open_page, store):
     assert len(at.get("plotly_chart")) == 1  # the finished session's chart stays on the page
     chart = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert chart["data"][-1]["name"] == VALENCE_TRACE_NAME  # the live timeline has the valence line too
-    assert "Valence: mostly " in texts(at, "caption")
+    assert re.search(r"Valence: (mostly (positive|neutral|negative)|mixed) \(", texts(at, "caption"))
+    assert VALENCE_RULE in texts(at, "caption")  # and one line says how it is computed
+    frames = {m.label: m for m in at.metric}["Frames analysed"]
+    assert "at most every 0.2 s" in frames.help  # why frames and records differ
+    assert re.search(r"\d+ emotion records in this session: one per face every 0.2 s, fewer than the \d+ frames",
+                     texts(at, "caption"))
     at.run()  # later reruns do not save it again
     assert len(store.list_sessions()) == 1
 
