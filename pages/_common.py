@@ -95,6 +95,17 @@ def has_access() -> bool:
     return token is None or st.session_state.get("_access") == fingerprint(token)
 
 
+def access_token_set() -> bool:
+    """Whether the app is shared behind an access token (an unusable token setting counts as set):
+    then it serves other people, who need not see the server's paths."""
+    from fer_core.access import AccessConfigError, configured_token
+
+    try:
+        return configured_token(secrets=app_secrets()) is not None
+    except AccessConfigError:
+        return True
+
+
 def require_access() -> None:
     """Stop the page behind a token prompt until this browser session gives the shared token.
 

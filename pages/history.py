@@ -9,7 +9,7 @@ from fer_core.charts import compare_timelines_figure, shares_figure
 from fer_core.records import records_to_csv
 from fer_core.storage import SessionNotFoundError, StorageError
 from fer_core.timeline import Timeline
-from pages._common import load_store, plain, show_error
+from pages._common import access_token_set, load_store, plain, show_error
 
 st.title("History")
 st.caption("Saved sessions hold emotion scores per face and frame (time, box, label, probabilities), never images.")
@@ -18,7 +18,8 @@ store = load_store()
 if store is None:
     st.button("Try again", key="history_retry_open")
     st.stop()
-st.caption(f"Sessions are kept in {plain(store.location)}.")
+if not access_token_set():  # one's own app: say where; a shared one keeps its paths to itself (README)
+    st.caption(f"Sessions are kept in {plain(store.location)}.")
 
 flash = st.session_state.pop("history_flash", None)
 if flash:
@@ -94,7 +95,8 @@ if not sessions:
 
 st.dataframe(pd.DataFrame([{
     "id": s["id"], "date": _when(s), "source": s["source"], "duration": _duration(s["duration_s"]),
-    "dominant emotion": s["dominant_emotion"] or "-", "face tracks": s.get("n_faces"), "records": s["n_records"],
+    "dominant emotion": s["dominant_emotion"] or "-", "face tracks": s.get("n_faces"),
+    "emotion records": s["n_records"],
 } for s in sessions]), hide_index=True)
 
 by_id = {s["id"]: s for s in sessions}
@@ -116,7 +118,7 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric("Duration", _duration(info["duration_s"]))
 c2.metric("Dominant emotion", info["dominant_emotion"] or "-")
 c3.metric("Face tracks", info.get("n_faces", 0), help="Faces followed from frame to frame (see the Video page).")
-c4.metric("Face-frames", info["n_records"])
+c4.metric("Emotion records", info["n_records"], help="One per face per analysed moment: what the session holds.")
 _show_timeline(records, "open", distribution=True)
 
 st.download_button("Download CSV", records_to_csv(records), file_name=f"fer_session_{chosen}.csv",

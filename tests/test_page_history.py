@@ -9,7 +9,7 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from conftest import HOSTILE_NAME, assert_plain_text_on_page, locked_sqlite, rendered_markdown
+from conftest import HOSTILE_NAME, assert_plain_text_on_page, locked_sqlite, rendered_markdown, texts
 from factories import make_records
 
 from fer_core.records import RECORD_COLUMNS
@@ -47,7 +47,9 @@ def test_lists_and_opens_the_newest_session(open_page, two_sessions, downloads):
     assert at.selectbox(key="history_open").value == b
     assert at.subheader[0].value == f"Session #{b}: video (clip.mp4)"
     shown = {m.label: m.value for m in at.metric}
-    assert shown["Dominant emotion"] == "angry" and shown["Face-frames"] == "8"
+    assert shown["Dominant emotion"] == "angry" and shown["Emotion records"] == "8"
+    assert table["emotion records"].tolist() == [8, 24]  # one word for them everywhere on the page
+    assert "ace-frame" not in "\n".join([texts(at), *table.columns, *map(str, shown)])
     figs = charts(at)
     assert figs, "the opened session has a timeline chart"
     assert {t["name"] for t in figs[0]["data"]} >= {"angry", "neutral"}
@@ -217,3 +219,13 @@ def test_a_relative_database_setting_shows_where_sessions_go(open_page, tmp_path
     where = tmp_path / "here" / "sessions.db"
     assert where.is_file()
     assert f"Sessions are kept in {where}." in [rendered_markdown(c.value)[0] for c in at.caption]
+
+
+def test_a_shared_server_does_not_show_its_database_path(open_page, two_sessions, store, monkeypatch):
+    """Behind an access token the app serves other people: no server path on the page (the README says where)."""
+    monkeypatch.setenv("FER_ACCESS_TOKEN", "a-long-enough-shared-token-1234")
+    at = open_page("pages/history.py")
+    at.text_input(key="_access_given").input("a-long-enough-shared-token-1234")
+    next(b for b in at.button if b.label == "Open the dashboard").click().run()
+    assert not at.exception and at.title[0].value == "History"
+    assert store.location not in texts(at, "caption", "markdown") and "Sessions are kept in" not in texts(at)
