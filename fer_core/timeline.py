@@ -14,6 +14,13 @@ import numpy as np
 
 from fer_core.labels import CLASSES
 from fer_core.records import dominant_index, probability_matrix, top_class_counts
+from fer_core.valence import net_valence
+
+# The per-face table's columns (Timeline.face_table) and their headings for people.
+FACE_TABLE_COLUMNS: dict[str, str] = {
+    "face": "face", "first_seen_s": "first seen (s)", "last_seen_s": "last seen (s)", "frames": "frames",
+    "most_frequent": "most frequent emotion", "share": "its share", "mean_valence": "mean valence",
+}
 
 
 @dataclass
@@ -123,6 +130,23 @@ class Timeline:
             "overall": {c: round(float(v), 4) for c, v in zip(self.classes, mean)},
             "overall_label": self.classes[int(np.argmax(mean))],
         }
+
+    def face_table(self) -> list[dict]:
+        """One row per face track (FACE_TABLE_COLUMNS): first and last seen (s), frames it was analysed
+        in, its most frequent emotion (fer_core.records' rule) with that emotion's share of its frames,
+        and its mean net valence (-1..1). The per-face answer a timeline per face leaves to the eye."""
+        rows = []
+        for fid, s in self.series.items():
+            if not len(s.t):
+                continue
+            k = dominant_index(s.probs)
+            rows.append({
+                "face": int(fid), "first_seen_s": round(float(s.t[0]), 2), "last_seen_s": round(float(s.t[-1]), 2),
+                "frames": int(len(s.t)), "most_frequent": self.classes[k],
+                "share": round(float(top_class_counts(s.probs)[k] / len(s.t)), 4),
+                "mean_valence": round(float(net_valence(s.probs, self.classes).mean()), 3),
+            })
+        return rows
 
     def summary(self) -> dict:
         """Dominant emotion (fer_core.records.dominant_index), share of each, the averaged ("overall")

@@ -11,6 +11,8 @@ too large) raise ``VideoError`` whose str() is a message for the user.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -24,7 +26,7 @@ import numpy as np
 from fer_core.annotate import annotate_frame
 from fer_core.records import make_record, records_to_csv
 from fer_core.results import FacePrediction
-from fer_core.timeline import Timeline
+from fer_core.timeline import FACE_TABLE_COLUMNS, Timeline
 from fer_core.tracker import FaceTracker
 
 VIDEO_EXTENSIONS: tuple[str, ...] = ("mp4", "mov", "webm", "avi", "mkv", "m4v")
@@ -99,6 +101,14 @@ class VideoResult:
 
     def to_csv(self) -> str:
         return records_to_csv(self.records)
+
+    def faces_to_csv(self) -> str:
+        """The per-face summary (Timeline.face_table, FACE_TABLE_COLUMNS) as CSV."""
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(FACE_TABLE_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.timeline().face_table())
+        return buf.getvalue()
 
 
 def _fail_open(path: Path, exc: Exception) -> VideoError:

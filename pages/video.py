@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
+import pandas as pd
 import streamlit as st
 
 from fer_core.charts import distribution_figure, timeline_figure
+from fer_core.timeline import FACE_TABLE_COLUMNS
 from fer_core.video import DEFAULT_SAMPLE_FPS, VIDEO_EXTENSIONS, VideoError
 from fer_core.video_upload import analyze_upload, session_meta
 from pages._analysis import (
@@ -143,3 +145,13 @@ if result.records:
     if len(faces) > 1:
         face = st.selectbox("Face", faces, format_func=lambda f: f"Face #{f}", key="video_face")
     st.plotly_chart(timeline_figure(tl, face_id=face), key="video_timeline")
+    st.subheader("Each face")
+    faces_table = pd.DataFrame(tl.face_table()).rename(columns=FACE_TABLE_COLUMNS)
+    st.dataframe(faces_table, hide_index=True, key="video_faces", column_config={
+        FACE_TABLE_COLUMNS["share"]: st.column_config.NumberColumn(format="percent"),
+        FACE_TABLE_COLUMNS["mean_valence"]: st.column_config.NumberColumn(format="%+.2f"),
+    })
+    st.caption("Its share: of the frames a face was analysed in, how many showed its most frequent emotion. "
+               "Mean valence runs from -1 (all negative) to +1 (all positive).")
+    st.download_button("Per-face summary (CSV)", result.faces_to_csv(), f"{stem}_faces.csv", "text/csv",
+                       key="video_dl_faces", on_click="ignore")

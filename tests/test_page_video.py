@@ -80,6 +80,28 @@ def test_clip_is_analysed_shown_and_saved_as_a_session(open_page, store, face_cl
     assert len(store.list_sessions()) == 1
 
 
+def test_each_face_has_a_row_in_a_table_and_in_the_csv_summary(open_page, store, face_clip, downloads):
+    """Track, first and last seen, frames, most frequent emotion with its share, mean valence."""
+    at = upload(open_page("pages/video.py"), "party clip.mp4", face_clip)
+    assert_clean(at)
+    assert len(at.dataframe) == 1
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["face", "first seen (s)", "last seen (s)", "frames", "most frequent emotion",
+                                   "its share", "mean valence"]
+    row = table.iloc[0]
+    assert len(table) == 1 and row["face"] == 1 and row["frames"] == 20
+    assert row["first seen (s)"] == 0.0 and row["last seen (s)"] == pytest.approx(1.9)
+    assert 0 < row["its share"] <= 1 and -1 <= row["mean valence"] <= 1
+    result = at.session_state["_video"]["result"]
+    labels = [r["label"] for r in result.records]
+    assert row["most frequent emotion"] == result.summary["dominant"]
+    assert row["its share"] == pytest.approx(labels.count(row["most frequent emotion"]) / 20, abs=1e-4)
+    rows = list(csv.DictReader(io.StringIO(downloads["party clip_faces.csv"].decode())))
+    assert rows == [{"face": "1", "first_seen_s": "0.0", "last_seen_s": str(row["last seen (s)"]), "frames": "20",
+                     "most_frequent": row["most frequent emotion"], "share": str(row["its share"]),
+                     "mean_valence": str(row["mean valence"])}]
+
+
 @pytest.fixture
 def progress_texts(monkeypatch) -> list[str]:
     """Every text the page's progress bar showed while a clip was analysed."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from factories import peaked_record, two_emotion_records
+from factories import make_records, peaked_record, two_emotion_records
 
 from fer_core.labels import CLASSES
 from fer_core.timeline import Timeline
@@ -50,3 +50,22 @@ def test_summary():
 def test_bad_face_id():
     with pytest.raises(ValueError, match="face_id"):
         Timeline.from_records([{**peaked_record(0, 1, "sad"), "face_id": "abc"}])
+
+
+def test_face_table_has_one_row_per_track():
+    from fer_core.timeline import FACE_TABLE_COLUMNS
+    from fer_core.valence import net_valence
+
+    records = make_records(["happy"] * 3 + ["sad"], seed=4)
+    for r in records[:2]:
+        r["face_id"] = 7  # a second track seen in the first two records only
+    tl = Timeline.from_records(records)
+    rows = tl.face_table()
+    assert [r["face"] for r in rows] == tl.face_ids and all(list(r) == list(FACE_TABLE_COLUMNS) for r in rows)
+    by_face = {r["face"]: r for r in rows}
+    seven = by_face[7]
+    assert seven["frames"] == 2 and seven["most_frequent"] == "happy" and seven["share"] == 1.0
+    assert seven["first_seen_s"] == round(records[0]["t"], 2) and seven["last_seen_s"] == round(records[1]["t"], 2)
+    other = next(r for f, r in by_face.items() if f != 7)
+    assert other["frames"] == 2 and other["share"] == 0.5
+    assert other["mean_valence"] == pytest.approx(net_valence(tl.series[other["face"]].probs).mean(), abs=1e-3)
