@@ -113,7 +113,7 @@ else:
     dominant = summary.get("dominant")
     share = float(summary.get("shares", {}).get(dominant, 0.0)) if dominant else 0.0
     st.markdown("**Overall emotion of the clip:** " + emotion_badge(dominant)
-                + f" &nbsp; the most frequent emotion, in {share:.0%} of the analysed face-frames",
+                + f" &nbsp; the most frequent emotion, in {share:.0%} of the analysed emotion records",
                 unsafe_allow_html=True)
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Face tracks", result.n_tracks,
