@@ -109,7 +109,9 @@ def test_hidden_characters_are_made_visible(text, seen):
 def test_compare_chart_legend_shows_the_stored_source_as_text(source):
     """History's compare chart names each session by its stored source; plotly renders a little HTML there."""
     fig = shares_figure({f"#1 {source}": make_records(["happy"] * 2), "#2 video": make_records(["sad"])})
-    name = fig.data[0].name
+    legend = [t for t in fig.data if t.showlegend is not False]  # each session: its bars and a legend entry
+    name = legend[0].name
     assert "<" not in name and ">" not in name and "\u202e" not in name  # no tag: no link, no bold, no line break
     assert html.unescape(name) == "#1 " + source.replace("\u202e", "<U+202E>")  # entities only spell the text
-    assert fig.data[1].name == "#2 video"
+    assert {t.name for t in fig.data if t.legendgroup == legend[0].legendgroup} == {name}  # the bars too
+    assert legend[1].name == "#2 video"
