@@ -154,7 +154,7 @@ _MARKDOWN_KINDS = ("title", "header", "subheader", "markdown", "caption", "info"
                    "toast", "exception")
 
 
-def rendered_markdown(source: str) -> tuple[str, list[str]]:
+def rendered_markdown(source: str, keep_joiners: bool = False) -> tuple[str, list[str]]:
     """The text a reader sees and the active elements (links, images, HTML) of one Markdown source."""
     from markdown_it import MarkdownIt
 
@@ -175,7 +175,7 @@ def rendered_markdown(source: str) -> tuple[str, list[str]]:
     active += [f"Streamlit markup {m.group()!r}" for m in
                re.finditer(r"(?<!\\):[a-z]+\[|(?<!\\)\$[^$]+(?<!\\)\$", source)]
     # fer_core.plain_text.plain puts an invisible WORD JOINER inside what Streamlit would rewrite: not seen
-    return "".join(text).replace("\u2060", ""), active
+    return ("".join(text) if keep_joiners else "".join(text).replace("\u2060", "")), active
 
 
 def assert_plain_text_on_page(at, text: str) -> None:

@@ -60,7 +60,7 @@ def streamlit_rewrites(source: str) -> list[str]:
     remark-emoji and the logo and icon plugins replace ':name:', and ' -> ' and the like become symbols."""
     source = source.replace(":material/", ":material_")
     found = [f"directive {m.group()!r}" for m in re.finditer(r"(?<![\\:]):[A-Za-z][\w-]*", source)]
-    text, _ = rendered_markdown(source)
+    text, _ = rendered_markdown(source, keep_joiners=True)  # the renderer sees the joiners
     rewrites = {
         "address": r"(?<![A-Za-z0-9])(?:https?://|www\.)[-.\w]+|[-.\w+]+@[-\w]+(?:\.[-\w]+)+",
         "emoji or icon": r":\+1:|:-1:|:[\w-]+:",
