@@ -264,6 +264,9 @@ class BlazeFaceDetector:
     # Scores of 0.5-0.62 (MediaPipe's threshold is 0.5) were false faces on a spacesuit and a
     # collar; at 0.65 the scene benchmark lost 1 of 99 faces and all 5 false ones.
     FACE_FRACTION = 0.3
+    # Each quarter turn is one more chance of a false face: the sample photo, mirrored, got one on a
+    # helmet from a turned pass at 0.66. Faces found only turned need a surer score.
+    TURNED_MIN_SCORE = 0.7
     # Measured on 1,500 FER-2013 training faces (144 px on a plain 432 px canvas): the training crop
     # is the BlazeFace box x 1.16 (short) / 1.17 (full), shifted up by 0.105 / 0.043 box widths.
     # Boxes are returned that size divided by crop_face's default margin, like Haar's.
@@ -305,7 +308,8 @@ class BlazeFaceDetector:
         h, w = img.shape[:2]
         boxes = []
         for k in self.quarter_turns:
-            boxes += [_unturn(b, k, w, h) for b in self._detect_upright(np.rot90(img, k) if k else img)]
+            found = self._detect_upright(np.rot90(img, k) if k else img)
+            boxes += [_unturn(b, k, w, h) for b in found if k == 0 or b.score >= self.TURNED_MIN_SCORE]
         return drop_face_parts(suppress_overlaps(boxes) if len(self.quarter_turns) > 1 else boxes)
 
     def _detect_upright(self, img: np.ndarray) -> list[FaceBox]:
