@@ -1,5 +1,6 @@
 """Draw predictions on a frame: a box in the emotion's colour, the label and confidence as text
-(colour is never the only cue), "uncertain" below a threshold, optional probability bars."""
+(colour is never the only cue), "uncertain" below a threshold, optional probability bars, and on
+photos the face's number, so each box can be matched to the page's "Face N" list."""
 
 from __future__ import annotations
 
@@ -21,9 +22,14 @@ def _text_colour(bg: tuple[int, int, int]) -> tuple[int, int, int]:
     return (0, 0, 0) if lum > 140 else (255, 255, 255)
 
 
-def face_caption(pred: FacePrediction, threshold: float = 0.0, show_id: bool = False) -> str:
+def face_caption(pred: FacePrediction, threshold: float = 0.0, show_id: bool = False,
+                 number: int | None = None) -> str:
+    """"label NN%", after the face's number ("2: happy 80%") or its track id ("#3 happy 80%")."""
     label = UNCERTAIN_LABEL if pred.is_uncertain(threshold) else pred.label
-    head = f"#{pred.track_id} " if show_id and pred.track_id is not None else ""
+    if number is not None:
+        head = f"{number}: "
+    else:
+        head = f"#{pred.track_id} " if show_id and pred.track_id is not None else ""
     return f"{head}{label} {pred.confidence * 100:.0f}%"
 
 
@@ -63,20 +69,23 @@ def _bars(img: np.ndarray, pred: FacePrediction, x: int, y: int, width: int, sca
 
 
 def annotate_frame(rgb: np.ndarray, preds: Sequence[FacePrediction], threshold: float = 0.0,
-                   show_bars: bool = False, show_ids: bool = False, copy: bool = True) -> np.ndarray:
-    """RGB frame with every prediction drawn on it (a copy unless ``copy=False``)."""
+                   show_bars: bool = False, show_ids: bool = False, copy: bool = True,
+                   numbered: bool = False) -> np.ndarray:
+    """RGB frame with every prediction drawn on it (a copy unless ``copy=False``); ``numbered``
+    writes each face's number from 1, in the order given, before its label."""
     img = np.ascontiguousarray(rgb).copy() if copy else np.ascontiguousarray(rgb)
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
     scale = _scale_for(img)
     thick = max(2, int(round(scale * 3)))
-    for p in preds:
+    for i, p in enumerate(preds):
         b = p.box
         colour = _UNCERTAIN_RGB if p.is_uncertain(threshold) else color_rgb(p.label)
         corners = (int(b.x), int(b.y)), (int(b.x + b.w) - 1, int(b.y + b.h) - 1)
         cv2.rectangle(img, *corners, _text_colour(colour), thick + 2)  # a 1-px contrasting edge on each side
         cv2.rectangle(img, *corners, colour, thick)
-        _label(img, face_caption(p, threshold, show_ids), int(b.x), int(b.y), colour, scale)
+        _label(img, face_caption(p, threshold, show_ids, i + 1 if numbered else None), int(b.x), int(b.y),
+               colour, scale)
         if show_bars:
             _bars(img, p, int(b.x), int(b.y + b.h), max(int(b.w), 90), scale)
     return img

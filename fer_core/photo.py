@@ -4,6 +4,9 @@ annotated PNG exports. Nothing is written to disk.
 The result is what the analysis found, nothing more: the "uncertain" threshold is a display
 choice, so every view that depends on it takes it as an argument and a cached result never
 changes when the user moves the slider.
+
+Faces are ordered left to right (then top to bottom) and numbered from 1 everywhere a person sees
+them: the numbers drawn on the boxes, the page's "Face N" list and the JSON/CSV ``face`` column.
 """
 
 from __future__ import annotations
@@ -42,9 +45,21 @@ class PhotoResult:
         """Faces found but not analysed (beyond the per-photo limit): pages must say so."""
         return max(0, (self.n_found or 0) - self.n_faces)
 
+    @property
+    def main_face(self) -> int:
+        """Index of the face to show first (Explain opens on it): of the faces at least half as
+        large as the largest, the one the detector is surest of (then the most confident emotion).
+        The leftmost face need not be the person the photo is of; a false box on a neck or a hand
+        is small and scored low."""
+        if not self.faces:
+            raise ValueError("This photo has no face.")
+        largest = max(f.box.area for f in self.faces)
+        big = [i for i, f in enumerate(self.faces) if f.box.area >= 0.5 * largest]
+        return max(big, key=lambda i: (self.faces[i].box.score, self.faces[i].confidence))
+
     def annotated(self, threshold: float = 0.0, show_bars: bool = False) -> np.ndarray:
-        """A copy of the image with every face drawn; "uncertain" below ``threshold``."""
-        return annotate_frame(self.image, self.faces, threshold=threshold, show_bars=show_bars)
+        """A copy of the image with every face drawn and numbered; "uncertain" below ``threshold``."""
+        return annotate_frame(self.image, self.faces, threshold=threshold, show_bars=show_bars, numbered=True)
 
     def annotated_png(self, threshold: float = 0.0, show_bars: bool = False) -> bytes:
         return encode_png(self.annotated(threshold, show_bars))
@@ -54,7 +69,7 @@ class PhotoResult:
         faces = []
         for i, f in enumerate(self.faces):
             d = f.to_dict()
-            d["face"] = i
+            d["face"] = i + 1  # the number drawn on its box
             d["uncertain"] = f.is_uncertain(threshold)
             faces.append(d)
         return {"width": int(w), "height": int(h), "n_faces": self.n_faces, "n_found": self.n_faces + self.n_dropped,
@@ -71,16 +86,18 @@ class PhotoResult:
         wr.writerow(cols)
         for i, f in enumerate(self.faces):
             b = f.box
-            wr.writerow([i, b.x, b.y, b.w, b.h, f.label, round(f.confidence, 5),
+            wr.writerow([i + 1, b.x, b.y, b.w, b.h, f.label, round(f.confidence, 5),
                          f.is_uncertain(threshold), f.whole_image,
                          *[round(float(p), 5) for p in f.probs]])
         return buf.getvalue()
 
 
 def analyze_image(rgb: np.ndarray, analyzer) -> PhotoResult:
-    """Analyse an already decoded RGB image."""
+    """Analyse an already decoded RGB image; faces left to right (then top to bottom), whatever
+    order the detector gave."""
     img = np.ascontiguousarray(rgb, dtype=np.uint8)
     faces, n_found = analyzer.analyze_counted(img)
+    faces = sorted(faces, key=lambda f: (f.box.x, f.box.y))
     return PhotoResult(img, faces, tuple(analyzer.classifier.classes), n_found)
 
 

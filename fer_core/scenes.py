@@ -137,6 +137,62 @@ def detected_scene(detector, n_faces: int, width: int = 640, height: int = 480, 
     raise RuntimeError(f"Could not build a {width}x{height} frame where {detector.name} finds {n_faces} faces.")
 
 
+HAND_POSES: tuple[str, ...] = ("under_chin", "chest", "waving")
+
+
+def _hand(img: np.ndarray, cx: int, cy: int, size: int, skin: tuple[int, int, int], angle: float) -> None:
+    """A palm with four fingers and a thumb, roughly ``size`` pixels tall, turned by ``angle`` degrees."""
+    palm = (max(2, int(size * 0.3)), max(2, int(size * 0.28)))
+    cv2.ellipse(img, (cx, cy), palm, angle, 0, 360, skin, -1)
+    t = np.radians(angle - 90)
+    for i, off in enumerate((-0.21, -0.07, 0.07, 0.21)):
+        bx = cx + int(off * size * np.cos(np.radians(angle)))
+        by = cy + int(off * size * np.sin(np.radians(angle)))
+        length = size * (0.42 if i in (1, 2) else 0.35)
+        tip = (int(bx + length * np.cos(t)), int(by + length * np.sin(t)))
+        cv2.line(img, (bx, by), tip, skin, max(2, int(size * 0.11)))
+        cv2.line(img, (bx, by), tip, tuple(max(0, c - 45) for c in skin), 1)  # the crease between fingers
+    thumb = (int(cx + size * 0.38 * np.cos(np.radians(angle + 20))), int(cy + size * 0.38 * np.sin(np.radians(angle + 20))))
+    cv2.line(img, (cx, cy), thumb, skin, max(2, int(size * 0.12)))
+
+
+def person_scene(face: np.ndarray, width: int = 640, height: int = 480, face_size: int = 150,
+                 pose: str = "under_chin", seed: int = 0) -> tuple[np.ndarray, FaceBox]:
+    """A person: ``face`` pasted as the head over a drawn neck, shoulders and shirt, with both
+    hands under the chin, on the chest or raised beside the face (``pose``, see HAND_POSES).
+
+    The hands, neck and collar are the skin-coloured shapes under a face on which detectors
+    drew false boxes in real photos; the face is the only face, at the returned box."""
+    if pose not in HAND_POSES:
+        raise ValueError(f"Unknown pose {pose!r}; expected one of {HAND_POSES}.")
+    rng = np.random.default_rng(seed)
+    img = background(width, height, seed)
+    f = cv2.resize(face, (face_size, face_size), interpolation=cv2.INTER_CUBIC)
+    skin = tuple(int(c) for c in np.median(f[face_size // 3: 2 * face_size // 3, face_size // 3: 2 * face_size // 3]
+                                           .reshape(-1, 3), axis=0))
+    shirt = tuple(int(c) for c in rng.integers(30, 200, 3))
+    x = (width - face_size) // 2 + int(rng.integers(-width // 8, width // 8 + 1))
+    y = max(0, int(height * 0.12) + int(rng.integers(-10, 11)))
+    cx, chin = x + face_size // 2, y + face_size
+    cv2.rectangle(img, (cx - int(face_size * 0.22), chin - 10), (cx + int(face_size * 0.22), chin + int(face_size * 0.35)),
+                  skin, -1)  # neck
+    shoulders = chin + int(face_size * 0.3)
+    cv2.ellipse(img, (cx, height + face_size), (int(face_size * 1.4), height + face_size - shoulders), 0, 180, 360, shirt, -1)
+    cv2.ellipse(img, (cx, shoulders), (int(face_size * 0.28), int(face_size * 0.18)), 0, 0, 180, skin, -1)  # collar opening
+    img[y:y + face_size, x:x + face_size] = f
+    hand = int(face_size * 0.75)
+    if pose == "under_chin":
+        spots = [(cx - int(face_size * 0.25), chin + hand // 4, 15.0), (cx + int(face_size * 0.25), chin + hand // 4, -15.0)]
+    elif pose == "chest":
+        spots = [(cx - int(face_size * 0.3), chin + int(face_size * 0.9), 70.0),
+                 (cx + int(face_size * 0.3), chin + int(face_size * 0.9), -70.0)]
+    else:
+        spots = [(x - hand // 2, y + face_size // 2, -10.0), (x + face_size + hand // 2, y + face_size // 2, 10.0)]
+    for hx, hy, angle in spots:
+        _hand(img, hx, hy, hand, skin, angle + float(rng.uniform(-10, 10)))
+    return cv2.GaussianBlur(img, (3, 3), 0), FaceBox(x, y, face_size, face_size)
+
+
 # ------------------------------------------------------------ drawn scenes
 EXPRESSIONS: tuple[str, ...] = ("happy", "surprise", "sad", "neutral")
 

@@ -3,6 +3,8 @@
 Grad-CAM needs gradients, so this page uses the Keras model and TensorFlow (imported through
 fer_core.tf_import, after pylibsrtp, so the live page keeps working in the same server).
 Heatmaps are cached per face and class in this session; changing colormap or opacity is instant.
+Faces are numbered left to right, as on the Photo page; the page opens on the photo's main face
+(the largest, most confidently detected one: ``PhotoResult.main_face``), not on face 1.
 """
 
 from __future__ import annotations
@@ -75,7 +77,9 @@ def _face_name(i: int) -> str:
 
 c1, c2, c3, c4 = st.columns(4)
 # Keyed on the photo: a new photo gets a new picker, never the previous photo's face labels.
-face_i = c1.selectbox("Face", range(len(result.faces)), format_func=_face_name, key=f"explain_face_{key}")
+face_i = c1.selectbox("Face", range(len(result.faces)), index=result.main_face, format_func=_face_name,
+                      key=f"explain_face_{key}", help="Faces are numbered left to right; the largest, most "
+                                                      "clearly detected face is chosen first.")
 pred = result.faces[face_i]
 target = c2.selectbox("Explain the emotion", CLASSES, index=CLASSES.index(pred.label),
                       key=f"explain_target_{key}_{face_i}",

@@ -3,7 +3,8 @@
 An upload's file count and total pixels are budgeted from the headers before anything is decoded
 (fer_core.photo_upload). Results are kept in this browser session only (keyed by file content,
 bounded by count and pixels) so that clicking a button does not re-analyse; nothing is written to
-disk. File names are shown as plain text.
+disk. File names are shown as plain text. Faces are numbered left to right (then top to bottom);
+each box carries its number, as do the list beside it and the JSON/CSV downloads.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ for n, item in enumerate(inputs):
                 "whole image was classified as one face.")
     left, right = st.columns([3, 2])
     with left:
-        st.image(preview(annotated), caption=f"{name}: {len(result.faces)} face(s)", width="stretch")
+        st.image(preview(annotated), caption=f"{name}: {len(result.faces)} face(s), numbered left to right",
+                 width="stretch")
         stem = PurePath(item.name).stem or "photo"
         d1, d2, d3 = st.columns(3)
         d1.download_button("Annotated PNG", encode_png(annotated), f"{stem}_annotated.png", "image/png",

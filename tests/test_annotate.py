@@ -38,6 +38,16 @@ def test_uncertain_faces_are_grey_and_say_so():
     assert face_caption(pred, 0.5).startswith("uncertain")
     assert face_caption(pred, 0.2) == "angry 30%"
     assert face_caption(_pred("happy", 0.8, track_id=3), show_id=True) == "#3 happy 80%"
+    assert face_caption(_pred("happy", 0.8, track_id=3), show_id=True, number=2) == "2: happy 80%"
+
+
+def test_numbered_boxes_carry_their_face_number():
+    """Photos number their faces: each box's label starts with its number, so box and list match."""
+    preds = [_pred("sad", 0.9), _pred("sad", 0.9, FaceBox(300, 80, 120, 120))]
+    plain, numbered = annotate_frame(_blank(), preds), annotate_frame(_blank(), preds, numbered=True)
+    strip = (slice(40, 80), slice(100, 420))
+    assert (plain[strip] != numbered[strip]).any()  # the labels differ ("1: sad 90%" vs "sad 90%")
+    np.testing.assert_array_equal(plain[120:, :], numbered[120:, :])  # boxes themselves unchanged
 
 
 def test_probability_bars_are_drawn_below_the_box():

@@ -15,7 +15,8 @@ import pytest
 from fer_core.blazeface import MODELS, BlazeFace, ssd_anchors, weighted_nms
 from fer_core.faces import DEFAULT_MARGIN, BlazeFaceDetector, crop_face, expand_box, make_detector
 from fer_core.results import FaceBox
-from fer_core.scenes import background, drawn_face, load_fer_faces, paste_faces
+from fer_core.scenes import (HAND_POSES, background, drawn_face, load_fer_faces, paste_faces, person_scene,
+                             shared_data_dir)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -121,6 +122,97 @@ def test_no_face_and_extreme_shapes(photo):
     assert photo.detect(background(640, 480, seed=3)) == []
     for shape in [(1, 1, 3), (3, 5000, 3), (5000, 3, 3), (2, 2)]:
         assert photo.detect(np.full(shape, 128, np.uint8)) == []
+
+
+def test_close_ups_are_found_on_a_zoomed_out_canvas(photo):
+    """A face filling the frame, forehead and chin cut off (selfies, headshots): BlazeFace misses
+    faces larger than its window, so the photo settings search the image again zoomed out."""
+    close_up = np.ascontiguousarray(drawn_face(480, smile=0.6)[144:408, 72:408])
+    assert make_detector("blazeface", "photo", zoom_out=0).detect(close_up) == []
+    (b,) = photo.detect(close_up)
+    h, w = close_up.shape[:2]
+    assert b.area > 0.6 * h * w and 0 <= b.x and 0 <= b.y and b.x + b.w <= w and b.y + b.h <= h
+    (rx, ry), (lx, ly) = b.landmarks["right_eye"], b.landmarks["left_eye"]
+    assert abs(rx - 91) < 25 and abs(lx - 245) < 25 and abs(ry - 57) < 25 and abs(ly - 57) < 25
+
+
+@pytest.mark.data
+def test_fer_close_ups_are_found(photo):
+    """FER-2013 crops blown up to 400 px, a fifth of the top, a tenth of the bottom and of each side
+    cut off: measured 29 of 30 found with the zoomed-out search, 13 of 30 without."""
+    found = 0
+    for f in load_fer_faces(30, seed=3):
+        close_up = np.ascontiguousarray(cv2.resize(f, (400, 400), interpolation=cv2.INTER_CUBIC)[80:360, 40:360])
+        got = photo.detect(close_up)
+        assert len(got) <= 1
+        found += len(got) == 1 and got[0].area > 0.4 * close_up.shape[0] * close_up.shape[1]
+    assert found >= 26
+
+
+def _on_the_face(found: list[FaceBox], face: FaceBox) -> list[FaceBox]:
+    """Boxes other than the face's own that overlap the pasted face or hang just under its chin."""
+    zone = FaceBox(face.x, face.y, face.w, int(face.h * 1.15))
+    return [b for b in found if b.iou(face) < 0.3 and b.iou(zone) > 0]
+
+
+@pytest.mark.parametrize("pose", HAND_POSES)
+def test_a_person_with_hands_under_the_face_has_one_face(photo, pose):
+    for i, size in enumerate((120, 170, 220)):
+        frame, face = person_scene(drawn_face(160, smile=0.6), 640, 480, size, pose, seed=i)
+        found = photo.detect(frame)
+        assert len(found) == 1 and found[0].iou(face) > 0.4, (pose, size, found)
+
+
+@pytest.mark.data
+def test_no_false_faces_on_bodies_and_hands_even_at_a_low_threshold():
+    """Real faces on drawn bodies with hands under the chin, on the chest or raised. At a score
+    threshold of 0.4 BlazeFace draws boxes on the hair and on hands over and under the chin
+    (measured: 3 in these 24 scenes before parts of faces were dropped); none may be left, nor at
+    the photo threshold."""
+    low = make_detector("blazeface", "photo", min_score=0.4).detector
+    photo = make_detector("blazeface", "photo").detector
+    found, parts = 0, []
+    for i, f in enumerate(load_fer_faces(24, seed=5)):
+        frame, face = person_scene(f, 640, 480, 110 + (i * 37) % 120, HAND_POSES[i % 3], seed=i)
+        got = photo.detect(frame)
+        found += any(b.iou(face) > 0.3 for b in got)
+        parts += _on_the_face(got, face) + _on_the_face(low.detect(frame), face)
+    assert parts == []
+    assert found >= 22
+
+
+@pytest.mark.data
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_real_photos_have_one_face_each(photo):
+    """realphotos_dev: 600 real photos, one person each, many of them close-ups. Measured: 0 photos
+    without a face and 0 with a second one (before the zoomed-out search and the parts rule: 47
+    without a face, 6 boxed on an eye instead of the face)."""
+    from fer_core.imageio import decode_image
+
+    root = shared_data_dir() / "realphotos_dev"
+    if not root.is_dir():
+        pytest.skip(f"realphotos_dev not found at {root}")
+    photos = sorted(p for p in root.glob("*/*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    counts = []
+    for path in photos:
+        img = decode_image(path.read_bytes())
+        boxes = photo.detect(img)
+        counts.append(len(boxes))
+        h, w = img.shape[:2]
+        assert all(b.area > 0.15 * h * w for b in boxes), path.name  # the face, not an eye
+    assert len(photos) == 600
+    assert sum(c == 0 for c in counts) <= 6 and sum(c > 1 for c in counts) == 0
+
+
+def test_the_sample_photo_and_its_mirror_image_have_one_face_per_person(photo):
+    """Mirrored, the sample photo got a false face on the astronaut's helmet (0.66, from a turned pass)."""
+    from fer_core.samples import SAMPLE_FACES, sample_photo
+
+    img = sample_photo()
+    for frame in (img, np.ascontiguousarray(img[:, ::-1])):
+        found = photo.detect(frame)
+        assert len(found) == SAMPLE_FACES and all(b.score > 0.9 for b in found)
 
 
 def test_live_settings_trade_small_faces_for_speed():

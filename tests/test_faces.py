@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from fer_core.faces import (DEFAULT_DETECTOR, DETECTORS, PURPOSES, SETTINGS, TF_FREE_DETECTORS, HaarDetector,
-                            clip_box, crop_face, expand_box, make_detector)
+                            clip_box, crop_face, drop_face_parts, expand_box, keypoints_make_a_face, make_detector,
+                            part_of_face)
 from fer_core.results import FaceBox
 from fer_core.scenes import background, drawn_face, load_fer_faces, paste_faces
 
@@ -102,6 +103,42 @@ def test_clip_box():
     assert clip_box(FaceBox(-10, -5, 30, 30), 100, 100) == FaceBox(0, 0, 20, 25)
     assert clip_box(FaceBox(90, 90, 30, 30), 100, 100) == FaceBox(90, 90, 10, 10)
     assert clip_box(FaceBox(200, 200, 30, 30), 100, 100) is None
+
+
+def test_parts_of_a_larger_face_are_not_faces():
+    """Real photos got boxes on an eye, on hands held over the face and just under the chin."""
+    face = FaceBox(200, 100, 200, 200, 0.9)
+    eye = FaceBox(240, 150, 50, 50, 0.95)  # inside, and scored higher than the face
+    hands = FaceBox(260, 250, 100, 100, 0.7)  # its top half over the face's chin
+    under_chin = FaceBox(250, 290, 90, 90, 0.7)  # touching the chin from below, no real overlap
+    hair = FaceBox(230, 65, 40, 40, 0.5)  # an eighth of it on the forehead
+    neighbour = FaceBox(395, 120, 180, 180, 0.8)  # the next person, cheek to cheek
+    child = FaceBox(240, 330, 120, 120, 0.95)  # below the face, detected more surely: a face
+    assert all(part_of_face(b, face) for b in (eye, hands, under_chin, hair))
+    assert not part_of_face(neighbour, face) and not part_of_face(child, face)
+    assert not part_of_face(face, eye)  # only the smaller box can be a part
+    assert drop_face_parts([eye, hands, face, under_chin, hair, neighbour, child]) == [face, child, neighbour]
+
+
+def test_a_box_holding_two_faces_is_a_group_not_a_face():
+    a, b = FaceBox(100, 100, 80, 80, 0.9), FaceBox(220, 110, 80, 80, 0.9)
+    group = FaceBox(60, 60, 300, 300, 0.7)
+    assert drop_face_parts([group, b, a]) == [a, b]  # and left to right
+
+
+def _keypoints(box=(100, 100, 300, 300), eyes=((160, 160), (240, 160)), nose=(200, 200), mouth=(200, 240)):
+    """BlazeFace's 16 values: box x0, y0, x1, y1, then right eye, left eye, nose, mouth and the ears."""
+    ears = ((110, 170), (290, 170))
+    return np.array([*box, *eyes[0], *eyes[1], *nose, *mouth, *ears[0], *ears[1]], np.float32)
+
+
+def test_keypoints_that_do_not_make_a_face():
+    assert keypoints_make_a_face(_keypoints())
+    assert keypoints_make_a_face(_keypoints(eyes=((160, 170), (240, 150))))  # a rolled face is a face
+    assert not keypoints_make_a_face(_keypoints(nose=(200, 130)))  # nose above the eyes
+    assert not keypoints_make_a_face(_keypoints(mouth=(200, 180)))  # mouth above the nose
+    assert not keypoints_make_a_face(_keypoints(eyes=((195, 160), (205, 160))))  # eyes 5% of the box apart
+    assert not keypoints_make_a_face(_keypoints(eyes=((90, 160), (170, 160))))  # an eye outside the box
 
 
 def test_crop_margin_and_edges():

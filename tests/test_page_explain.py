@@ -73,7 +73,8 @@ def test_changing_target_colormap_and_face_updates_the_heatmap(open_page):
 
 
 def test_a_new_photo_gets_a_new_face_picker(open_page):
-    """The picker is keyed on the photo: the browser never keeps the previous photo's 'Face 1: ...' label."""
+    """The picker is keyed on the photo: the browser never keeps the previous photo's 'Face 1: ...' label;
+    it opens on the photo's main face (the largest, surest), not on the leftmost."""
     from fer_core.samples import sample_photo_png
 
     at = with_sample(open_page("pages/explain.py"))
@@ -85,10 +86,11 @@ def test_a_new_photo_gets_a_new_face_picker(open_page):
         ("mirrored.png", cv2.imencode(".png", np.ascontiguousarray(other))[1].tobytes(), "image/png")).run()
     assert_clean(at)
     picker = face_box(at)
-    assert picker.key != first_key and picker.value == 0
+    # Mirrored, the small face is face 1 (left); Explain opens on the large one, face 2.
+    assert picker.key != first_key and picker.value == 1
     assert list(picker.options) != first_options  # the mirrored photo's own faces and predictions
-    badge = next(m.value for m in at.markdown if m.value.startswith("**Prediction for face 1:**"))
-    assert picker.options[0].split(": ", 1)[1].split(" (")[0] in badge  # picker and prediction agree
+    badge = next(m.value for m in at.markdown if m.value.startswith("**Prediction for face 2:**"))
+    assert picker.options[1].split(": ", 1)[1].split(" (")[0] in badge  # picker and prediction agree
     assert any(c.value.startswith("Valence: mostly ") for c in at.caption)
 
 

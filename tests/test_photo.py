@@ -17,6 +17,7 @@ from fer_core.faces import HaarDetector
 from fer_core.imageio import ImageDecodeError, decode_image
 from fer_core.labels import CLASSES
 from fer_core.photo import analyze_image, analyze_photo, dropped_faces_notice
+from fer_core.results import FaceBox
 from fer_core.scenes import drawn_face, paste_faces
 from factories import CrowdDetector
 
@@ -47,8 +48,11 @@ def test_photo_with_two_faces(analyzer):
         assert f["label"] == p.label and f["uncertain"] == p.is_uncertain(0.3)
         assert abs(sum(f["probs"].values()) - 1) < 1e-3
 
+    assert [f["face"] for f in d["faces"]] == [1, 2]  # numbered from 1, as on the boxes and the page
+
     rows = list(csv.DictReader(io.StringIO(res.to_csv(0.3))))
     assert len(rows) == 2 and list(rows[0])[-len(CLASSES):] == list(CLASSES)
+    assert [r["face"] for r in rows] == ["1", "2"]
     assert {int(r["x"]) for r in rows} == {p.box.x for p in res.faces}
 
     assert [r["uncertain"] for r in rows] == [str(p.is_uncertain(0.3)) for p in res.faces]
@@ -56,6 +60,33 @@ def test_photo_with_two_faces(analyzer):
     png = res.annotated_png(0.3)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     np.testing.assert_array_equal(decode_image(png), annotated)
+
+
+class _Boxes:
+    """A detector that returns the given boxes, in the given order."""
+
+    name, needs_tensorflow = "fixed", False
+
+    def __init__(self, boxes):
+        self.boxes = boxes
+
+    def detect(self, rgb):
+        return list(self.boxes)
+
+
+def test_faces_are_ordered_left_to_right_and_the_main_face_is_large_and_sure(analyzer):
+    """A false box on a neck was 'Face 1' and Explain opened on it."""
+    neck = FaceBox(40, 300, 90, 90, 0.7)
+    big_unsure = FaceBox(380, 60, 200, 200, 0.75)
+    big_sure = FaceBox(150, 80, 180, 180, 0.93)
+    res = analyze_image(np.full((480, 640, 3), 120, np.uint8),
+                        FaceAnalyzer(analyzer.classifier, _Boxes([big_unsure, neck, big_sure])))
+    assert [f.box for f in res.faces] == [neck, big_sure, big_unsure]
+    assert res.main_face == 1  # not the leftmost, not the largest: the surest of the large ones
+    only = analyze_image(np.full((480, 640, 3), 120, np.uint8), FaceAnalyzer(analyzer.classifier, _Boxes([neck])))
+    assert only.main_face == 0
+    with pytest.raises(ValueError, match="no face"):
+        analyze_image(np.full((300, 400, 3), 128, np.uint8), analyzer).main_face
 
 
 def test_threshold_is_passed_where_it_is_used_and_never_stored(analyzer):

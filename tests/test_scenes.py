@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core.scenes import DEMO_FACES, EXPRESSIONS, DrawnFace, draw_scene, write_test_clip
+from fer_core.scenes import (DEMO_FACES, EXPRESSIONS, HAND_POSES, DrawnFace, draw_scene, drawn_face, person_scene,
+                             write_test_clip)
 
 
 def _haar_faces(rgb: np.ndarray) -> np.ndarray:
@@ -49,3 +50,17 @@ def test_clip_holds_the_frames(tmp_path):
         assert (stream.width, stream.height) == (160, 120)  # even sides, as H.264 wants
     assert len(decoded) == len(frames)
     assert np.abs(decoded[0].astype(int) - frames[0][:120, :160].astype(int)).mean() < 8
+
+
+@pytest.mark.parametrize("pose", HAND_POSES)
+def test_person_scene_puts_the_face_on_a_body_with_hands(pose: str) -> None:
+    face = drawn_face(120, smile=0.5)
+    img, box = person_scene(face, 640, 480, 150, pose, seed=2)
+    assert img.shape == (480, 640, 3) and img.dtype == np.uint8
+    crop = img[box.y:box.y + box.h, box.x:box.x + box.w].astype(int)
+    pasted = cv2.resize(face, (150, 150), interpolation=cv2.INTER_CUBIC).astype(int)
+    assert np.abs(crop - pasted)[20:-20, 20:-20].mean() < 12  # the face, lightly blurred (hands may cover the chin)
+    below = img[box.y + box.h + 60:, box.x:box.x + box.w]
+    assert np.abs(below.astype(int) - img[-5:, :5].mean(axis=(0, 1))).mean() > 5  # a body under it, not backdrop
+    with pytest.raises(ValueError, match="Unknown pose"):
+        person_scene(face, pose="handstand")
