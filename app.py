@@ -12,7 +12,7 @@ icon makes the browser fetch the favicon from fonts.gstatic.com (a third party).
 import streamlit_webrtc  # noqa: F401  (import order: must precede any TensorFlow import)
 import streamlit as st
 
-from pages._common import APP_TITLE, require_access, show_disclaimer
+from pages._common import APP_TITLE, guard_page, routed, show_disclaimer
 
 st.set_page_config(page_title=APP_TITLE, page_icon="🙂", layout="wide")
 
@@ -28,5 +28,6 @@ PAGES = [
 
 page = st.navigation(PAGES)
 show_disclaimer()
-require_access()  # off unless FER_ACCESS_TOKEN or secrets.toml sets a token (README: exposing the app)
-page.run()
+with routed():  # the page's own guard_page then knows it came through here
+    guard_page()  # the token prompt before any page's sidebar (off unless a token is set: README)
+    page.run()

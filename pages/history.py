@@ -8,7 +8,9 @@ import streamlit as st
 from fer_core.charts import shares_figure
 from fer_core.records import records_to_csv
 from fer_core.storage import SessionNotFoundError, StorageError
-from pages._common import load_store, plain, show_error
+from pages._common import guard_page, load_store, plain, show_error
+
+guard_page()  # first: the router and the token, however the page was entered
 
 st.title("History")
 st.caption("Saved sessions hold emotion scores per face and frame (time, box, label, probabilities), never images.")
