@@ -107,10 +107,10 @@ def _xsrf(url: str) -> str:
         for header in resp.headers.get_all("Set-Cookie") or []:
             if header.startswith("_streamlit_xsrf="):
                 return header.split(";", 1)[0].split("=", 1)[1]
-    raise AssertionError("no XSRF cookie")
+    return "no-xsrf-cookie-was-set"  # the gate answers before Streamlit's XSRF check either way
 
 
-def _put(url: str, session_id: str, xsrf: str, size: int) -> int:
+def _put(url: str, session_id: str, xsrf: str, size: int) -> tuple[int, str]:
     boundary = "fer29boundary"
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.mp4\"\r\n"
             f"Content-Type: video/mp4\r\n\r\n").encode() + b"\0" * size + f"\r\n--{boundary}--\r\n".encode()
@@ -119,9 +119,9 @@ def _put(url: str, session_id: str, xsrf: str, size: int) -> int:
         "Cookie": f"_streamlit_xsrf={xsrf}"})
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status
+            return resp.status, resp.read().decode(errors="replace")
     except urllib.error.HTTPError as exc:
-        return exc.code
+        return exc.code, exc.read().decode(errors="replace")
 
 
 @pytest.mark.slow
@@ -130,7 +130,8 @@ def test_no_upload_before_the_token_and_no_metrics(locked_server):
     url, port, log = locked_server
     session_id, elements = asyncio.run(visit(port, "video"))
     assert session_id and _prompted(elements)
-    assert _put(url, session_id, _xsrf(url), 1_000_000) == 403  # main: 204, the file held in memory
+    status, text = _put(url, session_id, _xsrf(url), 1_000_000)
+    assert status == 403 and "access token was not given" in text, (status, text)  # main: 204, file held
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(f"{url}/_stcore/metrics", timeout=10)
     assert err.value.code == 404
