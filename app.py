@@ -17,7 +17,7 @@ from pathlib import Path
 import streamlit_webrtc  # noqa: F401  (import order: must precede any TensorFlow import)
 import streamlit as st
 
-from pages._common import APP_TITLE, require_access, show_disclaimer
+from pages._common import APP_TITLE, guard_page, routed, show_disclaimer
 
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 st.set_page_config(page_title=APP_TITLE, page_icon=str(FAVICON), layout="wide")
@@ -34,5 +34,6 @@ PAGES = [
 
 page = st.navigation(PAGES)
 show_disclaimer()
-require_access()  # off unless FER_ACCESS_TOKEN or secrets.toml sets a token (README: exposing the app)
-page.run()
+with routed():  # the page's own guard_page then knows it came through here
+    guard_page()  # the token prompt before any page's sidebar (off unless a token is set: README)
+    page.run()

@@ -29,6 +29,8 @@ class Limits:
     video_side: int = 4096  # long side of every decoded video frame
     video_frames: int = 36_000  # 10 minutes at 60 fps
     video_decode_work: int = 37_324_800_000  # decoded pixels x frames: 10 minutes of 1080p at 30 fps
+    upload_session_mb: int = 250  # upload bytes one browser session holds (stored and arriving) at once
+    upload_server_mb: int = 500  # the same for every session together (RSS is about this plus ~0.5 GB)
 
     def video(self):
         """The same limits as the video engine takes them."""
@@ -49,6 +51,8 @@ ENV_VARS: dict[str, str] = {
     "video_side": "FER_MAX_VIDEO_SIDE",
     "video_frames": "FER_MAX_VIDEO_FRAMES",
     "video_decode_work": "FER_MAX_VIDEO_DECODE_WORK",
+    "upload_session_mb": "FER_MAX_UPLOAD_SESSION_MB",
+    "upload_server_mb": "FER_MAX_UPLOAD_SERVER_MB",
 }
 
 

@@ -3,7 +3,8 @@
 An embedded SQLite file by default; ``FER_DB_URL`` (any SQLAlchemy URL, e.g.
 ``postgresql+psycopg://...``) points several app instances at one server database. A database
 another process holds locked fails within ``FER_DB_BUSY_TIMEOUT_S`` seconds (default 3), so a
-page waits seconds, not half a minute, before it says so.
+page waits seconds, not half a minute, before it says so; on PostgreSQL the same figure bounds the
+connection, every lock wait and every statement (``_server_timeouts``).
 """
 
 from __future__ import annotations
@@ -175,8 +176,8 @@ class SessionStore:
             kw.update(poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
         else:  # a server: pooled connections die when it restarts, so test each before use
             kw["pool_pre_ping"] = True
-            if sa_url.get_backend_name() == "postgresql":  # an unreachable host fails in seconds, not minutes
-                kw["connect_args"] = {"connect_timeout": 10}
+            if sa_url.get_backend_name() == "postgresql":  # an unreachable or locked server fails in seconds
+                kw["connect_args"] = _server_timeouts(busy_timeout_s())
         try:
             self.engine = sa.create_engine(sa_url, **kw)
         except (sa.exc.NoSuchModuleError, ImportError) as exc:
@@ -319,10 +320,27 @@ def _parse_meta(text: str | None, session_id: int) -> dict:
     return meta
 
 
+def _server_timeouts(seconds: float) -> dict:
+    """libpq settings so a PostgreSQL lock or slow statement fails like SQLite's busy timeout does.
+
+    Without them a table another client holds ACCESS EXCLUSIVE blocked History for 88 s with no
+    message (issue 29). lock_timeout turns a lock wait into an error; statement_timeout bounds the
+    rest (twice as long, so a lock wait is reported as one); connect_timeout bounds reaching it.
+    """
+    ms = max(1, round(seconds * 1000))
+    return {"connect_timeout": max(2, math.ceil(seconds)),
+            "options": f"-c lock_timeout={ms} -c statement_timeout={2 * ms}"}
+
+
+_BUSY_TEXTS = ("database is locked", "database is busy", "database table is locked",  # SQLite
+               "lock timeout", "statement timeout")  # PostgreSQL: "canceling statement due to ..."
+
+
 def _is_busy(exc: BaseException) -> bool:
-    """SQLite's "database is locked" / "busy": another connection holds the lock past the timeout."""
+    """Another connection holds the lock past the timeout (SQLite "database is locked", PostgreSQL
+    "canceling statement due to lock timeout"), or a statement ran past its limit."""
     text = str(getattr(exc, "orig", None) or exc).lower()
-    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
+    return any(t in text for t in _BUSY_TEXTS)
 
 
 class _Guard:

@@ -8,6 +8,8 @@ modification times, so a newly shipped model is picked up without restarting the
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from pathlib import Path
 
@@ -17,42 +19,81 @@ from fer_core.model_store import CONFIG_NAME
 from fer_core.plain_text import plain  # noqa: F401  (pages import it from here)
 
 
-def _use_the_router() -> None:
-    """Send a fresh server's first visit through app.py's router.
+_ROUTED = threading.local()  # set while app.py runs a page: the page then came through the router
+
+
+@contextlib.contextmanager
+def routed():
+    """app.py runs the chosen page inside this, so the page knows it came through the router."""
+    _ROUTED.on = True
+    try:
+        yield
+    finally:
+        _ROUTED.on = False
+
+
+def _leave_pages_mode() -> None:
+    """Send a page run that did not come through app.py's router back through it.
 
     Why a patch and not a supported API (Streamlit 1.67, read in its source):
     - Once per server process, when its first session starts, Streamlit sets
       ``PagesManager.uses_pages_directory`` to whether a folder named ``pages/`` sits next to the
       entrypoint (streamlit/runtime/pages_manager.py). Only ``st.navigation`` clears it, and only
-      when app.py has run in some session (docs: calling st.navigation in any session makes the app
-      ignore the pages/ directory across all sessions).
+      when app.py has run in some session.
     - While it is set, the script runner does not run app.py: it lists ``pages/*.py`` and runs the
       page the URL names on its own (``_mpa_v1`` in streamlit/runtime/scriptrunner/script_runner.py).
-      A first visit to /explain would run pages/explain.py without the router: no import order
-      (streamlit_webrtc before TensorFlow), no notice, a menu of file names.
+      Sessions that start together on a new server all do so, before any of them clears the flag:
+      16 of 24 simultaneous first visits ran a page with no token prompt (issue 29).
     - The supported ways out do not fit: Streamlit's guidance is to name the folder something else
-      (app_pages/), but the design names pages/; moving the scripts into a subfolder (st.Page paths
-      or callables Streamlit does not auto-discover) leaves the flag set, since it only asks whether
-      pages/ exists, so a deep link then finds no page and gets Streamlit's "Page not found" dialog
-      before app.py takes over; no config option turns the mode off (client.showSidebarNavigation
-      only hides the menu).
-    So every page imports this module, and the first page that runs in the old mode clears the flag
-    (what st.navigation does) and reruns through app.py: the same page, since page ids come from the
-    URL path. tests/test_app_home.py::test_deep_link_on_a_fresh_server_goes_through_the_router checks
-    it on a real server; with a Streamlit that drops the flag this does nothing.
+      (app_pages/), but the design names pages/; no config option turns the mode off.
+    So every page calls ``guard_page`` first, and a page run that did not come through app.py (in
+    whatever session, however late) clears the flag (what st.navigation does) and reruns: the same
+    page, since page ids come from the URL path. A page that is itself the main script (AppTest,
+    ``streamlit run pages/x.py``) has no router to go to, and just asks for the token.
     """
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+    ctx = get_script_run_ctx()
+    if ctx is None or getattr(_ROUTED, "on", False):
+        return
+    main = Path(ctx.pages_manager.main_script_path).resolve()
+    if main != ROUTER:
+        return
     try:
         from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # a Streamlit without the old mode
-        return
-    if getattr(PagesManager, "uses_pages_directory", False) and get_script_run_ctx() is not None:
+
         PagesManager.uses_pages_directory = False
-        st.rerun()
+    except ImportError:  # a Streamlit without the old mode
+        pass
+    st.rerun()
 
 
-_use_the_router()
+ROUTER = (Path(__file__).resolve().parent.parent / "app.py").resolve()
+
+
+def guard_page() -> None:
+    """The first call of every page: through the router, the server gate in place, the token asked.
+
+    Pages call it themselves rather than rely on app.py, since Streamlit can run a page without
+    app.py (``_leave_pages_mode``); app.py's own ``require_access`` makes the prompt appear before
+    the page's sidebar.
+    """
+    _install_gate()
+    _leave_pages_mode()
+    require_access()
+
+
+def _install_gate() -> None:
+    """The server-side half of access control (pages/_gate.py), installed once per server process."""
+    from fer_core.access import AccessConfigError, configured_token
+    from pages import _gate
+
+    try:
+        _gate.set_closed(configured_token(secrets=app_secrets()) is not None)
+    except AccessConfigError:
+        _gate.set_closed(True)
+    _gate.install()
+
 
 DISCLAIMER = (
     "Emotion estimates from faces are unreliable for individuals and are not for diagnosis, "
@@ -80,19 +121,65 @@ def app_secrets() -> dict | None:
         return None
 
 
-WRONG_TOKEN_DELAY_S = 1.0  # slows guessing down
+WRONG_TOKEN_DELAY_S = 1.0  # slows one session's guessing down; the throttle bounds everyone's
+
+
+@st.cache_resource(show_spinner=False)
+def _throttle():
+    """One record of failed token attempts for the whole server process (every session shares it)."""
+    from fer_core.access import Throttle
+
+    return Throttle()
+
+
+def _client_address() -> str:
+    """The client's address for counting wrong tokens (loopback shows as "local")."""
+    try:
+        address = st.context.ip_address
+    except Exception:
+        return "unknown"
+    return address if isinstance(address, str) and address else "local"
+
+
+def _browser_secret() -> str | None:
+    """The HttpOnly cookie the server gate gave this browser (pages/_gate.py).
+
+    None when a real browser connection has none (the first visits of a fresh server, before the gate
+    was installed: a reload gets one). AppTest has no browser at all, so there every run counts as
+    one browser.
+    """
+    from fer_core.access import BROWSER_COOKIE
+
+    try:
+        cookie = st.context.cookies.get(BROWSER_COOKIE)
+        has_client = bool(st.context.headers.get("host"))
+    except Exception:
+        cookie, has_client = None, False
+    if isinstance(cookie, str) and cookie:
+        return cookie
+    return None if has_client is True else "no browser (AppTest)"
+
+
+def _session_id() -> str | None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
 
 
 def has_access() -> bool:
-    """Whether this browser session may see the app: no token configured, or it gave the right one.
-    A token setting that cannot be used (e.g. too short) lets nobody in."""
-    from fer_core.access import AccessConfigError, configured_token, fingerprint
+    """Whether this browser session may see the app: no token configured, or it gave the right one
+    from the browser it is connected from now. A token setting that cannot be used lets nobody in."""
+    from fer_core.access import AccessConfigError, browser_binding, configured_token
 
     try:
         token = configured_token(secrets=app_secrets())
     except AccessConfigError:
         return False
-    return token is None or st.session_state.get("_access") == fingerprint(token)
+    if token is None:
+        return True
+    binding = browser_binding(token, _browser_secret())
+    return binding is not None and st.session_state.get("_access") == binding
 
 
 def access_token_set() -> bool:
@@ -109,29 +196,49 @@ def access_token_set() -> bool:
 def require_access() -> None:
     """Stop the page behind a token prompt until this browser session gives the shared token.
 
-    app.py calls it before running any page, and load_store checks has_access again, so sessions
-    are never shown, exported or deleted without it. Off (returns at once) when no token is set.
+    Every page calls it (guard_page), and load_store checks has_access again, so sessions are never
+    shown, exported or deleted without it. Off (returns at once) when no token is set. Wrong tokens
+    are counted per client address and for the server (fer_core.access.Throttle) and logged.
     """
-    from fer_core.access import AccessConfigError, configured_token, fingerprint, token_matches
+    from fer_core.access import AccessConfigError, browser_binding, configured_token, token_matches
+    from pages import _gate
 
     try:
         token = configured_token(secrets=app_secrets())
     except AccessConfigError as exc:
         show_error(f"The access token setting cannot be used, so the app stays closed: {exc}")
         st.stop()
-    if token is None or st.session_state.get("_access") == fingerprint(token):
+    if token is None:
+        return
+    if has_access():
+        _gate.grant(_session_id() or "", _browser_secret())  # again after a reconnect dropped it
         return
     st.title(APP_TITLE)
+    secret = _browser_secret()
+    if secret is None:
+        st.warning("This server has just started: reload the page (F5) to enter the access token.")
+        st.stop()
     st.write("This dashboard is shared with an access token. Enter the token you were given.")
     with st.form("access_form"):
         given = st.text_input("Access token", type="password", key="_access_given")
         submitted = st.form_submit_button("Open the dashboard")
     if submitted:
+        address, throttle = _client_address(), _throttle()
+        wait = throttle.wait_s(address)
+        if wait > 0:
+            show_error(f"Too many wrong access tokens: try again in {wait:.0f} seconds.")
+            st.stop()
         if token_matches(given, token):
-            st.session_state["_access"] = fingerprint(token)
+            throttle.succeeded(address)
+            st.session_state["_access"] = browser_binding(token, secret)
+            sid = _session_id()
+            if sid:
+                _gate.grant(sid, secret)
             st.rerun()
         time.sleep(WRONG_TOKEN_DELAY_S)
-        show_error("That access token is not right.")
+        wait = throttle.failed(address)
+        show_error("That access token is not right." + (f" Wait {wait:.0f} seconds before the next try."
+                                                        if wait > 0 else ""))
     st.stop()
 
 

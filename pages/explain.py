@@ -22,7 +22,9 @@ from pages._analysis import (
     detector_select, digest, emotion_badge, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
     threshold_slider, upload_limits,
 )
-from pages._common import plain, show_error
+from pages._common import guard_page, plain, show_error
+
+guard_page()  # first: the router and the token, however the page was entered
 
 st.title("Explain (Grad-CAM)")
 st.write("Grad-CAM highlights the parts of a face that pushed the model towards an emotion. Pick a "

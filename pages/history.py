@@ -9,7 +9,9 @@ from fer_core.charts import compare_timelines_figure, shares_figure
 from fer_core.records import records_to_csv
 from fer_core.storage import SessionNotFoundError, StorageError
 from fer_core.timeline import Timeline
-from pages._common import access_token_set, load_store, plain, show_error
+from pages._common import access_token_set, guard_page, load_store, plain, show_error
+
+guard_page()  # first: the router and the token, however the page was entered
 
 st.title("History")
 st.caption("Saved sessions hold emotion scores per face and frame (time, box, label, probabilities), never images.")

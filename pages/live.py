@@ -22,7 +22,9 @@ from fer_core.timeline import Timeline
 from fer_core.tracker import SMOOTHING_METHODS
 from fer_core.valence import RULE as VALENCE_RULE, describe as describe_valence
 from pages._analysis import detector_select, emotion_badge, threshold_slider
-from pages._common import app_secrets, load_classifier, load_store, show_error
+from pages._common import app_secrets, guard_page, load_classifier, load_store, show_error
+
+guard_page()  # first: the router and the token, however the page was entered
 
 CHART_WINDOW_S = 120.0
 SMOOTHING_LABELS = {"ema": "Moving average (EMA)", "window": "Sliding window", "none": "Off"}

@@ -13,7 +13,9 @@ from fer_core import model_report as mr
 from fer_core import model_summary as ms
 from fer_core.model_store import (CARD_NAME, TRAINING_LOG_NAME, ModelFilesError, load_class_counts, load_history,
                                   load_metrics, load_model_config)
-from pages._common import DISCLAIMER, MODEL_HINT, model_dir, show_error
+from pages._common import DISCLAIMER, MODEL_HINT, guard_page, model_dir, show_error
+
+guard_page()  # first: the router and the token, however the page was entered
 
 st.title("Model")
 directory = model_dir()

@@ -24,7 +24,9 @@ from pages._analysis import (
     detector_select, digest, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
     show_face_label, threshold_slider, upload_limits,
 )
-from pages._common import plain, show_error
+from pages._common import guard_page, plain, show_error
+
+guard_page()  # first: the router and the token, however the page was entered
 
 st.title("Photo")
 st.write("Upload one or more photos, take one with your camera, or try the sample photo. Every face "

@@ -19,7 +19,9 @@ from fer_core.video_upload import analyze_upload, session_meta
 from pages._analysis import (
     detector_select, digest, emotion_badge, load_analyzer, show_error_safely, threshold_slider, upload_limits,
 )
-from pages._common import load_store, plain, show_error
+from pages._common import guard_page, load_store, plain, show_error
+
+guard_page()  # first: the router and the token, however the page was entered
 
 RATES = {  # short enough for the sidebar; the help text says what the rate means
     f"{DEFAULT_SAMPLE_FPS:g} a second (best)": DEFAULT_SAMPLE_FPS,

@@ -39,3 +39,29 @@ def test_comparison():
 def test_sessions_remember_a_fingerprint_not_the_token():
     assert TOKEN not in fingerprint(TOKEN)
     assert fingerprint(TOKEN) == fingerprint(TOKEN) != fingerprint(TOKEN + "2")
+
+
+def test_wrong_tokens_back_off_per_address_and_for_the_server(caplog):
+    from fer_core.access import Throttle
+
+    now = [0.0]
+    t = Throttle(free=2, base_s=2.0, max_s=60.0, server_per_min=10, clock=lambda: now[0])
+    assert t.failed("a") == 0 and t.failed("a") == 0  # a few typos cost nothing
+    assert t.failed("a") == 2.0 and t.failed("a") == 4.0 and t.wait_s("a") == 4.0
+    assert t.wait_s("b") == 0  # another address is not slowed by a's guesses ...
+    for _ in range(6):
+        t.failed(f"c{_}")
+    assert t.wait_s("b") > 0  # ... until everyone together passes the server's limit
+    now[0] += 61
+    assert t.wait_s("b") == 0 and t.wait_s("a") == 0
+    t.succeeded("a")
+    assert t.failed("a") == 0
+    assert "wrong access token from a" in caplog.text and TOKEN not in caplog.text
+
+
+def test_a_grant_is_tied_to_the_browser_cookie():
+    from fer_core.access import browser_binding
+
+    assert browser_binding(TOKEN, None) is None
+    assert browser_binding(TOKEN, "cookie-1") == browser_binding(TOKEN, "cookie-1") != browser_binding(TOKEN, "cookie-2")
+    assert browser_binding(TOKEN, "cookie-1") != browser_binding(TOKEN + "x", "cookie-1")

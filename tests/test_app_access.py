@@ -95,12 +95,40 @@ def test_an_unusable_token_setting_keeps_the_app_closed(open_page, one_session, 
     assert not at.dataframe and not at.get("text_input")
 
 
-def test_a_page_run_without_the_router_still_hides_sessions(one_session, locked):
-    """load_store asks too: Streamlit's old pages mode runs a page without app.py (pages/_common.py)."""
+@pytest.mark.parametrize("page", [p for p in PAGES if p != "pages/model.py"])
+def test_a_page_run_without_the_router_asks_for_the_token_itself(one_session, locked, page):
+    """Streamlit's old pages mode runs a page without app.py (pages/_common.py): the page asks itself."""
     from streamlit.testing.v1 import AppTest
 
     from conftest import REPO_ROOT
 
-    at = AppTest.from_file(str(REPO_ROOT / "pages" / "history.py"), default_timeout=60).run()
-    assert not at.exception
-    assert "need the access token" in at.error[0].value and not at.dataframe
+    at = AppTest.from_file(str(REPO_ROOT / page), default_timeout=60).run()
+    assert_closed(at)
+    assert not at.get("file_uploader")
+
+
+def test_a_session_id_without_the_browser_cookie_opens_nothing(open_page, one_session, locked, monkeypatch):
+    """Another client presenting a let-in tab's session id reconnects to its session but not its browser."""
+    browser = {"secret": "cookie-of-the-signed-in-browser"}
+    monkeypatch.setattr("pages._common._browser_secret", lambda: browser["secret"])
+    at = enter(open_page("pages/history.py"), TOKEN)
+    assert at.dataframe[0].value["id"].tolist() == [one_session]
+    browser["secret"] = "someone-elses-cookie"
+    at.run()
+    assert_closed(at)
+
+
+def test_wrong_tokens_from_one_address_are_throttled(open_page, one_session, locked, monkeypatch):
+    from fer_core.access import Throttle
+    from pages._common import _throttle
+
+    monkeypatch.setattr("fer_core.access.Throttle", lambda: Throttle(free=1, base_s=30.0))
+    _throttle.clear()  # one per server process: start this test with a fresh one
+    request_cleanup = _throttle.clear
+    at = enter(open_page("pages/history.py"), "wrong-token-1")
+    at = enter(at, "wrong-token-2")
+    assert "Wait 30 seconds" in at.error[0].value
+    at = enter(at, TOKEN)  # even the right token waits its turn
+    assert "Too many wrong access tokens" in at.error[0].value
+    assert_closed(at)
+    request_cleanup()

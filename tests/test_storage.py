@@ -434,3 +434,36 @@ def test_connection_refused_at_start_up_is_a_clear_message():
     message = str(err.value)
     assert message.startswith(f"Cannot open the session database postgresql+psycopg://fer:***@127.0.0.1:{port}/fer")
     assert "refused" in message and "hunter2" not in message
+
+
+def test_a_postgresql_table_locked_by_another_client_fails_in_seconds_not_minutes(pg_url):
+    """An ACCESS EXCLUSIVE lock held by someone else blocked History for 88 s (issue 29): now the
+    lock timeout turns it into the busy message within about 5 s, and the data is still there after."""
+    import threading
+
+    store = SessionStore(pg_url)
+    sid = store.save_session("video", make_records(["happy"] * 3))
+    holder = sa.create_engine(pg_url)
+    outcome: dict = {}
+
+    def list_them() -> None:
+        start = time.monotonic()
+        try:
+            outcome["value"] = store.list_sessions()
+        except StorageError as exc:
+            outcome["error"] = str(exc)
+        outcome["seconds"] = time.monotonic() - start
+
+    try:
+        with holder.connect() as conn:
+            conn.execute(sa.text("LOCK TABLE fer_sessions IN ACCESS EXCLUSIVE MODE"))
+            worker = threading.Thread(target=list_them, daemon=True)
+            worker.start()
+            worker.join(timeout=10)
+            assert not worker.is_alive(), "History still waiting for the lock after 10 s"
+            conn.rollback()
+        assert "busy" in outcome.get("error", ""), outcome
+        assert outcome["seconds"] < 5.5, outcome
+        assert [s["id"] for s in store.list_sessions()] == [sid]  # nothing lost: it works once the lock goes
+    finally:
+        holder.dispose()
