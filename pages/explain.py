@@ -17,7 +17,7 @@ from fer_core.imageio import ImageDecodeError
 from fer_core.labels import CLASSES
 from fer_core.photo import analyze_photo, dropped_faces_notice
 from fer_core.preview import preview
-from fer_core.valence import describe as describe_valence
+from fer_core.valence import RULE as VALENCE_RULE, describe as describe_valence
 from pages._analysis import (
     detector_select, digest, emotion_badge, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
     threshold_slider, upload_limits,
@@ -92,7 +92,7 @@ alpha = c4.slider("Heatmap opacity", 0.0, 1.0, 0.45, 0.05, key="explain_alpha")
 st.markdown(f"**Prediction for face {face_i + 1}:** "
             + emotion_badge(pred.label, pred.confidence, pred.is_uncertain(threshold))
             + f" &nbsp; explaining **{target}**", unsafe_allow_html=True)
-st.caption(f"Valence: {describe_valence(pred.probs, pred.classes)}")
+st.caption(f"Valence: {describe_valence(pred.probs, pred.classes)}. {VALENCE_RULE}")
 if result.whole_image:
     st.info("No face was detected, but the image looks like a face crop, so the whole image is explained.")
 

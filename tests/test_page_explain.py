@@ -92,6 +92,9 @@ def test_a_new_photo_gets_a_new_face_picker(open_page):
     badge = next(m.value for m in at.markdown if m.value.startswith("**Prediction for face 2:**"))
     assert picker.options[1].split(": ", 1)[1].split(" (")[0] in badge  # picker and prediction agree
     assert any(c.value.startswith("Valence: mostly ") for c in at.caption)
+    from fer_core.valence import RULE
+
+    assert any(RULE in c.value for c in at.caption)  # says how valence is computed, as Photo does
 
 
 def test_bad_file_gives_an_error(open_page):
