@@ -79,36 +79,32 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def _dataset_dir(shared_data: Path, name: str, where_to_get: str) -> Path:
+    """One dataset under ../shared/data, or a clean skip saying where to get it."""
+    p = shared_data / name
+    if not p.is_dir():
+        pytest.skip(f"{name} not found at {p}: get {where_to_get}")
+    return p
+
+
 @pytest.fixture(scope="session")
 def fer2013_dir(shared_data: Path) -> Path:
-    p = shared_data / "fer2013"
-    if not p.is_dir():
-        pytest.skip(f"FER-2013 not found at {p}: get {FER2013_SOURCE}")
-    return p
+    return _dataset_dir(shared_data, "fer2013", FER2013_SOURCE)
 
 
 @pytest.fixture(scope="session")
 def ferplus_dir(shared_data: Path) -> Path:
-    p = shared_data / "ferplus"
-    if not p.is_dir():
-        pytest.skip(f"FER+ not found at {p}: get {FERPLUS_SOURCE}")
-    return p
+    return _dataset_dir(shared_data, "ferplus", FERPLUS_SOURCE)
 
 
 @pytest.fixture(scope="session")
 def ckplus_dir(shared_data: Path) -> Path:
-    p = shared_data / "ckplus48"
-    if not p.is_dir():
-        pytest.skip(f"CK+ (ckplus48) not found at {p}; see ../shared/data/README.md")
-    return p
+    return _dataset_dir(shared_data, "ckplus48", "CK+ face crops as ../shared/data/README.md describes")
 
 
 @pytest.fixture(scope="session")
 def realphotos_dir(shared_data: Path) -> Path:
-    p = shared_data / "realphotos_dev"
-    if not p.is_dir():
-        pytest.skip(f"realphotos_dev not found at {p}; see ../shared/data/README.md")
-    return p
+    return _dataset_dir(shared_data, "realphotos_dev", "the photos ../shared/data/README.md describes")
 
 
 @pytest.fixture(scope="session")

@@ -282,13 +282,14 @@ def tiny_model(tiny_model_files, monkeypatch):
 
 
 def _shown(at) -> str:
-    """Everything the page wrote, as the reader sees it (Markdown backslash escapes removed)."""
+    """Everything the page wrote, as the reader sees it (Markdown backslash escapes and plain()'s
+    invisible word joiners removed)."""
     parts = []
     for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success"):
         parts += [str(e.value) for e in at.get(kind)]
     parts += [f"{m.label} {m.value}" for m in at.metric]
     parts += [c for img in at.image for c in img.captions]
-    return re.sub(r"\\(.)", r"\1", "\n".join(parts))
+    return re.sub(r"\\(.)", r"\1", "\n".join(parts)).replace("\u2060", "")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
