@@ -12,10 +12,11 @@ a ``:material/...`` favicon would be fetched from fonts.gstatic.com). The favico
 before st.navigation, so no page's icon becomes the favicon.
 """
 
-from pathlib import Path
+import streamlit_webrtc  # noqa: F401  (import order: must precede any TensorFlow import; first of all)
 
-import streamlit_webrtc  # noqa: F401  (import order: must precede any TensorFlow import)
-import streamlit as st
+from pathlib import Path  # noqa: E402
+
+import streamlit as st  # noqa: E402
 
 from pages._common import APP_TITLE, guard_page, routed, show_disclaimer
 
