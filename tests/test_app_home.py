@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import assert_clean, texts
+from conftest import assert_clean, streamlit_server, texts
 from factories import write_model_side_files
 
 from fer_core.model_store import CONFIG_NAME, SERVED_NAME
@@ -130,34 +130,9 @@ def test_icons_need_no_system_font_and_fetch_nothing(open_page, tiny_model, repo
 @pytest.fixture
 def served_app(repo_root, tiny_model_files, tmp_path):
     """A fresh `streamlit run app.py` server process on a free local port."""
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**__import__("os").environ, "FER_MODEL_DIR": str(tiny_model_files),
-           "FER_DB_URL": f"sqlite:///{tmp_path / 'sessions.db'}"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1"], cwd=repo_root, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the Streamlit server did not become healthy within 60 s")
+    env = {"FER_MODEL_DIR": str(tiny_model_files), "FER_DB_URL": f"sqlite:///{tmp_path / 'sessions.db'}"}
+    with streamlit_server(repo_root, env) as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.mark.browser

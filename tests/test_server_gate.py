@@ -4,16 +4,13 @@ simultaneous first visits, uploads before the token, /_stcore/metrics, the brows
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
+from conftest import streamlit_server
 from pages._common import APP_TITLE
 
 TOKEN = "s3cret-shared-token"
@@ -23,30 +20,11 @@ PAGES = ["", "live", "photo", "video", "explain", "history", "model"]
 @pytest.fixture
 def locked_server(repo_root, tiny_model_files, tmp_path):
     """A fresh `streamlit run app.py` with a token set, on a free loopback port: (url, port, log file)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "FER_MODEL_DIR": str(tiny_model_files), "FER_ACCESS_TOKEN": TOKEN,
-           "FER_DB_URL": f"sqlite:///{tmp_path / 'sessions.db'}"}
     log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                                 "--server.address", "127.0.0.1"], cwd=repo_root, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the Streamlit server did not become healthy within 60 s")
+    env = {"FER_MODEL_DIR": str(tiny_model_files), "FER_ACCESS_TOKEN": TOKEN,
+           "FER_DB_URL": f"sqlite:///{tmp_path / 'sessions.db'}"}
+    with streamlit_server(repo_root, env, log) as (url, port):
         yield url, port, log
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 async def visit(port: int, page: str, cookie: str | None = None) -> tuple[str, list[tuple[str, str]]]:
