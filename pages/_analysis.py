@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from fer_core.labels import COLORS_HEX
+from fer_core.core.labels import COLORS_HEX
 from pages._common import load_classifier, show_error
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
@@ -25,14 +25,14 @@ SOURCES = ("Upload", "Camera", "Sample photo")
 
 @st.cache_resource(show_spinner="Loading the face detector...", max_entries=6)
 def _detector(name: str, purpose: str):
-    from fer_core.faces import make_detector
+    from fer_core.engine.faces import make_detector
 
     return make_detector(name, purpose)
 
 
 def detector_select(key: str, live: bool = False, help: str | None = None) -> str:
     """The face-detector picker every analysis page shows (live: TensorFlow-free detectors only)."""
-    from fer_core import faces
+    from fer_core.engine import faces
 
     names = faces.TF_FREE_DETECTORS if live else faces.DETECTORS
     return st.selectbox("Face detector", names, format_func=lambda n: faces.DETECTOR_LABELS.get(n, n),
@@ -40,8 +40,8 @@ def detector_select(key: str, live: bool = False, help: str | None = None) -> st
 
 
 def upload_limits():
-    """The configured upload limits (fer_core.limits), or None after a message naming the bad variable."""
-    from fer_core.limits import LimitsConfigError, load_limits
+    """The configured upload limits (fer_core.core.limits), or None after a message naming the bad variable."""
+    from fer_core.core.limits import LimitsConfigError, load_limits
 
     try:
         return load_limits()
@@ -54,8 +54,8 @@ def upload_limits():
 def load_analyzer(detector_name: str, purpose: str = "photo"):
     """A FaceAnalyzer over the cached classifier and detector (tuned for 'photo' or 'video'), analysing
     at most the configured number of faces per image, or None after a clear message."""
-    from fer_core.analyzer import MIRROR_STILLS, FaceAnalyzer
-    from fer_core.faces import DetectorUnavailableError
+    from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
+    from fer_core.engine.faces import DetectorUnavailableError
 
     limits = upload_limits()
     if limits is None:
@@ -104,7 +104,7 @@ def photo_inputs(key: str, multiple: bool = True) -> list[PhotoInput]:
         shot = st.camera_input("Take a photo", key=f"{key}_camera",
                                help="Your browser asks for camera permission; the photo is not stored.")
         return [PhotoInput("camera.jpg", shot.getvalue())] if shot is not None else []
-    from fer_core.samples import SAMPLE_CAPTION, sample_photo_png
+    from fer_core.app.samples import SAMPLE_CAPTION, sample_photo_png
 
     st.caption(SAMPLE_CAPTION)
     return [PhotoInput("sample.png", sample_photo_png())]
@@ -140,9 +140,9 @@ def show_error_safely(what: str, exc: BaseException) -> None:
 
 
 def gradcam_explanation(image: np.ndarray, pred, class_index: int, cache_key: str):
-    """fer_core.gradcam's Explanation (crop and heatmap) of one face for one class, kept in this
+    """fer_core.analysis.gradcam's Explanation (crop and heatmap) of one face for one class, kept in this
     session so redrawing it with another colormap or opacity is instant; None after a message when
-    the Keras model is unavailable. Imports TensorFlow (via fer_core.tf_import)."""
+    the Keras model is unavailable. Imports TensorFlow (via fer_core.core.tf_import)."""
     from pages._common import load_keras_model, model_dir
 
     cache = st.session_state.setdefault("_gradcam_cache", {})
@@ -152,7 +152,7 @@ def gradcam_explanation(image: np.ndarray, pred, class_index: int, cache_key: st
     model = load_keras_model()
     if model is None:
         return None
-    from fer_core.gradcam import configured_layer, crop_margin, explain_face
+    from fer_core.analysis.gradcam import configured_layer, crop_margin, explain_face
 
     with st.spinner("Computing Grad-CAM (the first one loads TensorFlow and takes a few seconds)..."):
         try:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core.model_store import CONFIG_NAME
-from fer_core.plain_text import plain  # noqa: F401  (pages import it from here)
+from fer_core.core.model_folder import CONFIG_NAME
+from fer_core.core.plain_text import plain  # noqa: F401  (pages import it from here)
 
 
 _ROUTED = threading.local()  # set while app.py runs a page: the page then came through the router
@@ -85,7 +85,7 @@ def guard_page() -> None:
 
 def _install_gate() -> None:
     """The server-side half of access control (pages/_gate.py), installed once per server process."""
-    from fer_core.access import AccessConfigError, configured_token
+    from fer_core.app.access import AccessConfigError, configured_token
     from pages import _gate
 
     try:
@@ -127,7 +127,7 @@ WRONG_TOKEN_DELAY_S = 1.0  # slows one session's guessing down; the throttle bou
 @st.cache_resource(show_spinner=False)
 def _throttle():
     """One record of failed token attempts for the whole server process (every session shares it)."""
-    from fer_core.access import Throttle
+    from fer_core.app.access import Throttle
 
     return Throttle()
 
@@ -148,7 +148,7 @@ def _browser_secret() -> str | None:
     was installed: a reload gets one). AppTest has no browser at all, so there every run counts as
     one browser.
     """
-    from fer_core.access import BROWSER_COOKIE
+    from fer_core.app.access import BROWSER_COOKIE
 
     try:
         cookie = st.context.cookies.get(BROWSER_COOKIE)
@@ -170,7 +170,7 @@ def _session_id() -> str | None:
 def has_access() -> bool:
     """Whether this browser session may see the app: no token configured, or it gave the right one
     from the browser it is connected from now. A token setting that cannot be used lets nobody in."""
-    from fer_core.access import AccessConfigError, browser_binding, configured_token
+    from fer_core.app.access import AccessConfigError, browser_binding, configured_token
 
     try:
         token = configured_token(secrets=app_secrets())
@@ -185,7 +185,7 @@ def has_access() -> bool:
 def access_token_set() -> bool:
     """Whether the app is shared behind an access token (an unusable token setting counts as set):
     then it serves other people, who need not see the server's paths."""
-    from fer_core.access import AccessConfigError, configured_token
+    from fer_core.app.access import AccessConfigError, configured_token
 
     try:
         return configured_token(secrets=app_secrets()) is not None
@@ -198,9 +198,9 @@ def require_access() -> None:
 
     Every page calls it (guard_page), and load_store checks has_access again, so sessions are never
     shown, exported or deleted without it. Off (returns at once) when no token is set. Wrong tokens
-    are counted per client address and for the server (fer_core.access.Throttle) and logged.
+    are counted per client address and for the server (fer_core.app.access.Throttle) and logged.
     """
-    from fer_core.access import AccessConfigError, browser_binding, configured_token, token_matches
+    from fer_core.app.access import AccessConfigError, browser_binding, configured_token, token_matches
     from pages import _gate
 
     try:
@@ -244,7 +244,7 @@ def require_access() -> None:
 
 def model_dir() -> Path:
     """The model directory in use (FER_MODEL_DIR, else models/)."""
-    from fer_core.model_store import default_model_dir
+    from fer_core.core.model_folder import default_model_dir
 
     return default_model_dir().resolve()
 
@@ -255,7 +255,7 @@ def _stamp(*paths: Path) -> tuple:
 
 
 def _model_stamp(directory: Path) -> tuple:
-    from fer_core.model_store import CONFIG_NAME, KERAS_NAME, SERVED_NAME
+    from fer_core.core.model_folder import CONFIG_NAME, KERAS_NAME, SERVED_NAME
 
     return _stamp(*(directory / n for n in (CONFIG_NAME, SERVED_NAME, KERAS_NAME))) + \
         _stamp(*sorted(directory.glob("*.tflite")))
@@ -263,19 +263,19 @@ def _model_stamp(directory: Path) -> tuple:
 
 @st.cache_resource(show_spinner="Loading the emotion model...", max_entries=4)
 def _classifier(directory: str, stamp: tuple):
-    from fer_core.classifier import Classifier
+    from fer_core.engine.classifier import Classifier
 
     return Classifier.from_dir(directory)
 
 
 MODEL_HINT = ("The app reads its model from models/ (or the folder named by FER_MODEL_DIR): "
               f"{CONFIG_NAME} plus the model file it names. Train and ship one with "
-              "`python -m fer_core.train` and `python -m fer_core.ship`, or restore models/ from git.")
+              "`python -m fer_core.training.train` and `python -m fer_core.training.ship`, or restore models/ from git.")
 
 
 def load_classifier(show: bool = True):
     """The served classifier, or None after showing a clear message when the model files are bad."""
-    from fer_core.model_store import ModelFilesError
+    from fer_core.core.model_folder import ModelFilesError
 
     d = model_dir()
     try:
@@ -291,7 +291,7 @@ def load_classifier(show: bool = True):
 
 @st.cache_resource(show_spinner="Loading the Keras model for Grad-CAM (first time only)...", max_entries=2)
 def _keras_model(directory: str, stamp: tuple):
-    from fer_core.gradcam import load_keras_model
+    from fer_core.analysis.gradcam import load_keras_model
 
     return load_keras_model(directory)
 
@@ -299,10 +299,10 @@ def _keras_model(directory: str, stamp: tuple):
 def load_keras_model(show: bool = True):
     """The Keras model (Grad-CAM needs gradients, which TFLite has not), or None after a message.
 
-    Imports TensorFlow: call it only from pages that need it (through fer_core.tf_import, so the
+    Imports TensorFlow: call it only from pages that need it (through fer_core.core.tf_import, so the
     import order with aiortc stays safe).
     """
-    from fer_core.model_store import ModelFilesError, keras_model_path
+    from fer_core.core.model_folder import ModelFilesError, keras_model_path
 
     try:
         d = model_dir()
@@ -318,14 +318,14 @@ def load_keras_model(show: bool = True):
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _store(url: str):
-    from fer_core.storage import SessionStore
+    from fer_core.app.storage import SessionStore
 
     return SessionStore(url)
 
 
 def load_store(show: bool = True):
     """The session database (FER_DB_URL, else a local SQLite file), or None after a message."""
-    from fer_core.storage import StorageError, default_db_url
+    from fer_core.app.storage import StorageError, default_db_url
 
     if not has_access():  # app.py asks first; this keeps sessions closed even to a page run on its own
         if show:

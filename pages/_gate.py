@@ -10,7 +10,7 @@ websocket of the running server passes through, and from then on:
 
 - an upload is refused (before its body is read) unless the access token is off or the session
   was let in from the same browser (``GRANTS``), and unless its Content-Length fits the session's
-  and the server's budget (``fer_core.limits``: stored plus arriving bytes);
+  and the server's budget (``fer_core.core.limits``: stored plus arriving bytes);
 - every response and websocket handshake gives the browser an HttpOnly cookie (``BROWSER_COOKIE``)
   that grants are tied to, so a session id seen in a URL or a log opens nothing;
 - ``/_stcore/metrics`` answers 404 (nothing in the app uses it; it told anyone the sessions' memory);
@@ -27,7 +27,7 @@ import secrets
 import threading
 from collections import defaultdict
 
-from fer_core.access import BROWSER_COOKIE
+from fer_core.app.access import BROWSER_COOKIE
 
 LOG = logging.getLogger("fer.gate")
 UPLOAD_PREFIX = "/_stcore/upload_file/"
@@ -74,7 +74,7 @@ def _upload_bytes(mgr) -> tuple[dict[str, int], int]:
 
 def _budget_refusal(mgr, session_id: str, size: int) -> str | None:
     """Why an upload of ``size`` bytes would not fit (None: it fits, and is now reserved)."""
-    from fer_core.limits import load_limits
+    from fer_core.core.limits import load_limits
 
     limits = load_limits()
     per_session, per_server = limits.upload_session_mb * 2**20, limits.upload_server_mb * 2**20

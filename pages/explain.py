@@ -1,7 +1,7 @@
 """Explain page: Grad-CAM for one face of a photo, for any target class, colormap and opacity.
 
 Grad-CAM needs gradients, so this page uses the Keras model and TensorFlow (imported through
-fer_core.tf_import, after pylibsrtp, so the live page keeps working in the same server).
+fer_core.core.tf_import, after pylibsrtp, so the live page keeps working in the same server).
 Heatmaps are cached per face and class in this session; changing colormap or opacity is instant.
 Faces are numbered left to right, as on the Photo page; the page opens on the photo's main face
 (the largest, most confidently detected one: ``PhotoResult.main_face``), not on face 1.
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer_core.charts import probability_bar_figure
-from fer_core.gradcam import COLORMAPS
-from fer_core.imageio import ImageDecodeError
-from fer_core.labels import CLASSES
-from fer_core.photo import analyze_photo, dropped_faces_notice
-from fer_core.preview import preview
-from fer_core.valence import RULE as VALENCE_RULE, describe as describe_valence
+from fer_core.app.charts import probability_bar_figure
+from fer_core.analysis.gradcam import COLORMAPS
+from fer_core.core.imageio import ImageDecodeError
+from fer_core.core.labels import CLASSES
+from fer_core.analysis.photo import analyze_photo, dropped_faces_notice
+from fer_core.app.preview import preview
+from fer_core.core.valence import RULE as VALENCE_RULE, describe as describe_valence
 from pages._analysis import (
     detector_select, digest, emotion_badge, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
     threshold_slider, upload_limits,

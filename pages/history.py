@@ -5,10 +5,10 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from fer_core.charts import compare_timelines_figure, shares_figure
-from fer_core.records import records_to_csv
-from fer_core.storage import SessionNotFoundError, StorageError
-from fer_core.timeline import Timeline
+from fer_core.app.charts import compare_timelines_figure, shares_figure
+from fer_core.core.records import records_to_csv
+from fer_core.app.storage import SessionNotFoundError, StorageError
+from fer_core.core.timeline import Timeline
 from pages._common import access_token_set, guard_page, load_store, plain, show_error
 
 guard_page()  # first: the router and the token, however the page was entered
@@ -67,8 +67,8 @@ def _show_timeline(records: list[dict], key: str, distribution: bool = False) ->
         st.info("No faces were recorded in this session.")
         return
     try:
-        from fer_core.charts import distribution_figure, timeline_figure
-        from fer_core.timeline import Timeline
+        from fer_core.app.charts import distribution_figure, timeline_figure
+        from fer_core.core.timeline import Timeline
 
         tl = Timeline.from_records(records)
         face = None

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from fer_core import model_summary as ms
-from fer_core.labels import CLASSES, COLORS_HEX
-from fer_core.model_store import CARD_NAME, ModelFilesError, load_metrics, load_model_config
+from fer_core.app import model_summary as ms
+from fer_core.core.labels import CLASSES, COLORS_HEX
+from fer_core.core.model_folder import CARD_NAME, ModelFilesError, load_metrics, load_model_config
 from pages._common import APP_TITLE, MODEL_HINT, guard_page, load_classifier, model_dir, show_error
 
 guard_page()  # first: the router and the token, however the page was entered

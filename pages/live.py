@@ -2,7 +2,7 @@
 emotion-over-time chart fills while it plays.
 
 Layout only: the stream's logic (settings, start, stop, saving to History every few seconds while
-it plays) is fer_core.live_session's ``LiveSession``, one per browser tab. The video callback runs
+it plays) is fer_core.app.live_session's ``LiveSession``, one per browser tab. The video callback runs
 on a streamlit-webrtc worker thread and only calls ``LiveSession.process`` (never TensorFlow); a
 fragment polls the session once a second while the stream plays.
 """
@@ -13,14 +13,14 @@ import av
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from fer_core.charts import timeline_figure
-from fer_core.labels import CLASSES
-from fer_core.live import FPS_WINDOW_S, LiveSettings
-from fer_core.live_session import FLUSH_EVERY_S, LiveSession
-from fer_core.rtc_config import IceConfigError, rtc_configuration
-from fer_core.timeline import Timeline
-from fer_core.tracker import SMOOTHING_METHODS
-from fer_core.valence import RULE as VALENCE_RULE, describe as describe_valence
+from fer_core.app.charts import timeline_figure
+from fer_core.core.labels import CLASSES
+from fer_core.analysis.live import FPS_WINDOW_S, LiveSettings
+from fer_core.app.live_session import FLUSH_EVERY_S, LiveSession
+from fer_core.app.rtc_config import IceConfigError, rtc_configuration
+from fer_core.core.timeline import Timeline
+from fer_core.engine.tracker import SMOOTHING_METHODS
+from fer_core.core.valence import RULE as VALENCE_RULE, describe as describe_valence
 from pages._analysis import detector_select, emotion_badge, threshold_slider
 from pages._common import app_secrets, guard_page, load_classifier, load_store, show_error
 

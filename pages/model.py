@@ -2,16 +2,16 @@
 the figures, the model card section by section and the training log.
 
 Reads the side files in models/ only; it never loads the network, so it imports no TensorFlow.
-Every number comes from those files (fer_core.model_summary), so a newly shipped model brings its own.
+Every number comes from those files (fer_core.app.model_summary), so a newly shipped model brings its own.
 """
 
 import pandas as pd
 import streamlit as st
 
-from fer_core import charts
-from fer_core import model_report as mr
-from fer_core import model_summary as ms
-from fer_core.model_store import (CARD_NAME, TRAINING_LOG_NAME, ModelFilesError, load_class_counts, load_history,
+from fer_core.app import charts
+from fer_core.app import model_report as mr
+from fer_core.app import model_summary as ms
+from fer_core.core.model_folder import (CARD_NAME, TRAINING_LOG_NAME, ModelFilesError, load_class_counts, load_history,
                                   load_metrics, load_model_config)
 from pages._common import DISCLAIMER, MODEL_HINT, guard_page, model_dir, show_error
 
@@ -79,7 +79,7 @@ sets = ms.evaluation_sets(metrics, ms.reference_figures(card or ""))
 st.header("How good is it, and where does it fail?")
 if not sets:
     st.info("No evaluation figures yet (models/metrics.json is missing). They appear here once a trained "
-            "model is shipped; `python -m fer_core.evaluate --json` produces them.")
+            "model is shipped; `python -m fer_core.training.evaluate --json` produces them.")
 else:
     first = sets[0]
     st.markdown("#### " + ms.how_good(first).replace("**", ""))

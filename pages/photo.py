@@ -1,7 +1,7 @@
 """Photo page: upload photos (or take one, or use the sample), see every face's emotion, download.
 
 An upload's file count and total pixels are budgeted from the headers before anything is decoded
-(fer_core.photo_upload). Results are kept in this browser session only (keyed by file content,
+(fer_core.app.photo_upload). Results are kept in this browser session only (keyed by file content,
 bounded by count and pixels) so that clicking a button does not re-analyse; nothing is written to
 disk. File names are shown as plain text. Faces are numbered left to right (then top to bottom);
 each box carries its number, as do the list beside it and the JSON/CSV downloads.
@@ -13,13 +13,13 @@ from pathlib import PurePath
 
 import streamlit as st
 
-from fer_core.charts import probability_bar_figure
-from fer_core.imageio import ImageDecodeError, encode_png
-from fer_core.labels import CLASSES
-from fer_core.photo import analyze_photo, dropped_faces_notice
-from fer_core.photo_upload import SessionResults, plan_upload
-from fer_core.preview import preview
-from fer_core.valence import RULE as VALENCE_RULE, describe as describe_valence
+from fer_core.app.charts import probability_bar_figure
+from fer_core.core.imageio import ImageDecodeError, encode_png
+from fer_core.core.labels import CLASSES
+from fer_core.analysis.photo import analyze_photo, dropped_faces_notice
+from fer_core.app.photo_upload import SessionResults, plan_upload
+from fer_core.app.preview import preview
+from fer_core.core.valence import RULE as VALENCE_RULE, describe as describe_valence
 from pages._analysis import (
     detector_select, digest, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
     show_face_label, threshold_slider, upload_limits,

@@ -1,7 +1,7 @@
 """Video page: upload a clip, watch it analysed with a progress bar, see and download the results.
 
 The upload and the annotated video live in a temporary folder only while the clip is analysed
-(fer_core.video_upload); afterwards the session keeps the result in memory and History keeps the
+(fer_core.app.video_upload); afterwards the session keeps the result in memory and History keeps the
 emotion scores (if the user leaves the switch on), never the video. File names are plain text.
 """
 
@@ -12,10 +12,10 @@ from pathlib import PurePath
 import pandas as pd
 import streamlit as st
 
-from fer_core.charts import distribution_figure, timeline_figure
-from fer_core.timeline import FACE_TABLE_COLUMNS
-from fer_core.video import DEFAULT_SAMPLE_FPS, VIDEO_EXTENSIONS, VideoError
-from fer_core.video_upload import analyze_upload, session_meta
+from fer_core.app.charts import distribution_figure, timeline_figure
+from fer_core.core.timeline import FACE_TABLE_COLUMNS
+from fer_core.analysis.video import DEFAULT_SAMPLE_FPS, VIDEO_EXTENSIONS, VideoError
+from fer_core.app.video_upload import analyze_upload, session_meta
 from pages._analysis import (
     detector_select, digest, emotion_badge, load_analyzer, show_error_safely, threshold_slider, upload_limits,
 )

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_core.data import load_dataset
+from fer_core.training.data import load_dataset
 
 
 def pack_split(root: Path, split: str, folder: str, out: Path, lossy: bool) -> int:
@@ -49,8 +49,8 @@ def main(argv=None) -> int:
     root = Path(args.data)
     print("train", pack_split(root, "train", "FER2013Train", out, lossy=True))
     print("valid", pack_split(root, "valid", "FER2013Valid", out, lossy=False))
-    from fer_core.model import build_model
-    from fer_core.tf_import import keras
+    from fer_core.training.network import build_model
+    from fer_core.core.tf_import import keras
 
     pack_weights(build_model(weights=args.lite0), out / "lite0_init.npz")
     pack_weights(keras().models.load_model(args.init, compile=False), out / "continue_init.npz")

@@ -2,7 +2,7 @@
 
     python3 scripts/device_train.py --out $OUT --minutes 7.5
 
-The GPU machine has JAX and PyTorch but no TensorFlow, so `fer_core.train` runs there on Keras'
+The GPU machine has JAX and PyTorch but no TensorFlow, so `fer_core.training.train` runs there on Keras'
 JAX backend (PyTorch if JAX fails a smoke test), unchanged. Every run trains on FER+ vote
 shares and selects on FER+ valid, as on the CPU here. One process per run, all at once: one small
 EfficientNet-B0 leaves most of the GPU idle. Runs still going at the deadline are stopped; each
@@ -25,7 +25,7 @@ import numpy as np
 PACK = Path(".devpack")
 WORK = Path("/tmp/fer")
 COMMON = ["--soft-labels", "--batch-size", "128", "--workers", "3"]
-RUNS = {  # name: (start weights, extra fer_core.train arguments)
+RUNS = {  # name: (start weights, extra fer_core.training.train arguments)
     "scratch": (None, ["--lr", "2e-3"]),
     "lite0": ("lite0_init", ["--lr", "2e-3"]),
     "lite0_lr1e-3": ("lite0_init", ["--lr", "1e-3"]),
@@ -62,7 +62,7 @@ def backend_that_works() -> str:
 
 def build_start(name: str) -> Path:
     """A .keras model holding the packed start weights (float16 in transit)."""
-    from fer_core.model import build_model
+    from fer_core.training.network import build_model
 
     model = build_model()
     z = np.load(PACK / f"{name}.npz")
@@ -73,8 +73,8 @@ def build_start(name: str) -> Path:
 
 
 def export_best(run: Path, out: Path) -> None:
-    from fer_core.model import build_model
-    from fer_core.train import BEST_WEIGHTS_NAME
+    from fer_core.training.network import build_model
+    from fer_core.training.train import BEST_WEIGHTS_NAME
 
     best = run / BEST_WEIGHTS_NAME
     if best.exists():
@@ -101,7 +101,7 @@ def main() -> int:
     print(f"unpacked and built starts in {time.time() - t0:.0f}s", flush=True)
     procs = {}
     for name, (start, extra) in RUNS.items():
-        cmd = [sys.executable, "-m", "fer_core.train", "--data", str(data), "--out", str(WORK / "runs" / name),
+        cmd = [sys.executable, "-m", "fer_core.training.train", "--data", str(data), "--out", str(WORK / "runs" / name),
                "--epochs", str(args.epochs), "--limit", str(args.limit), *COMMON, *extra]
         if start:
             cmd += ["--init-from", str(starts[start])]
@@ -118,8 +118,8 @@ def main() -> int:
         log.close()
         print(f"--- {name} (exit {p.returncode})\n" + (WORK / f"{name}.log").read_text()[-2500:], flush=True)
         export_best(WORK / "runs" / name, out)
-    from fer_core.model_store import CONFIG_NAME, HISTORY_NAME
-    from fer_core.train import ARGS_NAME
+    from fer_core.core.model_folder import CONFIG_NAME, HISTORY_NAME
+    from fer_core.training.train import ARGS_NAME
 
     with tarfile.open(out / "logs.tar.gz", "w:gz") as tar:
         for name in RUNS:

@@ -1,4 +1,4 @@
-"""Turn what scripts/device_train.py brought back into run folders that fer_core.ship accepts.
+"""Turn what scripts/device_train.py brought back into run folders that fer_core.training.ship accepts.
 
     python scripts/device_unpack.py --from /work/.device/1 --data ../shared/data/ferplus --out runs/gpu
 
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.data import load_dataset
-from fer_core.model_store import CLASS_COUNTS_NAME, CONFIG_NAME, KERAS_NAME
+from fer_core.training.data import load_dataset
+from fer_core.core.model_folder import CLASS_COUNTS_NAME, CONFIG_NAME, KERAS_NAME
 
 
 def main(argv=None) -> int:
@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     with tarfile.open(src / "logs.tar.gz") as tar:
         tar.extractall(out, filter="data")
     counts = load_dataset(args.data, "ferplus", "train").class_counts()
-    from fer_core.model import build_model
+    from fer_core.training.network import build_model
 
     for npz in sorted(src.glob("*.npz")):
         run = out / npz.stem

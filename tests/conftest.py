@@ -202,7 +202,7 @@ def rendered_markdown(source: str, keep_joiners: bool = False) -> tuple[str, lis
     # Streamlit's own Markdown: ":red[text]" colours, "$x$" is LaTeX, unless the ':' or '$' is escaped
     active += [f"Streamlit markup {m.group()!r}" for m in
                re.finditer(r"(?<!\\):[a-z]+\[|(?<!\\)\$[^$]+(?<!\\)\$", source)]
-    # fer_core.plain_text.plain puts an invisible WORD JOINER inside what Streamlit would rewrite: not seen
+    # fer_core.core.plain_text.plain puts an invisible WORD JOINER inside what Streamlit would rewrite: not seen
     return ("".join(text) if keep_joiners else "".join(text).replace("\u2060", "")), active
 
 
@@ -237,10 +237,10 @@ def build_tiny_model(directory: Path, input_size: int = 16) -> Path:
     """
     import json
 
-    from fer_core.labels import CLASSES
-    from fer_core.model_store import CONFIG_NAME, KERAS_NAME, SERVED_NAME
-    from fer_core.preprocess import PREPROCESSING_NAME
-    from fer_core.tf_import import keras as _keras, tensorflow as _tf
+    from fer_core.core.labels import CLASSES
+    from fer_core.core.model_folder import CONFIG_NAME, KERAS_NAME, SERVED_NAME
+    from fer_core.core.preprocess import PREPROCESSING_NAME
+    from fer_core.core.tf_import import keras as _keras, tensorflow as _tf
 
     keras, tf = _keras(), _tf()
     directory.mkdir(parents=True, exist_ok=True)
@@ -336,7 +336,7 @@ def tiny_model(tiny_model_files: Path, monkeypatch) -> Path:
 @pytest.fixture
 def store(db_url: str, monkeypatch):
     """A fresh session database, the one the app under test uses too (FER_DB_URL)."""
-    from fer_core.storage import SessionStore
+    from fer_core.app.storage import SessionStore
 
     monkeypatch.setenv("FER_DB_URL", db_url)
     return SessionStore(db_url)

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_core.labels import CLASSES, FER2013_CSV_ORDER, FERPLUS_VOTE_ORDER
+from fer_core.core.labels import CLASSES, FER2013_CSV_ORDER, FERPLUS_VOTE_ORDER
 
 
 def synth_face(class_index: int, rng: np.random.Generator, size: int = 48) -> np.ndarray:
@@ -36,7 +36,7 @@ def oracle_model(size: int = 48):
     Its Dense weights average the rows where each class's bar lies, so real predictions and a
     real confusion matrix flow through evaluation and export without any training.
     """
-    from fer_core.tf_import import keras as _keras
+    from fer_core.core.tf_import import keras as _keras
 
     keras = _keras()
     k = len(CLASSES)
@@ -126,7 +126,7 @@ def write_ferplus(root: Path, split_dir: str, entries: list[tuple[str, list[int]
 
 def write_class_folders(root: Path, folders: dict[str, int], seed: int = 0, ext: str = ".png") -> Path:
     """<root>/<folder>/*.png; the folder name's canonical class decides the drawn bar (others: class 0)."""
-    from fer_core.labels import canonical_class
+    from fer_core.core.labels import canonical_class
 
     rng = np.random.default_rng(seed)
     for folder, n in folders.items():
@@ -140,7 +140,7 @@ def write_class_folders(root: Path, folders: dict[str, int], seed: int = 0, ext:
 def write_ckplus(root: Path, subjects: dict[int, dict[str, int]], seed: int = 0) -> Path:
     """CK+ layout: <root>/<folder>/S<subject>_<sequence>_<frame>.png, ``{subject: {folder: frames}}``
     with the download's folder names (anger, sadness, contempt, ...)."""
-    from fer_core.labels import canonical_class
+    from fer_core.core.labels import canonical_class
 
     rng = np.random.default_rng(seed)
     for subject, folders in subjects.items():

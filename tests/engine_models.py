@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.labels import CLASSES
+from fer_core.core.labels import CLASSES
 
 SIZE = 32
 
 
 def _brightness_model():
-    from fer_core.tf_import import keras as _keras
+    from fer_core.core.tf_import import keras as _keras
 
     keras = _keras()
     inp = keras.Input((SIZE, SIZE, 3), name="face")
@@ -44,7 +44,7 @@ def _brightness_model():
 @functools.lru_cache(maxsize=1)
 def tiny_models() -> dict[str, Path]:
     """Paths of the brightness model as .keras, float .tflite and int8 .tflite."""
-    from fer_core.tf_import import tensorflow
+    from fer_core.core.tf_import import tensorflow
 
     tf = tensorflow()
     d = Path(tempfile.mkdtemp(prefix="fer-engine-models-"))

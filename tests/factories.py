@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fer_core.labels import CLASSES
-from fer_core.metrics import classification_report
+from fer_core.core.labels import CLASSES
+from fer_core.training.metrics import classification_report
 
 
 def make_records(labels: list[str], faces: int = 1, fps: float = 10.0, seed: int = 0) -> list[dict]:
@@ -118,7 +118,7 @@ class CrowdDetector:
         self.n, self.side = n, side
 
     def detect(self, rgb):
-        from fer_core.results import FaceBox
+        from fer_core.core.results import FaceBox
 
         h, w = rgb.shape[:2]
         per_row = max(1, w // self.side)

@@ -9,7 +9,7 @@ import tomllib
 import pytest
 from factories import make_records
 
-from fer_core.storage import SessionStore
+from fer_core.app.storage import SessionStore
 from pages._common import APP_TITLE
 
 TOKEN = "s3cret-shared-token"
@@ -119,10 +119,10 @@ def test_a_session_id_without_the_browser_cookie_opens_nothing(open_page, one_se
 
 
 def test_wrong_tokens_from_one_address_are_throttled(open_page, one_session, locked, monkeypatch):
-    from fer_core.access import Throttle
+    from fer_core.app.access import Throttle
     from pages._common import _throttle
 
-    monkeypatch.setattr("fer_core.access.Throttle", lambda: Throttle(free=1, base_s=30.0))
+    monkeypatch.setattr("fer_core.app.access.Throttle", lambda: Throttle(free=1, base_s=30.0))
     _throttle.clear()  # one per server process: start this test with a fresh one
     request_cleanup = _throttle.clear
     at = enter(open_page("pages/history.py"), "wrong-token-1")

@@ -10,8 +10,8 @@ import pytest
 from conftest import assert_clean, streamlit_server, texts
 from factories import write_model_side_files
 
-from fer_core.model_store import CONFIG_NAME, SERVED_NAME
-from fer_core.model_summary import class_notes
+from fer_core.core.model_folder import CONFIG_NAME, SERVED_NAME
+from fer_core.app.model_summary import class_notes
 from pages._common import DISCLAIMER
 
 

@@ -51,18 +51,19 @@ def test_readme_starts_with_exactly_two_commands():
 
 def test_readme_names_every_page_command_setting_and_file_it_points_to():
     """What the code offers is taken from the code, so the README may say it in any words: every
-    page's title, every ``python -m fer_core.X`` command, every FER_* setting the app reads, and
+    page's title, every ``python -m fer_core...`` command, every FER_* setting the app reads, and
     every local file the README links to."""
     text = (ROOT / "README.md").read_text()
     app = (ROOT / "app.py").read_text()
     titles = re.findall(r'st\.Page\("[^"]+", title="([^"]+)"', app)
     assert len(titles) == app.count("st.Page("), "every page has a literal title"
-    code = "\n".join(p.read_text() for p in [ROOT / "app.py", *sorted(ROOT.glob("fer_core/*.py")),
+    code = "\n".join(p.read_text() for p in [ROOT / "app.py", *sorted(ROOT.glob("fer_core/**/*.py")),
                                               *sorted(ROOT.glob("pages/*.py"))])
     settings = set(re.findall(r'environ(?:\.get\(|\[)"(FER_[A-Z_]+)"', code))
-    commands = [p.stem for p in sorted(ROOT.glob("fer_core/*.py")) if '__name__ == "__main__"' in p.read_text()]
+    commands = [".".join(p.relative_to(ROOT).with_suffix("").parts) for p in sorted(ROOT.glob("fer_core/**/*.py"))
+                if '__name__ == "__main__"' in p.read_text()]
     assert titles and settings and commands
-    for name in [*titles, *settings, *(f"python -m fer_core.{c}" for c in commands)]:
+    for name in [*titles, *settings, *(f"python -m {c}" for c in commands)]:
         assert name in text, name
     for target in re.findall(r"\]\(([^)#\s]+)\)", text):
         if "://" not in target:
@@ -133,7 +134,7 @@ def _third_party_imports(paths: list[Path]) -> set[str]:
 
 
 def test_every_imported_package_is_a_requirement():
-    code = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "fer_core").glob("*.py")]
+    code = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "fer_core").glob("**/*.py")]
     declared = {r.name.lower().replace("_", "-") for r in requirements(ROOT / "requirements.txt")}
     dists = md.packages_distributions()
     missing = {}
@@ -187,7 +188,7 @@ import sys
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file(sys.argv[1], default_timeout=120).run()
 assert not at.exception, [e.value for e in at.exception]
-from fer_core.tf_import import tensorflow
+from fer_core.core.tf_import import tensorflow
 tf = tensorflow()   # what a Grad-CAM page does next in the same server process
 import aiortc        # and then the live page
 from aiortc import RTCPeerConnection
@@ -227,7 +228,7 @@ def test_require_browser_turns_skips_into_failures(flag, outcome):
 def test_data_tests_skip_saying_where_the_public_datasets_come_from(tmp_path):
     """A user has no ../shared/data/README.md: the skip reason names the sources and the folders."""
     env = {**os.environ, "FER_SHARED_DATA": str(tmp_path / "no-data")}
-    out = subprocess.run([sys.executable, "-m", "pytest", "tests/test_model_shipped.py", "-rs", "-q",
+    out = subprocess.run([sys.executable, "-m", "pytest", "tests/training/test_model_shipped.py", "-rs", "-q",
                           "-p", "no:cacheprovider"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:]
     reasons = [line for line in out.stdout.splitlines() if line.startswith("SKIPPED")]
@@ -237,3 +238,45 @@ def test_data_tests_skip_saying_where_the_public_datasets_come_from(tmp_path):
         assert "github.com/microsoft/FERPlus" in line and "FER+" in line, line
         assert str(tmp_path / "no-data" / "fer2013") in line and "FER_SHARED_DATA" in line, line
         assert "README" not in line, line
+
+
+def _console_scripts() -> dict[str, str]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+
+
+def test_every_command_module_has_a_console_command_that_resolves():
+    import importlib
+
+    targets = set()
+    for name, target in _console_scripts().items():
+        module, _, func = target.partition(":")
+        assert name.startswith("fer-") and callable(getattr(importlib.import_module(module), func)), target
+        targets.add(module)
+    commands = {".".join(p.relative_to(ROOT).with_suffix("").parts) for p in ROOT.glob("fer_core/**/*.py")
+                if '__name__ == "__main__"' in p.read_text()}
+    assert commands == targets, commands ^ targets
+
+
+@pytest.mark.slow
+def test_the_package_builds_with_its_commands_and_sample_photos(tmp_path):
+    """What ``pip install -e .`` installs, from a copy (the build writes egg-info beside the sources)."""
+    import shutil
+    import zipfile
+
+    pytest.importorskip("setuptools")
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "fer_core", src / "fer_core", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "requirements.txt"):
+        shutil.copy(ROOT / name, src / name)
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                           str(src), "-w", str(tmp_path / "dist")], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    wheel = zipfile.ZipFile(next((tmp_path / "dist").glob("*.whl")))
+    names = wheel.namelist()
+    entry = wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert all(f"{cmd} = {target}" in entry for cmd, target in _console_scripts().items())
+    assert "fer_core/app/sample_photos/eileen_collins.jpg" in names
+    assert {n.split("/")[1] for n in names if n.startswith("fer_core/") and n.count("/") == 2} >= {
+        "core", "engine", "analysis", "app", "training", "bench"}
+    metadata = wheel.read(next(n for n in names if n.endswith("METADATA"))).decode()
+    assert "Requires-Dist: tensorflow<2.22,>=2.21" in metadata  # requirements.txt is the one list

@@ -152,8 +152,8 @@ def face_frames(n: int = 30, width: int = 320, height: int = 240,
                 face_size: int = 100) -> tuple[list[np.ndarray], str]:
     """Frames with one face that the live page's detector finds: a FER-2013 face pasted into a
     scene when ../shared/data is there, else a drawn face. The face drifts a little, like a person."""
-    from fer_core.faces import DEFAULT_DETECTOR, make_detector
-    from fer_core.scenes import detected_scene, load_fer_faces
+    from fer_core.engine.faces import DEFAULT_DETECTOR, make_detector
+    from fer_core.bench.scenes import detected_scene, load_fer_faces
 
     detector = make_detector(DEFAULT_DETECTOR, "live")
     real = bool(load_fer_faces(1))

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
-from fer_core.samples import SAMPLE_FACES
+from fer_core.app.samples import SAMPLE_FACES
 from harness import (
     ARTIFACTS, CHROMIUM_FLAGS, SCREENSHOTS, AppServer, HarnessUnavailable, LoopbackNamespace, charts, chromium_wrapper,
     face_frames, metric_number, metrics, screenshot, skip_or_fail, stop_stream, stream_until, wait_idle,
@@ -41,9 +41,9 @@ _RESOURCES_JS = """() => [...performance.getEntriesByType('resource').map(e => e
 @pytest.fixture(scope="module")
 def media(tmp_path_factory) -> dict[str, Path]:
     """The fake camera's Y4M, a short clip with a face, the built-in sample photo and a one-face photo."""
-    from fer_core.imageio import encode_png
-    from fer_core.samples import sample_photo_png
-    from fer_core.scenes import write_test_clip
+    from fer_core.core.imageio import encode_png
+    from fer_core.app.samples import sample_photo_png
+    from fer_core.bench.scenes import write_test_clip
 
     d = tmp_path_factory.mktemp("e2e-media")
     # A small, 15 fps camera: the server decodes, analyses and re-encodes every frame, and the

@@ -1,0 +1,197 @@
+"""The live webcam pipeline, called from streamlit-webrtc's video callback (a worker thread).
+
+Per frame: detect faces (BlazeFace by default, every ``detect_every`` frames; tracked in between), classify
+the crops with the TFLite classifier, smooth each face's probabilities over time, annotate.
+Records go to a thread-safe queue the page drains for its chart. Never imports TensorFlow:
+TensorFlow before aiortc's pylibsrtp crashes the server (../shared/notes).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from fer_core.engine.annotate import annotate_frame
+from fer_core.engine.faces import DEFAULT_DETECTOR, DEFAULT_MARGIN, TF_FREE_DETECTORS, clip_box, crop_face, make_detector
+from fer_core.core.records import make_record
+from fer_core.core.results import FacePrediction
+from fer_core.engine.tracker import SMOOTHING_METHODS, FaceTracker
+
+MAX_QUEUED_RECORDS = 100_000
+FPS_WINDOW_S = 3.0  # the frame rate shown is frames analysed in the last this-many seconds / seconds
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """Everything the live pipeline can be told, checked once when made: the page builds one per run
+    from its widgets and hands it over whole, so the worker thread never sees half a change."""
+
+    detector: str = DEFAULT_DETECTOR
+    detect_every: int = 3          # detect faces every N frames; track them in between
+    classify_every: int = 1
+    smoothing: str = "ema"         # one of tracker.SMOOTHING_METHODS
+    alpha: float = 0.3             # EMA weight of the newest frame
+    window: int = 8                # sliding-window length in frames
+    mirror: bool = False
+    threshold: float = 0.0         # below it a face is drawn as "uncertain"
+    show_bars: bool = False
+    record_interval_s: float = 0.2  # at most one record per face this often
+    margin: float = DEFAULT_MARGIN
+
+    def __post_init__(self) -> None:
+        if self.detector not in TF_FREE_DETECTORS:
+            raise ValueError(f"The live page can only use {', '.join(TF_FREE_DETECTORS)} "
+                             f"(detector {self.detector!r} needs TensorFlow, which would crash the stream).")
+        if self.detect_every < 1 or self.classify_every < 1:
+            raise ValueError("detect_every and classify_every must be at least 1.")
+        if self.smoothing not in SMOOTHING_METHODS:
+            raise ValueError(f"Unknown smoothing {self.smoothing!r}; choose one of {', '.join(SMOOTHING_METHODS)}.")
+        if not 0.0 < self.alpha <= 1.0 or self.window < 1:
+            raise ValueError("The EMA weight must be in (0, 1] and the smoothing window at least 1 frame.")
+        if not 0.0 <= self.threshold <= 1.0 or self.record_interval_s < 0 or self.margin < 0:
+            raise ValueError("threshold must be in [0, 1]; record_interval_s and margin at least 0.")
+
+    def tracker(self) -> FaceTracker:
+        """A fresh tracker with these smoothing settings: the one place live face tracks are made."""
+        return FaceTracker(smoothing=self.smoothing, alpha=self.alpha, window=self.window)
+
+    def restarts_tracks(self, other: LiveSettings) -> bool:
+        """Whether moving from ``other`` to these settings needs new tracks (smoothing changed)."""
+        return (self.smoothing, self.alpha, self.window) != (other.smoothing, other.alpha, other.window)
+
+
+@dataclass
+class LiveStats:
+    fps: float = 0.0          # frames analysed per second over the last FPS_WINDOW_S seconds
+    process_ms: float = 0.0   # time spent in process() per frame (EMA)
+    n_faces: int = 0
+    frames: int = 0
+
+
+class LiveProcessor:
+    """Stateful, thread-safe per-stream processor: ``process(rgb) -> annotated rgb``."""
+
+    def __init__(self, classifier, settings: LiveSettings | None = None, *, detector=None,
+                 clock=time.monotonic) -> None:
+        settings = settings or LiveSettings()
+        if detector is None:
+            detector = make_detector(settings.detector, "live")
+        else:  # a detector handed in (tests, benchmarks) names itself
+            settings = replace(settings, detector=getattr(detector, "name", settings.detector))
+        self.classifier = classifier
+        self.detector = detector
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._records: deque[dict] = deque(maxlen=MAX_QUEUED_RECORDS)
+        self._settings = settings
+        self._tracker = settings.tracker()
+        self._stats = LiveStats()
+        self._frame = 0
+        self._t0: float | None = None
+        self._arrivals: deque[float] = deque()
+        self._last_record = -1e9
+
+    # -------------------------------------------------------------- settings
+    @property
+    def settings(self) -> LiveSettings:
+        return self._settings
+
+    def apply(self, settings: LiveSettings) -> None:
+        """Use these settings from the next frame (new smoothing restarts the face tracks)."""
+        old = self._settings
+        if settings == old:
+            return
+        detector = make_detector(settings.detector, "live") if settings.detector != old.detector else None
+        with self._lock:
+            if settings.restarts_tracks(old):
+                self._tracker = settings.tracker()
+            if detector is not None:
+                self.detector = detector
+            self._settings = settings
+
+    @property
+    def stats(self) -> LiveStats:
+        """A copy of the counters, with the frame rate measured now (it falls when frames stop)."""
+        with self._lock:
+            out = LiveStats(**asdict(self._stats))
+            out.fps = self._window_fps(self._clock())
+            return out
+
+    def _window_fps(self, now: float) -> float:
+        """Frames analysed in the last FPS_WINDOW_S seconds divided by that time (less at the start).
+
+        Counting frames over wall time reports the rate the server keeps up with; averaging
+        1/interval would overstate it, since frames arrive unevenly (bursts after slow ones).
+        """
+        if self._t0 is None:
+            return 0.0
+        window = min(FPS_WINDOW_S, now - self._t0)
+        while self._arrivals and self._arrivals[0] <= now - FPS_WINDOW_S:
+            self._arrivals.popleft()
+        if window < 0.5:  # too short to say
+            return 0.0
+        return sum(1 for a in self._arrivals if a > now - window) / window
+
+    # ------------------------------------------------------------ processing
+    def process(self, rgb: np.ndarray) -> np.ndarray:
+        """One RGB frame in, the annotated frame out; records queued for the page."""
+        with self._lock:
+            start = self._clock()
+            s = self._settings
+            img = np.ascontiguousarray(rgb[:, ::-1] if s.mirror else rgb)
+            h, w = img.shape[:2]
+            i = self._frame
+            if self._t0 is None:
+                self._t0 = start
+            if i % s.detect_every == 0:
+                tracks = self._tracker.update(self.detector.detect(img), frame=i)
+            else:
+                tracks = self._tracker.predict(i)
+            visible = [(t, b) for t in tracks if (b := clip_box(t.box, w, h)) is not None]
+            if visible and (i % s.classify_every == 0 or any(t.probs is None for t, _ in visible)):
+                crops = [crop_face(img, b, s.margin, align=False) for _, b in visible]
+                for (t, _), p in zip(visible, self.classifier.predict(crops)):
+                    self._tracker.smooth(t, p)
+            preds = [FacePrediction(b, t.probs, track_id=t.id, classes=self.classifier.classes)
+                     for t, b in visible if t.probs is not None]
+            out = annotate_frame(img, preds, threshold=s.threshold, show_bars=s.show_bars)
+            t_rel = start - self._t0
+            if preds and t_rel - self._last_record >= s.record_interval_s:
+                self._last_record = t_rel
+                for p in preds:
+                    self._records.append(make_record(p, t_rel, i, p.track_id))
+            self._frame += 1
+            end = self._clock()
+            st = self._stats
+            self._arrivals.append(start)
+            while self._arrivals[0] <= start - FPS_WINDOW_S:
+                self._arrivals.popleft()
+            ms = (end - start) * 1000.0
+            st.process_ms = ms if st.frames == 0 else 0.9 * st.process_ms + 0.1 * ms
+            st.n_faces = len(preds)
+            st.frames += 1
+            return out
+
+    def drain_records(self) -> list[dict]:
+        """Records produced since the last call (oldest first)."""
+        out = []
+        while True:
+            try:
+                out.append(self._records.popleft())
+            except IndexError:
+                return out
+
+    def reset(self) -> None:
+        """Forget tracks, timing and queued records (a new stream)."""
+        with self._lock:
+            self._tracker = self._settings.tracker()
+            self._records.clear()
+            self._stats = LiveStats()
+            self._frame = 0
+            self._t0 = None
+            self._arrivals.clear()
+            self._last_record = -1e9

@@ -1,0 +1,143 @@
+"""One browser tab's live stream from START to STOP, kept out of the page script.
+
+The page only lays out widgets and messages; this holds the stream's records (the chart's data),
+turns the History switch into where they go, and saves them as the stream plays: every
+``FLUSH_EVERY_S`` seconds the new records are appended to one stored session, so a server crash
+mid-stream loses seconds, not the session. STOP saves the rest. Emotion scores only, never frames.
+No Streamlit and no TensorFlow here: the video callback's worker thread calls ``process``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+
+from fer_core.analysis.live import LiveProcessor, LiveSettings
+from fer_core.app.storage import SessionNotFoundError, SessionStore, StorageError
+
+LOG = logging.getLogger(__name__)
+FLUSH_EVERY_S = 5.0
+SOURCE = "live"
+
+
+@dataclass(frozen=True)
+class LiveOutcome:
+    """What a stopped stream left behind, for the page to say."""
+
+    n_records: int
+    session_id: int | None     # the History session, when something was saved
+    saving: bool               # the History switch was on at STOP
+    error: str | None          # why (part of) the session is not in History
+
+
+class LiveSession:
+    """START/poll/STOP of one stream and its incremental save; the page keeps one per browser tab."""
+
+    def __init__(self, processor: LiveProcessor, *, flush_every_s: float = FLUSH_EVERY_S,
+                 clock=time.monotonic) -> None:
+        self.processor = processor
+        self.records: list[dict] = []      # every record of the current (or last) stream, oldest first
+        self.active = False
+        self.session_id: int | None = None
+        self.save_error: str | None = None
+        self.frame_error: str | None = None
+        self.outcome: LiveOutcome | None = None
+        self._flush_every_s = float(flush_every_s)
+        self._clock = clock
+        self._store: SessionStore | None = None
+        self._saved = 0                    # records[:_saved] are in the database
+        self._last_flush = 0.0
+        self._started_at: datetime | None = None
+
+    @classmethod
+    def create(cls, classifier, settings: LiveSettings, **kw) -> LiveSession:
+        """A session over a new processor for ``classifier`` (ValueError/RuntimeError if it cannot start)."""
+        return cls(LiveProcessor(classifier, settings), **kw)
+
+    # ------------------------------------------------------------ worker thread
+    def process(self, rgb: np.ndarray) -> np.ndarray:
+        """The video callback's work: the annotated frame, or the frame itself after an error (kept for
+        the page to show once), so one bad frame never ends the stream."""
+        try:
+            return self.processor.process(rgb)
+        except Exception as exc:
+            if self.frame_error is None:
+                LOG.exception("live frame processing failed")
+                self.frame_error = f"{type(exc).__name__}: {exc}"
+            return rgb
+
+    # ------------------------------------------------------------ script thread
+    def apply(self, settings: LiveSettings) -> None:
+        self.processor.apply(settings)
+
+    def set_store(self, store: SessionStore | None) -> None:
+        """Where records go: a store (the History switch on) or None (off). Turning the switch off
+        mid-stream deletes what was already saved of this stream, as if it had been off all along;
+        after STOP the switch is about the next stream and the saved session stays."""
+        if store is None and self.active and self.session_id is not None and self._store is not None:
+            try:
+                self._store.delete_session(self.session_id)
+            except SessionNotFoundError:
+                pass
+            except StorageError as exc:
+                self.save_error = f"The part already saved could not be removed: {exc}"
+                return  # keep the store, so the next run tries again
+            self.session_id, self._saved = None, 0
+        self._store = store
+
+    def start(self) -> None:
+        """A new stream: fresh tracks, timeline, counters and messages."""
+        self.processor.reset()
+        self.records.clear()
+        self.active = True
+        self.session_id, self._saved = None, 0
+        self.save_error = self.frame_error = None
+        self.outcome = None
+        self._started_at = datetime.now(timezone.utc)
+        self._last_flush = self._clock()
+
+    def poll(self) -> list[dict]:
+        """Collect the records made since the last call; every flush_every_s, save the new ones."""
+        new = self.processor.drain_records()
+        self.records.extend(new)
+        if self.active and self._clock() - self._last_flush >= self._flush_every_s:
+            self.flush()
+        return new
+
+    def flush(self) -> bool:
+        """Save the records not yet in the database; after a failure they wait for the next try."""
+        self._last_flush = self._clock()
+        if self._store is None or self._saved >= len(self.records):
+            return True
+        pending = self.records[self._saved:]
+        try:
+            if self.session_id is None:
+                settings = self.processor.settings
+                self.session_id = self._store.save_session(
+                    SOURCE, pending, started_at=self._started_at,
+                    meta={"detector": settings.detector, "detect_every": settings.detect_every,
+                          "smoothing": settings.smoothing})
+            else:
+                self._store.append_records(self.session_id, pending)
+        except SessionNotFoundError:  # deleted on the History page while it played: respect that
+            self._store, self.session_id = None, None
+            self.save_error = "This session was deleted on the History page, so the rest of it is not saved."
+            return False
+        except (StorageError, ValueError) as exc:
+            self.save_error = str(exc)
+            return False
+        self._saved = len(self.records)
+        self.save_error = None
+        return True
+
+    def stop(self) -> LiveOutcome:
+        """The stream ended: collect and save what is left, and say how it went."""
+        self.records.extend(self.processor.drain_records())
+        self.active = False
+        self.flush()
+        self.outcome = LiveOutcome(len(self.records), self.session_id, self._store is not None, self.save_error)
+        return self.outcome

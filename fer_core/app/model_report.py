@@ -1,0 +1,145 @@
+"""Reading the shipped model's reports: tables from metrics.json, a checked history.json, and the
+model card cut into sections with its images found.
+
+Pure functions returning plain rows and text, so the Model and Home pages stay layout only; the
+figures drawn from the same files are in fer_core.app.charts. No TensorFlow.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from fer_core.core.labels import CLASSES
+
+PER_CLASS_KEYS = ("precision", "recall", "f1", "specificity", "support")
+
+# Which report is which lives in fer_core.app.model_summary (evaluation sets); these name them in tables.
+# Short: they head a table that must fit beside the sidebar at 1280 px.
+REPORT_LABELS = {"keras": "Keras", "served": "served (Live page)", "served_mirror": "served, mirrored (Photo, Video)"}
+
+
+def variant_rows(metrics: Mapping | None) -> list[dict]:
+    """The TFLite variants the export measured (size, agreement with Keras, accuracy, latency), served one marked."""
+    variants = metrics.get("variants") if isinstance(metrics, Mapping) else None
+    if not isinstance(variants, list):
+        return []
+    served = metrics.get("served_variant")
+    rows = []
+    for v in variants:
+        if not isinstance(v, Mapping) or "variant" not in v:
+            continue
+        rows.append({
+            "variant": v["variant"], "served": v["variant"] == served,
+            "size_mb": round(float(v.get("size_bytes", 0)) / 1e6, 2),
+            **{k: float(v[k]) for k in ("agreement", "accuracy", "accuracy_drop", "macro_f1", "latency_p50_ms")
+               if isinstance(v.get(k), (int, float))},
+        })
+    return rows
+
+
+# Human column names for every table the Model page shows (keys stay short in code and JSON).
+COLUMN_NAMES = {
+    "model": "model", "evaluation_set": "evaluated on", "accuracy": "accuracy", "macro_f1": "macro-F1",
+    "n": "faces", "worst_class": "weakest", "worst_recall": "its recall",
+    "variant": "variant", "served": "served", "size_mb": "size (MB)", "agreement": "agrees with Keras",
+    "accuracy_drop": "points lost", "latency_p50_ms": "ms per face",
+    "class": "expression", "precision": "precision", "recall": "recall", "f1": "F1",
+    "specificity": "specificity", "support": "faces",
+}
+
+
+def human_columns(rows: list[dict]) -> list[dict]:
+    """The same rows with COLUMN_NAMES as keys; accuracy_drop in percentage points."""
+    out = []
+    for row in rows:
+        row = dict(row)
+        if isinstance(row.get("accuracy_drop"), float):
+            row["accuracy_drop"] = round(row["accuracy_drop"] * 100, 2)
+        out.append({COLUMN_NAMES.get(k, k.replace("_", " ")): v for k, v in row.items()})
+    return out
+
+
+def headline(report: Mapping) -> dict:
+    """Accuracy, macro-F1, the weakest class's recall and the test-set size of one report."""
+    per = report.get("per_class") or {}
+    recalls = {c: float(v["recall"]) for c, v in per.items() if isinstance(v, Mapping) and "recall" in v}
+    worst = min(recalls, key=recalls.get) if recalls else None
+    return {
+        "accuracy": float(report.get("accuracy", float("nan"))),
+        "macro_f1": float(report.get("macro_f1", float("nan"))),
+        "n": int(report.get("n", 0) or 0),
+        "worst_class": worst,
+        "worst_recall": recalls.get(worst, float("nan")) if worst else float("nan"),
+    }
+
+
+def per_class_rows(report: Mapping) -> list[dict]:
+    """One row per class (CLASSES order): precision, recall, F1, specificity, support."""
+    per = report.get("per_class") or {}
+    rows = []
+    for c in CLASSES:
+        v = per.get(c)
+        if not isinstance(v, Mapping):
+            continue
+        row = {"class": c}
+        for k in PER_CLASS_KEYS:
+            if k in v:
+                row[k] = int(v[k]) if k == "support" else float(v[k])
+        rows.append(row)
+    return rows
+
+
+def check_history(history) -> list[dict]:
+    """history.json rows sorted by epoch; ValueError with a readable message if it is malformed."""
+    if not isinstance(history, list) or not all(isinstance(r, Mapping) and "epoch" in r for r in history):
+        raise ValueError("The training history should be a list of per-epoch objects with an 'epoch' key.")
+    return sorted((dict(r) for r in history), key=lambda r: r["epoch"])
+
+
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def split_markdown_images(text: str, base_dir: str | Path) -> list[tuple[str, str]]:
+    """Split a model card into ("markdown", text) and ("image", path) parts.
+
+    Streamlit's markdown cannot show images by relative path, so local images (the confusion
+    matrix) become separate parts; remote or missing images become their alt text (no page
+    makes the browser fetch from a third party).
+    """
+    base = Path(base_dir)
+    parts: list[tuple[str, str]] = []
+    buf, pos = [], 0
+    for m in _IMAGE.finditer(text):
+        alt, target = m.group(1), m.group(2)
+        local = base / target
+        buf.append(text[pos:m.start()])
+        pos = m.end()
+        if "://" in target or not local.is_file():
+            buf.append(f"*[image: {alt or target}]*")
+            continue
+        if "".join(buf).strip():
+            parts.append(("markdown", "".join(buf)))
+        buf = []
+        parts.append(("image", str(local)))
+    buf.append(text[pos:])
+    if "".join(buf).strip():
+        parts.append(("markdown", "".join(buf)))
+    return parts
+
+
+def card_sections(text: str) -> list[tuple[str, str]]:
+    """A model card cut at its level-2 headings into (title, body), so each can be opened on its own.
+
+    The card's own title line is dropped; text before the first section becomes "Summary".
+    """
+    sections: list[tuple[str, list[str]]] = [("Summary", [])]
+    for line in text.splitlines():
+        if line.startswith("# ") and not sections[0][1] and len(sections) == 1:
+            continue
+        if line.startswith("## "):
+            sections.append((line[3:].strip(), []))
+        else:
+            sections[-1][1].append(line)
+    return [(title, "\n".join(body).strip()) for title, body in sections if "".join(body).strip()]

@@ -1,0 +1,57 @@
+"""The seven emotion classes, their order, aliases and display colours."""
+
+from __future__ import annotations
+
+CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+# fer2013.csv encodes emotion 0..6 in a different order from ours.
+FER2013_CSV_ORDER: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+# FER+ label.csv vote columns, in file order.
+FERPLUS_VOTE_ORDER: tuple[str, ...] = (
+    "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF",
+)
+
+_ALIASES: dict[str, str] = {
+    "anger": "angry", "angry": "angry", "an": "angry", "mad": "angry",
+    "disgust": "disgust", "disgusted": "disgust", "disgusting": "disgust", "di": "disgust",
+    "fear": "fear", "fearful": "fear", "afraid": "fear", "scared": "fear", "fe": "fear",
+    "happy": "happy", "happiness": "happy", "joy": "happy", "ha": "happy", "smile": "happy",
+    "neutral": "neutral", "calm": "neutral", "ne": "neutral",
+    "sad": "sad", "sadness": "sad", "sa": "sad", "unhappy": "sad",
+    "surprise": "surprise", "surprised": "surprise", "surprising": "surprise", "su": "surprise",
+}
+
+# Seven colours told apart under normal vision and the common colour-vision deficiencies (simulated
+# protanopia and deuteranopia: every pair at least 18 CIEDE2000 apart, tests/core/test_labels.py), and
+# apart from black, the valence line's colour. Okabe-Ito's orange surprise looked like its vermillion
+# angry on timelines, and its reddish purple fear like grey to deuteranopes; fear and surprise now come
+# from Paul Tol's colour-blind-safe schemes. Always shown together with the text label, never as the
+# only cue.
+COLORS_HEX: dict[str, str] = {
+    "angry": "#D55E00",     # vermillion (Okabe-Ito)
+    "disgust": "#009E73",   # bluish green (Okabe-Ito)
+    "fear": "#882255",      # wine (Tol muted)
+    "happy": "#F0E442",     # yellow (Okabe-Ito)
+    "neutral": "#BBBBBB",   # grey (Tol)
+    "sad": "#0072B2",       # blue (Okabe-Ito)
+    "surprise": "#33BBEE",  # cyan (Tol vibrant)
+}
+
+
+def canonical_class(name: str) -> str | None:
+    """Map a folder or label name (any case, common synonyms, numeric prefixes) to one of CLASSES."""
+    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    if key in _ALIASES:
+        return _ALIASES[key]
+    # CK+/JAFFE-style exports: "1_anger", "03-happy", "emotion_sad".
+    for part in key.split("_"):
+        if part in _ALIASES and len(part) > 2:
+            return _ALIASES[part]
+    return None
+
+
+def color_rgb(label: str) -> tuple[int, int, int]:
+    """Colour of an emotion as an (R, G, B) tuple; unknown labels are grey."""
+    h = COLORS_HEX.get(label, "#999999").lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)

@@ -1,0 +1,124 @@
+"""The model folder: its layout (every file name, spelled once here), where it is, and how its
+config and side files (metrics, history, class counts) are read.
+
+The app, the engine and the toolchain all find the model through here, so a missing or
+corrupt file surfaces as one clear ``ModelFilesError`` instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from fer_core import REPO_ROOT
+from fer_core.core.labels import CLASSES
+from fer_core.core.preprocess import PREPROCESSING_NAME
+
+# The model folder's layout (models/, or FER_MODEL_DIR).
+KERAS_NAME = "model.keras"  # the Keras model: Grad-CAM, evaluation, export
+SERVED_NAME = "model.tflite"  # the TFLite model the app serves (the config's default served_model)
+CONFIG_NAME = "model_config.json"  # input_size, classes, preprocessing, gradcam_layer, served_model
+METRICS_NAME = "metrics.json"
+HISTORY_NAME = "history.json"
+CLASS_COUNTS_NAME = "class_counts.json"
+CARD_NAME = "MODEL_CARD.md"
+TRAINING_LOG_NAME = "TRAINING_LOG.md"
+CONFUSION_MATRIX_NAME = "confusion_matrix.png"
+TRAINING_CURVES_NAME = "training_curves.png"
+REQUIRED_KEYS = ("input_size", "classes")
+
+
+class ModelFilesError(RuntimeError):
+    """The model directory or one of its files is missing or unreadable; str() is user-facing."""
+
+
+def default_model_dir() -> Path:
+    """FER_MODEL_DIR when set (tests, deployments), else the repository's models/."""
+    env = os.environ.get("FER_MODEL_DIR")
+    return Path(env) if env else REPO_ROOT / "models"
+
+
+def _dir(model_dir: str | os.PathLike | None) -> Path:
+    return Path(model_dir) if model_dir is not None else default_model_dir()
+
+
+def _read_json(path: Path, what: str):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFilesError(f"The {what} file {path} is missing.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFilesError(f"The {what} file {path} is unreadable or not valid JSON ({exc}).") from None
+
+
+def load_model_config(model_dir: str | os.PathLike | None = None) -> dict:
+    """The config (CONFIG_NAME) with defaults filled in, validated enough that loaders can trust it."""
+    d = _dir(model_dir)
+    if not d.is_dir():
+        raise ModelFilesError(
+            f"Model directory {d} does not exist. Set FER_MODEL_DIR or ship a model in models/ "
+            "(python -m fer_core.training.ship)."
+        )
+    cfg = _read_json(d / CONFIG_NAME, "model config")
+    if not isinstance(cfg, dict):
+        raise ModelFilesError(f"The model config {d / CONFIG_NAME} must be a JSON object.")
+    missing = [k for k in REQUIRED_KEYS if k not in cfg]
+    if missing:
+        raise ModelFilesError(f"The model config {d / CONFIG_NAME} lacks {', '.join(missing)}.")
+    try:
+        cfg["input_size"] = int(cfg["input_size"])
+    except (TypeError, ValueError):
+        raise ModelFilesError(f"The model config {d / CONFIG_NAME} has a non-integer input_size.") from None
+    if cfg["input_size"] < 8:
+        raise ModelFilesError(f"The model config {d / CONFIG_NAME} has an implausible input_size {cfg['input_size']}.")
+    if list(cfg["classes"]) != list(CLASSES):
+        raise ModelFilesError(
+            f"The model config {d / CONFIG_NAME} lists classes {cfg['classes']}; this app expects {list(CLASSES)}."
+        )
+    cfg["classes"] = list(CLASSES)
+    cfg.setdefault("preprocessing", PREPROCESSING_NAME)
+    cfg.setdefault("gradcam_layer", None)
+    cfg.setdefault("served_model", SERVED_NAME)
+    cfg.setdefault("keras_model", KERAS_NAME)
+    return cfg
+
+
+def _named_model_file(model_dir: str | os.PathLike | None, key: str, what: str) -> Path:
+    d = _dir(model_dir)
+    p = d / load_model_config(d)[key]
+    if not p.is_file():
+        raise ModelFilesError(f"The {what} {p} named in {d / CONFIG_NAME} is missing.")
+    return p
+
+
+def served_model_path(model_dir: str | os.PathLike | None = None) -> Path:
+    """Path of the model file the app serves (TFLite normally), checked to exist."""
+    return _named_model_file(model_dir, "served_model", "served model")
+
+
+def keras_model_path(model_dir: str | os.PathLike | None = None) -> Path:
+    """Path of the Keras model (Grad-CAM, evaluation), checked to exist."""
+    return _named_model_file(model_dir, "keras_model", "Keras model")
+
+
+def _optional_json(model_dir, name: str, what: str):
+    p = _dir(model_dir) / name
+    if not p.is_file():
+        return None
+    return _read_json(p, what)
+
+
+def load_metrics(model_dir: str | os.PathLike | None = None) -> dict | None:
+    """metrics.json ({"keras": ..., "served": ...} evaluate JSON), or None before a model is shipped."""
+    return _optional_json(model_dir, METRICS_NAME, "metrics")
+
+
+def load_history(model_dir: str | os.PathLike | None = None) -> list[dict] | None:
+    """Per-epoch training history (list of dicts), or None when absent."""
+    return _optional_json(model_dir, HISTORY_NAME, "training history")
+
+
+def load_class_counts(model_dir: str | os.PathLike | None = None) -> dict[str, int] | None:
+    """Training-set class counts, or None when absent."""
+    return _optional_json(model_dir, CLASS_COUNTS_NAME, "class counts")

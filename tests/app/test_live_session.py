@@ -1,0 +1,220 @@
+"""LiveSession: a live stream saved to History as it plays (a crash loses seconds, not the session),
+STOP saving the rest, the History switch, a busy database, and frame errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import locked_sqlite
+from factories import make_records
+
+from fer_core.analysis.live import LiveSettings
+from fer_core.app.live_session import FLUSH_EVERY_S, LiveSession
+from fer_core.app.storage import SessionStore
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FRAME = np.zeros((4, 4, 3), np.uint8)
+
+
+class FeedProcessor:
+    """Stands in for LiveProcessor: each frame queues the next prepared record (one face, 5 a second)."""
+
+    def __init__(self, records: list[dict], fail: bool = False) -> None:
+        self.settings = LiveSettings()
+        self._todo, self._queue, self._fail = list(records), [], fail
+
+    def process(self, rgb):
+        if self._fail:
+            raise RuntimeError("detector exploded")
+        if self._todo:
+            self._queue.append(self._todo.pop(0))
+        return rgb[::-1]
+
+    def drain_records(self) -> list[dict]:
+        out, self._queue = self._queue, []
+        return out
+
+    def reset(self) -> None:
+        self._queue = []
+
+    def apply(self, settings: LiveSettings) -> None:
+        self.settings = settings
+
+
+class Clock:
+    t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def stream(live: LiveSession, clock: Clock, seconds: int, per_second: int = 5) -> None:
+    """What the page does while playing: frames on the worker thread, a poll every second."""
+    for _ in range(seconds):
+        for _ in range(per_second):
+            live.process(FRAME)
+        clock.t += 1.0
+        live.poll()
+
+
+def playing(store: SessionStore, feed: list[dict]) -> tuple[LiveSession, Clock]:
+    """A started stream that saves to ``store``, on a clock the test moves."""
+    clock = Clock()
+    live = LiveSession(FeedProcessor(feed), clock=clock)
+    live.set_store(store)
+    live.start()
+    return live, clock
+
+
+def stored(db_url: str) -> list[dict]:
+    """Every record in the database, as a second app instance sees it."""
+    other = SessionStore(db_url)
+    return [r for s in other.list_sessions() for r in other.load_session(s["id"])[1]]
+
+
+@pytest.fixture
+def feed() -> list[dict]:
+    return make_records(["happy"] * 20 + ["sad"] * 80, fps=5)
+
+
+def test_saved_every_few_seconds_while_playing_and_finished_at_stop(db_url, feed):
+    live, clock = playing(SessionStore(db_url), feed)
+    for second in range(1, 13):
+        stream(live, clock, 1)
+        lost = 5 * second - len(stored(db_url))
+        assert 0 <= lost <= 5 * FLUSH_EVERY_S, second  # at most the seconds since the last save
+        if second == 6:  # History shows the part saved so far with its own summary
+            (head,) = SessionStore(db_url).list_sessions()
+            assert head["n_records"] == 25 and head["dominant_emotion"] == "happy"
+    assert len(SessionStore(db_url).list_sessions()) == 1  # one session, appended to
+    live.process(FRAME)
+    outcome = live.stop()
+    assert outcome.session_id == live.session_id and outcome.n_records == 61 and outcome.error is None
+    info, records = SessionStore(db_url).load_session(outcome.session_id)
+    assert records == [{k: r[k] for k in records[0]} for r in feed[:61]]  # all of it, in order
+    assert (info["source"], info["n_records"], info["n_faces"]) == ("live", 61, 1)
+    assert info["dominant_emotion"] == "sad" and info["duration_s"] == pytest.approx(12.0)
+    assert info["meta"] == {"detector": "blazeface", "detect_every": 3, "smoothing": "ema"}
+
+
+_CRASHING_APP = """
+import sys, time
+import numpy as np
+from factories import make_records
+from test_live_session import FeedProcessor
+from fer_core.app.live_session import LiveSession
+from fer_core.app.storage import SessionStore
+live = LiveSession(FeedProcessor(make_records(["happy"] * 100_000, fps=20)), flush_every_s=float(sys.argv[2]))
+live.set_store(SessionStore(sys.argv[1]))
+live.start()
+frame = np.zeros((4, 4, 3), np.uint8)
+made = 0
+while True:  # 20 records a second, polled 10 times a second, as the page's fragment would
+    for _ in range(2):
+        live.process(frame)
+    made += 2
+    live.poll()
+    print(made, flush=True)
+    time.sleep(0.1)
+"""
+
+
+@pytest.mark.slow
+def test_a_crash_mid_stream_loses_only_the_last_seconds(db_url):
+    """The server process is killed (no STOP, no clean-up): what was streamed until the last save is kept."""
+    flush_s, rate = 1.0, 20
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "tests"), str(REPO_ROOT)])}
+    proc = subprocess.Popen([sys.executable, "-c", _CRASHING_APP, db_url, str(flush_s)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    made = 0
+    try:
+        while made < 4 * rate:  # about four seconds of stream
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            made = int(line)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    kept = len(stored(db_url))
+    assert made - (flush_s + 0.5) * rate <= kept <= made
+
+
+def test_switch_off_mid_stream_removes_what_was_saved(db_url, feed):
+    live, clock = playing(SessionStore(db_url), feed)
+    stream(live, clock, 7)
+    assert stored(db_url)
+    live.set_store(None)  # the user turns the History switch off while it plays
+    assert stored(db_url) == []
+    stream(live, clock, 7)
+    outcome = live.stop()
+    assert stored(db_url) == [] and outcome.session_id is None and not outcome.saving
+    assert outcome.n_records == 70  # the chart keeps them
+
+
+def test_switch_off_after_stop_keeps_the_saved_session(db_url, feed):
+    live, clock = playing(SessionStore(db_url), feed)
+    stream(live, clock, 3)
+    sid = live.stop().session_id
+    live.set_store(None)  # the switch now speaks for the next stream
+    assert len(stored(db_url)) == 15 and SessionStore(db_url).list_sessions()[0]["id"] == sid
+
+
+def test_a_locked_database_delays_saving_without_losing_records(db_url, feed, monkeypatch):
+    monkeypatch.setenv("FER_DB_BUSY_TIMEOUT_S", "0.2")
+    store = SessionStore(db_url)
+    live, clock = playing(store, feed)
+    stream(live, clock, 5)
+    store.engine.dispose()
+    with locked_sqlite(Path(db_url.removeprefix("sqlite:///"))):
+        stream(live, clock, 5)
+        assert "another program is holding it locked" in live.save_error
+    stream(live, clock, 5)  # the next save writes everything that waited
+    assert live.save_error is None and len(stored(db_url)) == 75
+
+
+def test_a_session_deleted_in_history_while_playing_stays_deleted(db_url, feed):
+    store = SessionStore(db_url)
+    live, clock = playing(store, feed)
+    stream(live, clock, 5)
+    store.delete_all()  # someone deletes it on the History page
+    stream(live, clock, 5)
+    outcome = live.stop()
+    assert stored(db_url) == [] and outcome.session_id is None
+    assert "deleted on the History page" in outcome.error
+
+
+def test_nothing_is_saved_without_faces_or_with_the_switch_off(db_url, feed):
+    live = LiveSession(FeedProcessor([]), clock=Clock())
+    live.set_store(SessionStore(db_url))
+    live.start()
+    assert live.stop().n_records == 0 and stored(db_url) == []
+    live = LiveSession(FeedProcessor(feed), clock=Clock())
+    live.start()
+    stream(live, Clock(), 8)
+    assert live.stop().saving is False and stored(db_url) == []
+
+
+def test_a_failing_frame_passes_through_and_is_reported_once():
+    live = LiveSession(FeedProcessor([], fail=True))
+    live.start()
+    frame = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    assert live.process(frame) is frame
+    live.process(frame)
+    assert live.frame_error == "RuntimeError: detector exploded"
+    live.start()  # a new stream forgets it
+    assert live.frame_error is None
+
+
+def test_the_live_session_never_imports_tensorflow():
+    """The live page imports this module: TensorFlow here would crash the stream (../shared/notes)."""
+    code = ("import sys, fer_core.app.live_session\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,66 @@
+"""model_report: the Model page's tables from metrics and history, and the model card's parts."""
+
+from __future__ import annotations
+
+import pytest
+from factories import CARD, fake_history, fake_report, write_model_side_files
+
+from fer_core.app import model_report as mr
+from fer_core.core.labels import CLASSES
+
+
+def test_headline_finds_the_weakest_class():
+    rep = fake_report(3)
+    h = mr.headline(rep)
+    recalls = {c: v["recall"] for c, v in rep["per_class"].items()}
+    assert h["worst_class"] == min(recalls, key=recalls.get)
+    assert h["worst_recall"] == min(recalls.values())
+    assert h["accuracy"] == rep["accuracy"] and h["n"] == rep["n"]
+
+
+def test_per_class_rows_follow_class_order():
+    rep = fake_report(1)
+    rows = mr.per_class_rows(rep)
+    assert [r["class"] for r in rows] == list(CLASSES)
+    assert rows[2]["f1"] == rep["per_class"]["fear"]["f1"] and isinstance(rows[2]["support"], int)
+
+
+def test_history_is_checked_and_sorted_by_epoch():
+    hist = fake_history(4)[::-1]
+    assert [r["epoch"] for r in mr.check_history(hist)] == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="per-epoch"):
+        mr.check_history({"epoch": 1})
+
+
+def test_model_card_images_split_out(tmp_path):
+    (tmp_path / "confusion_matrix.png").write_bytes(b"png")
+    parts = mr.split_markdown_images(CARD, tmp_path)
+    assert [k for k, _ in parts] == ["markdown", "image", "markdown"]
+    assert parts[1][1] == str(tmp_path / "confusion_matrix.png")
+    assert "*[image: remote]*" in parts[2][1] and "https://" not in parts[2][1]
+    # a missing local image becomes text too, so the card stays one markdown part
+    parts = mr.split_markdown_images(CARD, tmp_path / "elsewhere")
+    assert [k for k, _ in parts] == ["markdown"] and "*[image: confusion matrix]*" in parts[0][1]
+
+
+def test_variant_rows(tmp_path):
+    metrics = write_model_side_files(tmp_path)["metrics"]
+    rows = mr.variant_rows(metrics)
+    assert [(r["variant"], r["served"], r["size_mb"]) for r in rows] == [("fp32", False, 16.0), ("int8", True, 4.5)]
+    assert rows[1]["agreement"] == 0.985 and rows[1]["latency_p50_ms"] == 1.2
+    assert mr.variant_rows({"variants": "nonsense"}) == [] and mr.variant_rows(None) == []
+
+
+def test_card_sections_cut_at_level_two_headings():
+    sections = mr.card_sections(CARD)
+    assert [title for title, _ in sections] == ["Summary", "Intended use", "Limitations"]
+    assert sections[0][1].startswith("Made-up figures") and "# Model card" not in sections[0][1]
+    assert "### Compared with the `fer` package" in sections[1][1]  # level 3 stays inside its section
+
+
+def test_human_columns():
+    rows = mr.human_columns([{"variant": "fp16", "size_mb": 8.1, "accuracy_drop": -0.0003, "latency_p50_ms": 1.7,
+                              "macro_f1": 0.6, "worst_recall": 0.4, "some_new_key": 1}])
+    assert rows == [{"variant": "fp16", "size (MB)": 8.1, "points lost": -0.03,
+                     "ms per face": 1.7, "macro-F1": 0.6, "its recall": 0.4,
+                     "some new key": 1}]

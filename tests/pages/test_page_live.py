@@ -1,0 +1,171 @@
+"""Live page through the router: the webcam component is configured safely (send-receive, no
+third-party ICE servers by default), settings reach the processor, and a stopped stream's records
+are saved to History only when the switch is on (saving while it plays: tests/app/test_live_session.py).
+The real stream is tested in tests/browser/."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import numpy as np
+import pytest
+from conftest import assert_clean, texts
+
+from fer_core.app.charts import VALENCE_TRACE_NAME
+from fer_core.bench.scenes import DrawnFace, draw_scene
+from fer_core.core.valence import RULE as VALENCE_RULE
+
+
+@pytest.fixture(autouse=True)
+def live_env(tiny_model, monkeypatch):
+    monkeypatch.delenv("FER_ICE_SERVERS", raising=False)
+    # AppTest has no real Streamlit runtime (Runtime.instance() is a mock), and streamlit-webrtc
+    # asks it for the script run count; without a runtime it is meant to get None.
+    import streamlit_webrtc.component as component
+
+    monkeypatch.setattr(component, "get_this_session_info", lambda: None)
+
+
+@pytest.fixture
+def streamer_calls(monkeypatch) -> list[dict]:
+    """Keyword arguments the page passes to webrtc_streamer (the real one still runs)."""
+    import streamlit_webrtc
+
+    calls: list[dict] = []
+    real = streamlit_webrtc.webrtc_streamer
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", spy)
+    return calls
+
+
+def stream_frames(live, n: int = 8) -> None:
+    """What the page and the video callback do while a stream plays, with a face in view."""
+    live.start()
+    frame = draw_scene(640, 480, [DrawnFace(320, 240, 80, "happy")])
+    for _ in range(n):
+        live.process(frame)
+        time.sleep(0.06)  # records are taken every 0.2 s of stream time
+
+
+def test_renders_with_a_safe_webrtc_setup(open_page, streamer_calls):
+    from streamlit_webrtc import WebRtcMode
+
+    at = open_page("pages/live.py")
+    assert_clean(at)
+    assert at.title[0].value == "Live webcam"
+    kw = streamer_calls[-1]
+    assert kw["mode"] == WebRtcMode.SENDRECV
+    assert kw["rtc_configuration"] == {"iceServers": []}  # nobody is contacted by default
+    assert kw["media_stream_constraints"] == {"video": True, "audio": False}
+    assert "HTTPS" in kw["translations"]["media_api_not_available"]
+    assert "denied" in kw["translations"]["device_access_denied"]
+    assert "HTTPS or from localhost" in texts(at, "caption")
+    save = at.toggle(key="live_save")
+    assert save.value is True and "(no video)" in save.label
+    assert [m.label for m in at.metric] == ["Frames analysed per second", "Faces", "Frames analysed",
+                                            "Time per frame"]
+    assert "Press START" in texts(at, "info")
+
+
+def test_ice_servers_from_the_environment(open_page, streamer_calls, monkeypatch):
+    servers = [{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]
+    monkeypatch.setenv("FER_ICE_SERVERS", json.dumps(servers))
+    at = open_page("pages/live.py")
+    assert_clean(at)
+    assert streamer_calls[-1]["rtc_configuration"] == {"iceServers": servers}
+
+
+def test_invalid_ice_setting_is_reported_and_none_used(open_page, streamer_calls, monkeypatch):
+    monkeypatch.setenv("FER_ICE_SERVERS", "stun.example.org")
+    at = open_page("pages/live.py")
+    assert_clean(at)
+    assert "ICE server setting is invalid" in at.error[0].value
+    assert streamer_calls[-1]["rtc_configuration"] == {"iceServers": []}
+
+
+def test_settings_reach_the_processor(open_page):
+    at = open_page("pages/live.py")
+    at.slider(key="live_detect_every").set_value(5).run()
+    at.selectbox(key="live_smoothing").set_value("window").run()
+    at.slider(key="live_window").set_value(12).run()
+    at.toggle(key="live_mirror").set_value(False).run()
+    assert_clean(at)
+    s = at.session_state["_live"].processor.settings
+    assert (s.detect_every, s.smoothing, s.window, s.mirror) == (5, "window", 12, False)
+    assert list(at.selectbox(key="live_detector").options) == ["BlazeFace (best)", "Haar cascade (classic)"]
+    assert s.detector == "blazeface"  # the default
+
+
+def test_detector_choice_survives_other_settings_changes(open_page):
+    at = open_page("pages/live.py")
+    at.selectbox(key="live_detector").set_value("haar").run()
+    assert at.session_state["_live"].processor.detector.name == "haar"
+    at.slider(key="live_detect_every").set_value(4).run()
+    at.toggle(key="live_mirror").set_value(False).run()
+    assert_clean(at)
+    processor = at.session_state["_live"].processor
+    assert processor.settings.detector == "haar" and processor.detector.name == "haar"
+    assert processor.settings.detect_every == 4
+
+
+def test_stopped_stream_is_saved_to_history(open_page, store):
+    at = open_page("pages/live.py")
+    live = at.session_state["_live"]
+    stream_frames(live)  # the stream was playing; this run sees it stopped
+    assert live.processor.stats.n_faces == 1
+    at.run()
+    assert_clean(at)
+    sessions = store.list_sessions()
+    assert len(sessions) == 1 and sessions[0]["source"] == "live" and sessions[0]["n_records"] >= 2
+    meta, records = store.load_session(sessions[0]["id"])
+    assert {r["face_id"] for r in records} == {1}
+    assert f"Saved as session #{sessions[0]['id']}" in texts(at, "success")
+    assert len(at.get("plotly_chart")) == 1  # the finished session's chart stays on the page
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert chart["data"][-1]["name"] == VALENCE_TRACE_NAME  # the live timeline has the valence line too
+    assert re.search(r"Valence: (mostly (positive|neutral|negative)|mixed) \(", texts(at, "caption"))
+    assert VALENCE_RULE in texts(at, "caption")  # and one line says how it is computed
+    frames = {m.label: m for m in at.metric}["Frames analysed"]
+    assert "at most every 0.2 s" in frames.help  # why frames and records differ
+    assert re.search(r"\d+ emotion records in this session: one per face every 0.2 s, fewer than the \d+ frames",
+                     texts(at, "caption"))
+    at.run()  # later reruns do not save it again
+    assert len(store.list_sessions()) == 1
+
+
+def test_switch_off_means_nothing_is_saved(open_page, store):
+    at = open_page("pages/live.py")
+    at.toggle(key="live_save").set_value(False).run()
+    stream_frames(at.session_state["_live"])
+    at.run()
+    assert_clean(at)
+    assert store.list_sessions() == []
+    assert "was not saved" in texts(at, "info")
+
+
+def test_switch_off_while_playing_removes_the_part_saved(open_page, store):
+    at = open_page("pages/live.py")
+    live = at.session_state["_live"]
+    stream_frames(live)
+    live.poll()
+    assert live.flush() and len(store.list_sessions()) == 1  # saved while it plays
+    at.toggle(key="live_save").set_value(False).run()  # stopped, and the switch turned off at once
+    assert_clean(at)
+    assert store.list_sessions() == []
+    assert "was not saved" in texts(at, "info")
+
+
+def test_a_failing_frame_is_reported_on_the_page(open_page):
+    at = open_page("pages/live.py")
+    live = at.session_state["_live"]
+    live.start()
+    live.process(np.zeros((0, 0, 3), np.uint8))  # a frame the pipeline cannot handle
+    at.run()
+    assert_clean(at)
+    assert "Frames could not be analysed" in texts(at, "error")
