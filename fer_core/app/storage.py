@@ -4,7 +4,8 @@ An embedded SQLite file by default; ``FER_DB_URL`` (any SQLAlchemy URL, e.g.
 ``postgresql+psycopg://...``) points several app instances at one server database. A database
 another process holds locked fails within ``FER_DB_BUSY_TIMEOUT_S`` seconds (default 3), so a
 page waits seconds, not half a minute, before it says so; on PostgreSQL the same figure bounds the
-connection, every lock wait and every statement (``_server_timeouts``).
+connection, every lock wait and every statement (``_server_timeouts``), and each use opens a fresh
+connection, so a stalled server is reported in seconds too.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ BUSY_TIMEOUT_ENV = "FER_DB_BUSY_TIMEOUT_S"
 DEFAULT_BUSY_TIMEOUT_S = 3.0
 BUSY_MESSAGE = ("The session database {url} is busy: another program is holding it locked. "
                 "Try again in a moment; nothing was changed.")
+STALLED_MESSAGE = ("The session database {url} is not answering (the server is stalled or overloaded). "
+                   "Try again in a moment; nothing was changed.")
 
 _metadata = sa.MetaData()
 sessions_table = sa.Table(
@@ -174,10 +177,12 @@ class SessionStore:
             kw["connect_args"] = {"timeout": busy_timeout_s(), "check_same_thread": False}
         elif sa_url.get_backend_name() == "sqlite":  # in-memory: one shared connection, or each sees its own db
             kw.update(poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
-        else:  # a server: pooled connections die when it restarts, so test each before use
+        elif sa_url.get_backend_name() == "postgresql":
+            # A fresh connection per use: connect_timeout then bounds a stalled server (SIGSTOP kept a
+            # pooled connection's query waiting for ever, issue 29), and a restart needs no ping.
+            kw.update(poolclass=sa.pool.NullPool, connect_args=_server_timeouts(busy_timeout_s()))
+        else:  # another server: pooled connections die when it restarts, so test each before use
             kw["pool_pre_ping"] = True
-            if sa_url.get_backend_name() == "postgresql":  # an unreachable or locked server fails in seconds
-                kw["connect_args"] = _server_timeouts(busy_timeout_s())
         try:
             self.engine = sa.create_engine(sa_url, **kw)
         except (sa.exc.NoSuchModuleError, ImportError) as exc:
@@ -193,9 +198,7 @@ class SessionStore:
             if self.engine.dialect.name == "sqlite":
                 _never_reuse_ids(self.engine)
         except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
-            if _is_busy(exc):
-                raise StorageError(BUSY_MESSAGE.format(url=self.url)) from None
-            raise StorageError(f"Cannot open the session database {self.url}: {getattr(exc, 'orig', None) or exc}") from None
+            raise _friendly(exc, self.url, "Cannot open the session database {url}") from None
 
     def __repr__(self) -> str:
         return f"SessionStore({self.url!r})"
@@ -343,6 +346,19 @@ def _is_busy(exc: BaseException) -> bool:
     return any(t in text for t in _BUSY_TEXTS)
 
 
+def _is_stalled(exc: BaseException) -> bool:
+    """libpq's connect_timeout ran out: the server took the connection but never answered."""
+    return "timeout expired" in str(getattr(exc, "orig", None) or exc).lower()
+
+
+def _friendly(exc: BaseException, url: str, fallback: str) -> StorageError:
+    if _is_busy(exc):
+        return StorageError(BUSY_MESSAGE.format(url=url))
+    if _is_stalled(exc):
+        return StorageError(STALLED_MESSAGE.format(url=url))
+    return StorageError(f"{fallback.format(url=url)}: {getattr(exc, 'orig', None) or exc}")
+
+
 class _Guard:
     """Context manager that turns driver errors into one StorageError with the database named."""
 
@@ -354,10 +370,7 @@ class _Guard:
             self.cm = self.opener()
             return self.cm.__enter__()
         except sa.exc.SQLAlchemyError as exc:
-            if _is_busy(exc):
-                raise StorageError(BUSY_MESSAGE.format(url=self.url)) from None
-            raise StorageError(f"Session database {self.url} is unavailable: {getattr(exc, 'orig', None) or exc}") \
-                from None
+            raise _friendly(exc, self.url, "Session database {url} is unavailable") from None
 
     def __exit__(self, exc_type, exc, tb):
         try:
@@ -366,9 +379,7 @@ class _Guard:
             exc = exc or exit_exc
             suppressed = False
         if isinstance(exc, sa.exc.SQLAlchemyError) and not suppressed:
-            if _is_busy(exc):
-                raise StorageError(BUSY_MESSAGE.format(url=self.url)) from None
-            raise StorageError(f"Session database {self.url} failed: {getattr(exc, 'orig', None) or exc}") from None
+            raise _friendly(exc, self.url, "Session database {url} failed") from None
         return suppressed
 
 
