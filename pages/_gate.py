@@ -8,7 +8,8 @@ started with ``streamlit run app.py``. So the first page run of a server process
 ``pages._common.guard_page``) wraps ``Starlette.__call__`` once, which every HTTP request and
 websocket of the running server passes through, and from then on:
 
-- an upload is refused (before its body is read) unless the access token is off or the session
+- an upload is refused (from its headers; the body is read and thrown away, so the browser gets the
+  reason rather than a reset connection) unless the access token is off or the session
   was let in from the same browser (``GRANTS``), and unless its Content-Length fits the session's
   and the server's budget (``fer_core.core.limits``: stored plus arriving bytes);
 - every response and websocket handshake gives the browser an HttpOnly cookie (``BROWSER_COOKIE``)
@@ -123,6 +124,15 @@ async def _reply(send, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": text.encode()})
 
 
+async def _discard_body(receive) -> None:
+    """Read a refused upload to its end, keeping nothing: closing the socket on unread bytes resets
+    the connection, and the browser would see a network error instead of the reason."""
+    while True:
+        message = await receive()
+        if message.get("type") != "http.request" or not message.get("more_body"):
+            return
+
+
 def _wrap(original):
     """Starlette.__call__ with the gate in front (see the module docstring)."""
 
@@ -146,6 +156,7 @@ def _wrap(original):
             refusal, reserved = _check_upload(session_id, cookie, dict(headers).get(b"content-length"))
             if refusal:
                 LOG.warning("upload refused: %s", refusal)  # no session id: it is half of a grant
+                await _discard_body(receive)
                 return await _reply(send, refusal_status(refusal), f"Upload refused: {refusal}.")
 
         async def send_with_cookie(message):

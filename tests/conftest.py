@@ -110,33 +110,10 @@ def realphotos_dir(shared_data: Path) -> Path:
 @contextlib.contextmanager
 def streamlit_server(repo_root: Path, env: dict[str, str], log: Path | None = None):
     """A fresh `streamlit run app.py` on a free loopback port, healthy before it is yielded: (url, port)."""
-    import socket
-    import time
-    import urllib.request
+    from fer_core.bench.uploads import app_server
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    out = log.open("wb") if log else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1"], cwd=repo_root, env={**os.environ, **env},
-                            stdout=out, stderr=subprocess.STDOUT)
-    if log:
-        out.close()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the Streamlit server did not become healthy within 60 s")
+    with app_server(env, log, repo=repo_root) as (url, port, _):
         yield url, port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """The server gate on a real server on loopback (raw websocket and HTTP clients, no browser):
-simultaneous first visits, uploads before the token, /_stcore/metrics, the browser cookie (issue 29)."""
+simultaneous first visits, uploads before the token, the upload budgets, /_stcore/metrics, the
+browser cookie (issue 29)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import urllib.request
 import pytest
 
 from conftest import streamlit_server
+
+from fer_core.bench.uploads import app_server, open_session, put_upload, xsrf_token
 from pages._common import APP_TITLE
 
 TOKEN = "s3cret-shared-token"
@@ -79,35 +82,13 @@ def test_simultaneous_first_visits_of_a_new_server_all_get_the_prompt(locked_ser
     assert "ImportError" not in log.read_text(errors="replace")
 
 
-def _xsrf(url: str) -> str:
-    with urllib.request.urlopen(f"{url}/", timeout=10) as resp:
-        for header in resp.headers.get_all("Set-Cookie") or []:
-            if header.startswith("_streamlit_xsrf="):
-                return header.split(";", 1)[0].split("=", 1)[1]
-    return "no-xsrf-cookie-was-set"  # the gate answers before Streamlit's XSRF check either way
-
-
-def _put(url: str, session_id: str, xsrf: str, size: int) -> tuple[int, str]:
-    boundary = "fer29boundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.mp4\"\r\n"
-            f"Content-Type: video/mp4\r\n\r\n").encode() + b"\0" * size + f"\r\n--{boundary}--\r\n".encode()
-    req = urllib.request.Request(f"{url}/_stcore/upload_file/{session_id}/f1", data=body, method="PUT", headers={
-        "Content-Type": f"multipart/form-data; boundary={boundary}", "X-Xsrftoken": xsrf,
-        "Cookie": f"_streamlit_xsrf={xsrf}"})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, resp.read().decode(errors="replace")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode(errors="replace")
-
-
 @pytest.mark.slow
 def test_no_upload_before_the_token_and_no_metrics(locked_server):
     """A session that has not given the token cannot park files in server memory; metrics are closed."""
     url, port, log = locked_server
     session_id, elements = asyncio.run(visit(port, "video"))
     assert session_id and _prompted(elements)
-    status, text = _put(url, session_id, _xsrf(url), 1_000_000)
+    status, text = put_upload(url, session_id, xsrf_token(url), 1_000_000)
     assert status == 403 and "access token was not given" in text, (status, text)  # main: 204, file held
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(f"{url}/_stcore/metrics", timeout=10)
@@ -122,3 +103,30 @@ def test_every_page_sets_an_httponly_browser_cookie(locked_server):
     with urllib.request.urlopen(f"{url}/history", timeout=10) as resp:
         cookies = [c for c in resp.headers.get_all("Set-Cookie") or [] if c.startswith("fer_browser=")]
     assert cookies and "HttpOnly" in cookies[0] and "SameSite=Strict" in cookies[0]
+
+
+@pytest.mark.slow
+def test_upload_budgets_per_session_and_per_server_on_a_real_server(repo_root, tiny_model_files, tmp_path):
+    """Uploads past a session's or the server's budget are refused before their bodies are held, and
+    a closed session's files no longer count (nine 100 MiB files took 1 GB on main and kept it)."""
+    env = {"FER_MODEL_DIR": str(tiny_model_files), "FER_DB_URL": f"sqlite:///{tmp_path / 'sessions.db'}",
+           "FER_MAX_UPLOAD_SESSION_MB": "2", "FER_MAX_UPLOAD_SERVER_MB": "3"}
+    mb = 2**20
+
+    async def scenario(url: str, port: int) -> list[tuple[int, str]]:
+        xsrf = xsrf_token(url)
+        put = lambda sid, size, fid: asyncio.to_thread(put_upload, url, sid, xsrf, size, fid)  # noqa: E731
+        out = []
+        async with open_session(port) as b:
+            async with open_session(port) as a:
+                out += [await put(a, int(1.5 * mb), "a1"), await put(a, mb, "a2")]  # a: 2.5 MB > 2 MB
+                out += [await put(b, mb, "b1"), await put(b, int(0.75 * mb), "b2")]  # everyone: 3.25 > 3 MB
+            await asyncio.sleep(1.0)  # a's tab closed: its 1.5 MB are let go
+            out.append(await put(b, int(0.75 * mb), "b3"))
+        return out
+
+    with app_server(env, repo=repo_root) as (url, port, _):
+        (a1, a2, b1, b2, b3) = asyncio.run(scenario(url, port))
+    assert a1[0] == 204 and b1[0] == 204 and b3[0] == 204, (a1, b1, b3)
+    assert a2 == (413, "Upload refused: this session's uploads would exceed 2 MB."), a2
+    assert b2 == (413, "Upload refused: the server's uploads would exceed 3 MB."), b2
