@@ -99,7 +99,7 @@ def moving_clip(frame: np.ndarray, path: Path, seconds: float, fps: int = 30) ->
 
 def time_video(classifier, frame: np.ndarray, seconds: float) -> dict:
     from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
-    from fer_core.engine.faces import DEFAULT_DETECTOR, SETTINGS, make_detector
+    from fer_core.engine.faces import DEFAULT_DETECTOR, REGISTRY, make_detector
     from fer_core.analysis.video import DEFAULT_SAMPLE_FPS, analyze_video
 
     analyzer = FaceAnalyzer(classifier, make_detector(DEFAULT_DETECTOR, "video"), mirror=MIRROR_STILLS)
@@ -111,7 +111,7 @@ def time_video(classifier, frame: np.ndarray, seconds: float) -> dict:
     return {"realtime_factor": round(res.duration_s / el, 2), "seconds": round(el, 2),
             "clip_s": res.duration_s, "frames": res.n_frames, "analysed": res.n_analyzed,
             "sample_fps": DEFAULT_SAMPLE_FPS, "detector": DEFAULT_DETECTOR,
-            "detector_settings": SETTINGS[DEFAULT_DETECTOR]["video"]}
+            "detector_settings": REGISTRY[DEFAULT_DETECTOR].settings["video"]}
 
 
 def peak_rss_mb() -> float:
@@ -164,7 +164,7 @@ def compare_detectors(n_scenes: int = 40, seed: int = 0) -> dict:
     settings, on 1-4 faces per scene pasted at 60-160 px (FER-2013 faces when available).
 
     A face counts as found when a box overlaps it with IoU >= 0.4; any other box is a false face."""
-    from fer_core.engine.faces import DETECTORS, PURPOSES, SETTINGS, make_detector
+    from fer_core.engine.faces import PURPOSES, REGISTRY, make_detector
     from fer_core.bench.scenes import face_pool, paste_faces
 
     rng = np.random.default_rng(seed)
@@ -176,8 +176,8 @@ def compare_detectors(n_scenes: int = 40, seed: int = 0) -> dict:
         faces = [pool[int(j)] for j in rng.choice(len(pool), k, replace=False)]
         scenes.append(paste_faces(faces, 640, 480, size, seed=seed + i))
     out = {}
-    for name in DETECTORS:
-        for purpose in PURPOSES if any(SETTINGS[name].values()) else ("photo",):
+    for name, entry in REGISTRY.items():
+        for purpose in PURPOSES if any(entry.settings.values()) else ("photo",):
             key = f"{name}/{purpose}"
             try:
                 det = make_detector(name, purpose)
@@ -197,7 +197,7 @@ def compare_detectors(n_scenes: int = 40, seed: int = 0) -> dict:
                 total += len(truth)
             p50, p95 = _pct(ms)
             out[key] = {"recall": round(tp / total, 3), "false_faces": fp, "faces": total, "scenes": n_scenes,
-                        "p50_ms": p50, "p95_ms": p95, "settings": SETTINGS[name][purpose],
+                        "p50_ms": p50, "p95_ms": p95, "settings": entry.settings[purpose],
                         # CPU time per scene: what one core spends, steadier than wall time on a busy machine
                         "cpu_ms_per_scene": round((time.process_time() - cpu) * 1000.0 / n_scenes, 1)}
     return out
@@ -238,7 +238,7 @@ def alignment_effect(n_faces: int = 400, max_roll: float = 30.0, seed: int = 0) 
 
 def run(frames: int = 300, video_seconds: float = 6.0, live_frames: int = 300) -> dict:
     from fer_core.engine.classifier import Classifier
-    from fer_core.engine.faces import DEFAULT_DETECTOR, SETTINGS
+    from fer_core.engine.faces import DEFAULT_DETECTOR, REGISTRY
 
     load_start = [round(x, 2) for x in os.getloadavg()]
     clf = Classifier.from_dir()
@@ -259,7 +259,7 @@ def run(frames: int = 300, video_seconds: float = 6.0, live_frames: int = 300) -
         "live_rss_mb": rss["peak_rss_mb"],
         "settings": {
             "live": {**r1["settings"], "detector": DEFAULT_DETECTOR,
-                     "detector_settings": SETTINGS[DEFAULT_DETECTOR]["live"]},
+                     "detector_settings": REGISTRY[DEFAULT_DETECTOR].settings["live"]},
             "video": vid, "frame_size": "640x480", "faces": source, "frames_timed": frames,
             "live_rss_frames": rss["frames"], "model": str(clf.path), "backend": clf.backend,
             "input_size": clf.input_size, "classifier_threads": clf.threads,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -25,39 +26,13 @@ import numpy as np
 
 from fer_core.core.results import FaceBox
 
-DETECTORS: tuple[str, ...] = ("blazeface", "haar", "mtcnn")
 DEFAULT_DETECTOR = "blazeface"
-TF_FREE_DETECTORS: tuple[str, ...] = ("blazeface", "haar")
 # Measured on FER-2013 crops pasted into scenes: Haar boxes are 0.99-1.02x the crop, MTCNN boxes
 # 0.78x wide and 1.03x tall (crop_face squares them on the long side), so a small margin
 # reproduces the framing the model was trained on.
 DEFAULT_MARGIN = 0.05
 PURPOSES: tuple[str, ...] = ("live", "video", "photo")
-# Per-detector, per-use settings (max_side: long side of the image the detector sees; min_face:
-# smallest face in original pixels for Haar, in pixels of the shrunk image for BlazeFace, whose
-# cost grows with (max_side / min_face)^2). Live favours speed (webcam faces are large), photos
-# recall. BlazeFace's zoom_out (photos) finds close-ups: the image is searched once more, shrunk into
-# a grey canvas zoom_out times its long side; 1.5 found all 47 close-ups that realphotos_dev missed,
-# for one more network run per quarter turn. MTCNN's pyramid has its own speed/recall trade-off, so it keeps its defaults.
-# Chosen from `python -m fer_core.bench.speed --compare-detectors` (see the README's detector table).
-SETTINGS: dict[str, dict[str, dict]] = {
-    "blazeface": {"live": {"max_side": 640, "min_face": 96}, "video": {"max_side": 640, "min_face": 60},
-                  "photo": {"max_side": 1024, "min_face": 48, "quarter_turns": (0, 1, 3), "zoom_out": 1.5}},
-    "haar": {"live": {"max_side": 320, "scale_factor": 1.15, "min_face": 48},
-             "video": {"max_side": 400, "scale_factor": 1.15, "min_face": 32},
-             "photo": {"max_side": 1024, "scale_factor": 1.1, "min_face": 24}},
-    "mtcnn": {"live": {}, "video": {}, "photo": {}},
-}
 PAD_GREY = 128  # zoomed-out canvas: mid grey found all 47 missed close-ups of realphotos_dev, black 46
-
-DETECTOR_LABELS = {  # short: they must fit the sidebar
-    "blazeface": "BlazeFace (best)",
-    "haar": "Haar cascade (classic)",
-    "mtcnn": "MTCNN (slow)",
-}
-DETECTOR_HELP = ("BlazeFace, a small neural network, finds the most faces, also turned or tilted ones. "
-                 "The Haar cascade is OpenCV's classic detector: fast, but it misses many faces. "
-                 "MTCNN is slower and not available on the live page.")
 
 
 class DetectorUnavailableError(RuntimeError):
@@ -159,7 +134,7 @@ def keypoints_make_a_face(v: np.ndarray) -> bool:
 
 
 class HaarDetector:
-    """OpenCV Haar cascade on a shrunk gray frame (defaults tuned for photos; see SETTINGS).
+    """OpenCV Haar cascade on a shrunk gray frame (defaults tuned for photos; see REGISTRY).
 
     No histogram equalisation: on flat or noisy backgrounds it made the cascade evaluate up to
     10x more windows without finding more faces on FER-2013 test scenes.
@@ -401,16 +376,59 @@ class LockedDetector:
             return self.detector.detect(rgb)
 
 
+@dataclass(frozen=True)
+class DetectorEntry:
+    """One detector the pages offer: how it is made, and what the pages show and tune of it."""
+
+    factory: type  # the detector class; its ``name`` and ``needs_tensorflow`` say what it is
+    label: str  # short: it must fit the sidebar
+    help: str  # its sentence in the picker's help
+    settings: dict[str, dict]  # keyword arguments of ``factory`` for each of PURPOSES
+
+    @property
+    def name(self) -> str:
+        return self.factory.name
+
+    @property
+    def needs_tensorflow(self) -> bool:
+        return self.factory.needs_tensorflow
+
+
+# Per use, settings (max_side: long side of the image the detector sees; min_face: smallest face in
+# original pixels for Haar, in pixels of the shrunk image for BlazeFace, whose cost grows with
+# (max_side / min_face)^2). Live favours speed (webcam faces are large), photos recall. BlazeFace's
+# zoom_out (photos) finds close-ups: the image is searched once more, shrunk into a grey canvas
+# zoom_out times its long side; 1.5 found all 47 close-ups that realphotos_dev missed, for one more
+# network run per quarter turn. MTCNN's pyramid has its own speed/recall trade-off, so it keeps its
+# defaults. Chosen from `python -m fer_core.bench.speed --compare-detectors` (the README's detector table).
+REGISTRY: dict[str, DetectorEntry] = {e.name: e for e in (
+    DetectorEntry(BlazeFaceDetector, "BlazeFace (best)",
+                  "BlazeFace, a small neural network, finds the most faces, also turned or tilted ones.",
+                  {"live": {"max_side": 640, "min_face": 96}, "video": {"max_side": 640, "min_face": 60},
+                   "photo": {"max_side": 1024, "min_face": 48, "quarter_turns": (0, 1, 3), "zoom_out": 1.5}}),
+    DetectorEntry(HaarDetector, "Haar cascade (classic)",
+                  "The Haar cascade is OpenCV's classic detector: fast, but it misses many faces.",
+                  {"live": {"max_side": 320, "scale_factor": 1.15, "min_face": 48},
+                   "video": {"max_side": 400, "scale_factor": 1.15, "min_face": 32},
+                   "photo": {"max_side": 1024, "scale_factor": 1.1, "min_face": 24}}),
+    DetectorEntry(MTCNNDetector, "MTCNN (slow)", "MTCNN is slower and not available on the live page.",
+                  {"live": {}, "video": {}, "photo": {}}),
+)}
+# Views of the registry, in its order.
+DETECTORS: tuple[str, ...] = tuple(REGISTRY)
+TF_FREE_DETECTORS: tuple[str, ...] = tuple(n for n, e in REGISTRY.items() if not e.needs_tensorflow)
+DETECTOR_HELP = " ".join(e.help for e in REGISTRY.values())
+
+
 def make_detector(name: str = DEFAULT_DETECTOR, purpose: str = "photo", **overrides) -> LockedDetector:
-    """The one place detectors are made: by name (see DETECTORS), with the settings for its use
+    """The one place detectors are made: by name (see REGISTRY), with the settings for its use
     (see PURPOSES); keyword arguments override those settings."""
-    key = (name or DEFAULT_DETECTOR).strip().lower()
-    classes = {"blazeface": BlazeFaceDetector, "haar": HaarDetector, "mtcnn": MTCNNDetector}
-    if key not in classes:
+    entry = REGISTRY.get((name or DEFAULT_DETECTOR).strip().lower())
+    if entry is None:
         raise ValueError(f"Unknown face detector {name!r}; choose one of {', '.join(DETECTORS)}.")
     if purpose not in PURPOSES:
         raise ValueError(f"Unknown detector purpose {purpose!r}; choose one of {', '.join(PURPOSES)}.")
-    return LockedDetector(classes[key](**{**SETTINGS[key][purpose], **overrides}))
+    return LockedDetector(entry.factory(**{**entry.settings[purpose], **overrides}))
 
 
 def _eye_angle(landmarks: dict[str, tuple[int, int]] | None) -> tuple[float, tuple[float, float]] | None:

@@ -13,7 +13,7 @@ from factories import CrowdDetector
 
 from fer_core.engine.analyzer import FaceAnalyzer
 from fer_core.engine.classifier import Classifier
-from fer_core.engine.faces import SETTINGS, HaarDetector
+from fer_core.engine.faces import REGISTRY, HaarDetector
 from fer_core.core.labels import CLASSES
 from fer_core.core.records import RECORD_COLUMNS
 from fer_core.core.results import FaceBox
@@ -26,7 +26,7 @@ FPS = 30
 
 @pytest.fixture(scope="module")
 def analyzer() -> FaceAnalyzer:
-    return FaceAnalyzer(Classifier.from_dir(), HaarDetector(**SETTINGS["haar"]["video"]))
+    return FaceAnalyzer(Classifier.from_dir(), HaarDetector(**REGISTRY["haar"].settings["video"]))
 
 
 def _frames(n: int, w: int = 320, h: int = 240, size: int = 100) -> list[np.ndarray]:

@@ -49,10 +49,11 @@ def test_compare_detectors_reports_each_detector_and_use(monkeypatch):
     import fer_core.engine.faces as faces
     from fer_core.bench.speed import compare_detectors
 
-    monkeypatch.setattr(faces, "DETECTORS", ("blazeface", "haar"))  # MTCNN (TensorFlow) has its own slow test
+    # MTCNN (TensorFlow) has its own slow test
+    monkeypatch.setattr(faces, "REGISTRY", {k: faces.REGISTRY[k] for k in ("blazeface", "haar")})
     res = compare_detectors(n_scenes=3, seed=1)
     assert set(res) == {f"{d}/{p}" for d in ("blazeface", "haar") for p in ("live", "video", "photo")}
     for row in res.values():
         assert 0.0 <= row["recall"] <= 1.0 and row["false_faces"] >= 0 and row["faces"] >= 3
         assert row["p50_ms"] <= row["p95_ms"] and row["cpu_ms_per_scene"] >= 0
-    assert res["blazeface/photo"]["settings"] == faces.SETTINGS["blazeface"]["photo"]
+    assert res["blazeface/photo"]["settings"] == faces.REGISTRY["blazeface"].settings["photo"]

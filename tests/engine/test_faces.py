@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core.engine.faces import (DEFAULT_DETECTOR, DETECTORS, PURPOSES, SETTINGS, TF_FREE_DETECTORS, HaarDetector,
+from fer_core.engine.faces import (DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS, PURPOSES, REGISTRY, TF_FREE_DETECTORS,
+                                   HaarDetector,
                             clip_box, crop_face, drop_face_parts, expand_box, keypoints_make_a_face, make_detector,
                             part_of_face)
 from fer_core.core.results import FaceBox
@@ -22,14 +23,28 @@ def _matches(found: list[FaceBox], truth: list[FaceBox], iou: float = 0.4) -> in
 def test_detector_registry():
     assert DETECTORS == ("blazeface", "haar", "mtcnn") and DEFAULT_DETECTOR == "blazeface"
     assert TF_FREE_DETECTORS == ("blazeface", "haar")
-    assert set(SETTINGS) == set(DETECTORS) and all(set(SETTINGS[d]) == set(PURPOSES) for d in DETECTORS)
     with pytest.raises(ValueError, match="Unknown face detector"):
         make_detector("nope")
     with pytest.raises(ValueError, match="Unknown detector purpose"):
         make_detector("haar", "party")
     assert make_detector().name == "blazeface"
-    assert make_detector("haar", "live").detector.max_side == SETTINGS["haar"]["live"]["max_side"]
+    assert make_detector("haar", "live").detector.max_side == REGISTRY["haar"].settings["live"]["max_side"]
     assert make_detector("haar", "live", max_side=99).detector.max_side == 99  # overrides win
+
+
+def test_the_registry_lists_every_detector_the_pages_offer():
+    """One entry per detector holds all the pages need: the class made, label, help and settings per use."""
+    assert DETECTORS == tuple(REGISTRY) and DEFAULT_DETECTOR in REGISTRY
+    assert TF_FREE_DETECTORS == tuple(n for n, e in REGISTRY.items() if not e.factory.needs_tensorflow)
+    for name, entry in REGISTRY.items():
+        assert entry.name == entry.factory.name == name
+        assert set(entry.settings) == set(PURPOSES)
+        assert 0 < len(entry.label) <= 24 and entry.help in DETECTOR_HELP  # the sidebar's label and help
+    for name in TF_FREE_DETECTORS:  # MTCNN needs TensorFlow: its own slow test
+        for purpose in PURPOSES:
+            made = make_detector(name, purpose).detector
+            assert type(made) is REGISTRY[name].factory
+            assert all(getattr(made, k) == v for k, v in REGISTRY[name].settings[purpose].items())
 
 
 def test_made_detectors_serialise_calls():
