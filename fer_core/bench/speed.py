@@ -30,7 +30,8 @@ import numpy as np
 from fer_core import REPO_ROOT
 
 TARGETS = {"one_face_p50_ms": 3.0, "five_faces_p50_ms": 10.0, "classifier_p50_ms": 2.0,
-           "video_realtime_factor": 2.0, "live_rss_mb": 250.0}
+           "video_realtime_factor": 4.0, "live_rss_mb": 250.0}
+AT_LEAST = {"video_realtime_factor"}  # targets to reach; the others are ceilings
 
 
 def _pct(ms: list[float]) -> tuple[float, float]:
@@ -40,16 +41,22 @@ def _pct(ms: list[float]) -> tuple[float, float]:
 
 def live_frame(n_faces: int, seed: int = 0) -> tuple[np.ndarray, str]:
     """A 640x480 frame where the live detector finds exactly ``n_faces`` faces, and the face source."""
+    frame, _, source = _bench_scene(n_faces, seed)
+    return frame, source
+
+
+def _bench_scene(n_faces: int, seed: int = 0) -> tuple[np.ndarray, list, str]:
+    """live_frame's frame, with where its faces are."""
     from fer_core.engine.faces import DEFAULT_DETECTOR, make_detector
     from fer_core.bench.scenes import detected_scene, load_fer_faces
 
     det = make_detector(DEFAULT_DETECTOR, "live")
     source = "fer2013-publictest" if load_fer_faces(1) else "drawn"
-    frame, _ = detected_scene(det, n_faces, 640, 480, face_size=110, seed=seed)
+    frame, boxes = detected_scene(det, n_faces, 640, 480, face_size=110, seed=seed)
     found = len(det.detect(frame))
     if found != n_faces:
         raise RuntimeError(f"bench frame check failed: detector found {found} faces, expected {n_faces}")
-    return frame, source
+    return frame, boxes, source
 
 
 def time_live(classifier, frame: np.ndarray, n_frames: int, warmup: int = 15) -> dict:
@@ -83,35 +90,59 @@ def time_classifier(classifier, reps: int = 200) -> float:
     return round(latency_ms(classifier, x, reps)[0], 3)
 
 
+def pan(i: int, fps: int = 30) -> float:
+    """How far (px, to the right) ``moving_clip`` has moved its frame at frame ``i``."""
+    return 20.0 * np.sin(2 * np.pi * i / (fps * 3))
+
+
 def moving_clip(frame: np.ndarray, path: Path, seconds: float, fps: int = 30) -> Path:
     """A clip of ``frame`` panning slowly (so tracking and encoding see motion)."""
     from fer_core.bench.scenes import write_test_clip
 
     h, w = frame.shape[:2]
-    n = int(seconds * fps)
-    frames = []
-    for i in range(n):
-        dx = 20.0 * np.sin(2 * np.pi * i / (fps * 3))
-        m = np.float32([[1, 0, dx], [0, 1, 0]])
-        frames.append(cv2.warpAffine(frame, m, (w, h), borderMode=cv2.BORDER_REPLICATE))
+    frames = [cv2.warpAffine(frame, np.float32([[1, 0, pan(i, fps)], [0, 1, 0]]), (w, h),
+                             borderMode=cv2.BORDER_REPLICATE) for i in range(int(seconds * fps))]
     return write_test_clip(path, frames, fps=fps)
 
 
-def time_video(classifier, frame: np.ndarray, seconds: float) -> dict:
+def faces_found_share(records: list[dict], faces: list, n_analysed: int, fps: int = 30) -> float:
+    """Of the (analysed frame, face) pairs of a ``moving_clip``, the share with a record whose box
+    overlaps the face where the pan put it (IoU >= 0.4): tracking between detections must not lose faces."""
+    from fer_core.core.results import FaceBox
+
+    by_frame: dict[int, list] = {}
+    for r in records:
+        by_frame.setdefault(int(r["frame"]), []).append(FaceBox(r["x"], r["y"], r["w"], r["h"]))
+    hits = sum(any(FaceBox(round(f.x + pan(i, fps)), f.y, f.w, f.h).iou(b) >= 0.4 for b in boxes)
+               for i, boxes in by_frame.items() for f in faces)
+    return round(hits / max(1, n_analysed * len(faces)), 4)
+
+
+def time_video(classifier, frame: np.ndarray, seconds: float, faces: list | None = None) -> dict:
+    """The Video page's defaults on a panning 640x480 clip of ``frame``, run as the page runs them
+    (``analyze_upload``: the upload's bytes in, the annotated mp4's bytes out); ``faces``: where
+    the frame's faces are, for the share found."""
     from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
     from fer_core.engine.faces import DEFAULT_DETECTOR, REGISTRY, make_detector
-    from fer_core.analysis.video import DEFAULT_SAMPLE_FPS, analyze_video
+    from fer_core.analysis.video import DEFAULT_DETECT_INTERVAL_S, DEFAULT_SAMPLE_FPS
+    from fer_core.app.video_upload import analyze_upload
+    from fer_core.core.limits import Limits
 
     analyzer = FaceAnalyzer(classifier, make_detector(DEFAULT_DETECTOR, "video"), mirror=MIRROR_STILLS)
     with tempfile.TemporaryDirectory(prefix="fer-bench-") as d:
-        clip = moving_clip(frame, Path(d) / "clip.mp4", seconds)
-        t = time.perf_counter()
-        res = analyze_video(clip, analyzer, sample_fps=DEFAULT_SAMPLE_FPS, annotated_out=Path(d) / "out.mp4")
-        el = time.perf_counter() - t
+        data = moving_clip(frame, Path(d) / "clip.mp4", seconds).read_bytes()
+    t, cpu = time.perf_counter(), time.process_time()
+    # The page's defaults: the first rate (10 a second), "Smooth emotions over time" on.
+    res, _ = analyze_upload(data, "clip.mp4", analyzer, limits=Limits().video(), sample_fps=DEFAULT_SAMPLE_FPS,
+                            smoothing="ema")
+    el, cpu = time.perf_counter() - t, time.process_time() - cpu
     return {"realtime_factor": round(res.duration_s / el, 2), "seconds": round(el, 2),
+            # clip time / CPU time of this process (all threads): what the work alone allows on one core
+            "cpu_realtime_factor": round(res.duration_s / cpu, 2),
             "clip_s": res.duration_s, "frames": res.n_frames, "analysed": res.n_analyzed,
-            "sample_fps": DEFAULT_SAMPLE_FPS, "detector": DEFAULT_DETECTOR,
-            "detector_settings": REGISTRY[DEFAULT_DETECTOR].settings["video"]}
+            "faces_found_share": faces_found_share(res.records, faces, res.n_analyzed) if faces else None,
+            "sample_fps": DEFAULT_SAMPLE_FPS, "smoothing": "ema", "detect_interval_s": DEFAULT_DETECT_INTERVAL_S,
+            "detector": DEFAULT_DETECTOR, "detector_settings": REGISTRY[DEFAULT_DETECTOR].settings["video"]}
 
 
 def peak_rss_mb() -> float:
@@ -242,13 +273,13 @@ def run(frames: int = 300, video_seconds: float = 6.0, live_frames: int = 300) -
 
     load_start = [round(x, 2) for x in os.getloadavg()]
     clf = Classifier.from_dir()
-    one, source = live_frame(1)
+    one, one_faces, source = _bench_scene(1)
     five, _ = live_frame(5)
     r1 = time_live(clf, one, frames)
     r5 = time_live(clf, five, frames)
     if r1["faces_seen"] != 1 or r5["faces_seen"] != 5:
         raise RuntimeError(f"live path saw {r1['faces_seen']} / {r5['faces_seen']} faces, expected 1 / 5")
-    vid = time_video(clf, one, video_seconds)
+    vid = time_video(clf, one, video_seconds, one_faces)
     rss = live_rss(max(300, live_frames))
     return {
         "one_face_p50_ms": r1["p50_ms"], "one_face_p95_ms": r1["p95_ms"], "one_face_fps": r1["fps"],
@@ -256,6 +287,8 @@ def run(frames: int = 300, video_seconds: float = 6.0, live_frames: int = 300) -
         "one_face_cpu_ms_per_frame": r1["cpu_ms_per_frame"], "five_faces_cpu_ms_per_frame": r5["cpu_ms_per_frame"],
         "classifier_p50_ms": time_classifier(clf),
         "video_realtime_factor": vid["realtime_factor"],
+        "video_cpu_realtime_factor": vid["cpu_realtime_factor"],
+        "video_faces_found_share": vid["faces_found_share"],
         "live_rss_mb": rss["peak_rss_mb"],
         "settings": {
             "live": {**r1["settings"], "detector": DEFAULT_DETECTOR,
@@ -302,8 +335,8 @@ def main(argv=None) -> int:
         tgt = TARGETS.get(k)
         mark = ""
         if tgt is not None:
-            ok = v >= tgt if k == "video_realtime_factor" else v <= tgt
-            mark = f"  (target {'>=' if k == 'video_realtime_factor' else '<='} {tgt}: {'ok' if ok else 'MISSED'})"
+            ok = v >= tgt if k in AT_LEAST else v <= tgt
+            mark = f"  (target {'>=' if k in AT_LEAST else '<='} {tgt}: {'ok' if ok else 'MISSED'})"
         print(f"{k:24s} {v}{mark}")
     print("settings:", json.dumps(res["settings"]["live"]))
     if args.json:
