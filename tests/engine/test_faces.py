@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fer_core.engine.faces import (DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS, PURPOSES, REGISTRY, TF_FREE_DETECTORS,
-                                   HaarDetector,
+                                   HaarDetector, findable_faces_text,
                             clip_box, crop_face, drop_face_parts, expand_box, keypoints_make_a_face, make_detector,
                             part_of_face)
 from fer_core.core.results import FaceBox
@@ -236,3 +236,16 @@ def test_extreme_strips_have_no_face_and_fail_nowhere(name):
     det = make_detector(name, "photo")
     for h, w in ((3, 100_000), (100_000, 3), (8, 16_384), (16_384, 8)):
         assert det.detect(np.full((h, w, 3), 128, np.uint8)) == []
+
+
+def test_the_no_face_message_names_the_smallest_face_searched_in_the_photos_own_pixels():
+    """The pages said "at least about 40 pixels wide" whatever the photo; big photos are searched
+    shrunk, so their smallest face is larger (and the video settings search for larger faces)."""
+    blaze, haar = make_detector("blazeface", "photo"), make_detector("haar", "photo")
+    assert findable_faces_text(blaze, 640, 480) == ("Faces need to be roughly frontal, well lit and at least about "
+                                                    "48 pixels wide in this 640x480 image.")
+    assert "about 164 pixels wide in this 7000x7000 image" in findable_faces_text(blaze, 7000, 7000)
+    assert "about 24 pixels wide in this 640x480" in findable_faces_text(haar, 640, 480)
+    assert "about 137 pixels wide" in findable_faces_text(haar, 7000, 7000)  # 20 px of the 1024 px copy
+    assert "about 180 pixels wide in this 1920x1080" in findable_faces_text(make_detector("blazeface", "video"), 1920, 1080)
+    assert findable_faces_text(object(), 640, 480) == "Faces need to be roughly frontal and well lit."
