@@ -45,8 +45,8 @@ DEFAULT_SAMPLE_FPS = 10.0
 # Faces are detected at most this often (seconds of video; 0: in every analysed frame): every 4th
 # analysed frame at 10 a second. In the analysed frames between, the tracker moves each face by its
 # velocity and the face is classified there, as on the live page. Detection is most of a frame's
-# cost: this takes a 640x480 clip from 2x to over 4x real time (``python -m fer_core.bench.speed``);
-# a face that comes into view is found within this time.
+# cost: this analyses a 640x480 clip about 3x faster, with the same faces found
+# (``python -m fer_core.bench.speed``); a face that comes into view is found within this time.
 DEFAULT_DETECT_INTERVAL_S = 0.4
 ANNOTATED_MAX_SIDE = 1280
 

@@ -5,9 +5,10 @@
 Prints, and with --json writes: per-frame p50/p95 and fps through detect + classify + smooth +
 annotate (LiveProcessor) on 640x480 frames where the detector really finds 1 and 5 faces
 (FER-2013 faces from ../shared/data when present, drawn faces otherwise; the count is
-checked), the classifier alone per face, video throughput with the Video page's defaults (decode +
-analysis + H.264 encode) as a multiple of real time for a 30 fps 640x480 clip, and the peak RSS of a fresh process
-running the live path for >= 300 frames with TensorFlow absent from sys.modules. Faces: the photo
+checked), the classifier alone per face, video throughput with the Video page's defaults
+(decode + analysis + H.264 encode) as a multiple of real time for a 30 fps 640x480 clip, and the
+peak RSS of a fresh process running the live path for >= 300 frames with TensorFlow absent from
+sys.modules. Faces: the photo
 detector on the scene benchmark (faces found, false faces) and the Photo page's pipeline on
 ``../shared/data/realphotos_dev`` when present (600 real photos with one face each: share with no
 face, share with a second face, CPU ms per photo).
@@ -346,7 +347,8 @@ def run(frames: int = 300, video_seconds: float = 6.0, live_frames: int = 300, s
         "live_rss_mb": rss["peak_rss_mb"],
         "scene_faces_found": scene.get("recall"), "scene_false_faces": scene.get("false_faces"),
         "scene_cpu_ms": scene.get("cpu_ms_per_scene"),
-        **{f"photo_{k}": (real or {}).get(k) for k in ("no_face_share", "second_face_share", "cpu_ms_p50", "cpu_ms_p95")},
+        **{f"photo_{k}": (real or {}).get(k)
+           for k in ("no_face_share", "second_face_share", "cpu_ms_p50", "cpu_ms_p95")},
         "settings": {
             "live": {**r1["settings"], "detector": DEFAULT_DETECTOR,
                      "detector_settings": REGISTRY[DEFAULT_DETECTOR].settings["live"]},

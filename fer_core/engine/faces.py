@@ -10,8 +10,8 @@ Three detectors behind one ``.detect(rgb) -> list[FaceBox]`` interface:
 * ``mtcnn``: the ``mtcnn`` package (weights ship inside it) on TensorFlow. Slower, finds
   more faces under pose and gives eye landmarks for alignment; photos, videos and Grad-CAM only.
 
-Detection runs on a copy shrunk to ``max_side`` pixels; boxes come back in the original
-image's coordinates, clipped to it.
+Detection runs on a copy shrunk to ``max_side`` pixels (BlazeFace photos: also a larger detail copy
+for small faces in big photos); boxes come back in the original image's coordinates, clipped to it.
 """
 
 from __future__ import annotations
@@ -476,7 +476,8 @@ class DetectorEntry:
 # network run per quarter turn. Photos larger than the working copy are also searched upright in a
 # detail copy of up to detail_side px (at most detail_windows windows) for faces too small for the
 # working copy: a 256 px face in a 7000 px photo was 37 px there and missed. MTCNN's pyramid has its
-# own speed/recall trade-off, so it keeps its defaults. Chosen from `python -m fer_core.bench.speed --compare-detectors` (the README's detector table).
+# own speed/recall trade-off, so it keeps its defaults. Chosen from
+# `python -m fer_core.bench.speed --compare-detectors` (the README's detector table).
 REGISTRY: dict[str, DetectorEntry] = {e.name: e for e in (
     DetectorEntry(BlazeFaceDetector, "BlazeFace (best)",
                   "BlazeFace, a small neural network, finds the most faces, also turned or tilted ones.",
