@@ -35,7 +35,7 @@ def detector_select(key: str, live: bool = False, help: str | None = None) -> st
     from fer_core.engine import faces
 
     names = faces.TF_FREE_DETECTORS if live else faces.DETECTORS
-    return st.selectbox("Face detector", names, format_func=lambda n: faces.DETECTOR_LABELS.get(n, n),
+    return st.selectbox("Face detector", names, format_func=lambda n: faces.REGISTRY[n].label,
                         key=key, help=help or faces.DETECTOR_HELP)
 
 

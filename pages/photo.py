@@ -19,6 +19,7 @@ from fer_core.core.labels import CLASSES
 from fer_core.analysis.photo import analyze_photo, dropped_faces_notice
 from fer_core.app.photo_upload import SessionResults, plan_upload
 from fer_core.app.preview import preview
+from fer_core.engine.faces import findable_faces_text
 from fer_core.core.valence import RULE as VALENCE_RULE, describe as describe_valence
 from pages._analysis import (
     detector_select, digest, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
@@ -76,8 +77,9 @@ for n, item in enumerate(inputs):
     if notice := dropped_faces_notice(result):
         st.warning(notice)
     if not result.faces:
-        st.warning(f"No face found in {name}. Faces need to be roughly frontal, well lit and at "
-                   "least about 40 pixels wide; try another photo or the MTCNN detector in the sidebar.")
+        h, w = result.image.shape[:2]
+        st.warning(f"No face found in {name}. {findable_faces_text(analyzer.detector, w, h)} Try another photo or "
+                   "the MTCNN detector in the sidebar.")
         st.image(preview(result.image), caption=name, width="content")  # natural size, never blown up
         continue
     if result.whole_image:

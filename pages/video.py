@@ -16,6 +16,7 @@ from fer_core.app.charts import distribution_figure, timeline_figure
 from fer_core.core.timeline import FACE_TABLE_COLUMNS
 from fer_core.analysis.video import DEFAULT_SAMPLE_FPS, VIDEO_EXTENSIONS, VideoError
 from fer_core.app.video_upload import analyze_upload, session_meta
+from fer_core.engine.faces import findable_faces_text
 from pages._analysis import (
     detector_select, digest, emotion_badge, load_analyzer, show_error_safely, threshold_slider, upload_limits,
 )
@@ -108,8 +109,10 @@ if state["session_id"] is not None:
 summary = result.summary
 stem = PurePath(name).stem or "video"
 if not result.records:
-    st.warning(f"No face was found in {plain(name)} ({result.n_analyzed} frames analysed). Faces need to be "
-               "roughly frontal, well lit and at least about 40 pixels wide; try the MTCNN detector.")
+    analyzer = load_analyzer(detector_name, "video")  # cached: the detector that searched the clip
+    hint = findable_faces_text(analyzer.detector, result.width, result.height) if analyzer is not None else ""
+    st.warning(f"No face was found in {plain(name)} ({result.n_analyzed} frames analysed). {hint} Try the MTCNN "
+               "detector.")
 else:
     # One definition of the clip's emotion: the label faces showed most often (the bar chart's tallest bar).
     dominant = summary.get("dominant")

@@ -10,14 +10,15 @@ Three detectors behind one ``.detect(rgb) -> list[FaceBox]`` interface:
 * ``mtcnn``: the ``mtcnn`` package (weights ship inside it) on TensorFlow. Slower, finds
   more faces under pose and gives eye landmarks for alignment; photos, videos and Grad-CAM only.
 
-Detection runs on a copy shrunk to ``max_side`` pixels; boxes come back in the original
-image's coordinates, clipped to it.
+Detection runs on a copy shrunk to ``max_side`` pixels (BlazeFace photos: also a larger detail copy
+for small faces in big photos); boxes come back in the original image's coordinates, clipped to it.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -25,39 +26,13 @@ import numpy as np
 
 from fer_core.core.results import FaceBox
 
-DETECTORS: tuple[str, ...] = ("blazeface", "haar", "mtcnn")
 DEFAULT_DETECTOR = "blazeface"
-TF_FREE_DETECTORS: tuple[str, ...] = ("blazeface", "haar")
 # Measured on FER-2013 crops pasted into scenes: Haar boxes are 0.99-1.02x the crop, MTCNN boxes
 # 0.78x wide and 1.03x tall (crop_face squares them on the long side), so a small margin
 # reproduces the framing the model was trained on.
 DEFAULT_MARGIN = 0.05
 PURPOSES: tuple[str, ...] = ("live", "video", "photo")
-# Per-detector, per-use settings (max_side: long side of the image the detector sees; min_face:
-# smallest face in original pixels for Haar, in pixels of the shrunk image for BlazeFace, whose
-# cost grows with (max_side / min_face)^2). Live favours speed (webcam faces are large), photos
-# recall. BlazeFace's zoom_out (photos) finds close-ups: the image is searched once more, shrunk into
-# a grey canvas zoom_out times its long side; 1.5 found all 47 close-ups that realphotos_dev missed,
-# for one more network run per quarter turn. MTCNN's pyramid has its own speed/recall trade-off, so it keeps its defaults.
-# Chosen from `python -m fer_core.bench.speed --compare-detectors` (see the README's detector table).
-SETTINGS: dict[str, dict[str, dict]] = {
-    "blazeface": {"live": {"max_side": 640, "min_face": 96}, "video": {"max_side": 640, "min_face": 60},
-                  "photo": {"max_side": 1024, "min_face": 48, "quarter_turns": (0, 1, 3), "zoom_out": 1.5}},
-    "haar": {"live": {"max_side": 320, "scale_factor": 1.15, "min_face": 48},
-             "video": {"max_side": 400, "scale_factor": 1.15, "min_face": 32},
-             "photo": {"max_side": 1024, "scale_factor": 1.1, "min_face": 24}},
-    "mtcnn": {"live": {}, "video": {}, "photo": {}},
-}
 PAD_GREY = 128  # zoomed-out canvas: mid grey found all 47 missed close-ups of realphotos_dev, black 46
-
-DETECTOR_LABELS = {  # short: they must fit the sidebar
-    "blazeface": "BlazeFace (best)",
-    "haar": "Haar cascade (classic)",
-    "mtcnn": "MTCNN (slow)",
-}
-DETECTOR_HELP = ("BlazeFace, a small neural network, finds the most faces, also turned or tilted ones. "
-                 "The Haar cascade is OpenCV's classic detector: fast, but it misses many faces. "
-                 "MTCNN is slower and not available on the live page.")
 
 
 class DetectorUnavailableError(RuntimeError):
@@ -159,7 +134,7 @@ def keypoints_make_a_face(v: np.ndarray) -> bool:
 
 
 class HaarDetector:
-    """OpenCV Haar cascade on a shrunk gray frame (defaults tuned for photos; see SETTINGS).
+    """OpenCV Haar cascade on a shrunk gray frame (defaults tuned for photos; see REGISTRY).
 
     No histogram equalisation: on flat or noisy backgrounds it made the cascade evaluate up to
     10x more windows without finding more faces on FER-2013 test scenes.
@@ -189,8 +164,7 @@ class HaarDetector:
         gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
         if s < 1.0:
             gray = cv2.resize(gray, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-        # Never ask for faces bigger than a third of a small image (face crops, thumbnails).
-        min_px = max(20, min(int(round(self.min_face * s)), int(min(gray.shape) * 0.5)))
+        min_px = self._min_px(*gray.shape, s)
         rects, neighbours = self.cascade.detectMultiScale2(
             gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(min_px, min_px)
         )
@@ -202,6 +176,16 @@ class HaarDetector:
                 boxes.append(b)
         return suppress_overlaps(boxes)
 
+    def _min_px(self, small_h: int, small_w: int, s: float) -> int:
+        """The cascade's smallest window in the shrunk image: never bigger than half a small image
+        (face crops, thumbnails), never under 20 px (the cascade's own window is 24)."""
+        return max(20, min(int(round(self.min_face * s)), int(min(small_h, small_w) * 0.5)))
+
+    def smallest_face(self, h: int, w: int) -> float:
+        """The smallest face side (pixels of an h x w image) searched for."""
+        s = _shrink_factor(h, w, self.max_side)
+        return self._min_px(max(1, round(h * s)), max(1, round(w * s)), s) / s
+
 
 class MTCNNDetector:
     """The ``mtcnn`` package (TensorFlow); gives five landmarks per face for eye alignment."""
@@ -209,6 +193,7 @@ class MTCNNDetector:
     name = "mtcnn"
     needs_tensorflow = True
     SMALLEST_INPUT = 12  # px: MTCNN's first network's input; no face fits in less
+    PYRAMID_MIN_FACE = 20  # px of the shrunk image (see detect)
 
     def __init__(self, max_side: int = 800, min_face: int = 24, min_confidence: float = 0.9) -> None:
         from fer_core.core.tf_import import tensorflow
@@ -234,7 +219,7 @@ class MTCNNDetector:
         small = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1.0 else img
         # mtcnn 1.0 sizes its pyramid for min_face_size=20; larger values make its smallest level
         # collapse below the network's 12 px input, so the size floor is applied afterwards instead.
-        found = self._mtcnn.detect_faces(np.ascontiguousarray(small), min_face_size=20)
+        found = self._mtcnn.detect_faces(np.ascontiguousarray(small), min_face_size=self.PYRAMID_MIN_FACE)
         boxes = []
         for f in found or []:
             if float(f.get("confidence", 0.0)) < self.min_confidence:
@@ -245,6 +230,11 @@ class MTCNNDetector:
             if b is not None and min(b.w, b.h) >= self.min_face * min(1.0, s) * 0.8:
                 boxes.append(b)
         return suppress_overlaps(boxes)
+
+    def smallest_face(self, h: int, w: int) -> float:
+        """The smallest face side (pixels of an h x w image) searched for."""
+        s = _shrink_factor(h, w, self.max_side)
+        return max(self.PYRAMID_MIN_FACE / s, 0.8 * self.min_face * s)
 
 
 class BlazeFaceDetector:
@@ -273,7 +263,8 @@ class BlazeFaceDetector:
     FRAMING = {"short": (1.16, -0.105), "full": (1.17, -0.043)}
 
     def __init__(self, max_side: int = 1024, min_face: int = 48, model: str = "short", min_score: float = 0.65,
-                 max_windows: int = 160, quarter_turns: tuple[int, ...] = (0,), zoom_out: float = 0.0) -> None:
+                 max_windows: int = 160, quarter_turns: tuple[int, ...] = (0,), zoom_out: float = 0.0,
+                 detail_side: int = 0, detail_windows: int = 0) -> None:
         from fer_core.engine.blazeface import BlazeFace, ModelFileMissing
 
         try:
@@ -283,41 +274,70 @@ class BlazeFaceDetector:
         self.model, self.max_side, self.min_face, self.max_windows = model, max_side, min_face, max_windows
         self.quarter_turns = tuple(quarter_turns)
         self.zoom_out = float(zoom_out)
+        self.detail_side, self.detail_windows = detail_side, detail_windows
 
-    def levels(self, h: int, w: int) -> list[tuple[float, list[tuple[int, int]]]]:
-        """(window side, window origins) per level: the whole image, then half-overlapping square
-        windows evenly spaced in scale (at most 2x apart) down to min_face / FACE_FRACTION."""
+    def smallest_face(self, h: int, w: int) -> float:
+        """The smallest face side (pixels of the h x w image) searched for: ``min_face`` pixels of the
+        copy searched at the finest scale (the working copy of ``max_side``, or the detail copy)."""
+        return self.min_face / _shrink_factor(h, w, self.detail_side if self._has_detail(h, w) else self.max_side)
+
+    def _has_detail(self, h: int, w: int) -> bool:
+        return max(h, w) > self.max_side and self.detail_side > self.max_side and self.detail_windows > 0
+
+    def levels(self, h: int, w: int, top: float | None = None,
+               budget: int | None = None) -> list[tuple[float, list[tuple[int, int]]]]:
+        """(window side, window origins) per level: the whole image (or, given ``top``, only windows
+        smaller than ``top``), then square windows evenly spaced in scale (at most 2x apart) down to
+        min_face / FACE_FRACTION, half-overlapping; a level that would pass the ``budget`` of windows
+        (max_windows) gets fewer, further apart, still covering the image."""
         long_side, smallest = float(max(h, w)), self.min_face / self.FACE_FRACTION
-        n_levels = int(np.ceil(np.log2(long_side / smallest))) if long_side > smallest else 0
-        out, total = [(long_side, [(0, 0)])], 1
+        budget = self.max_windows if budget is None else budget
+        start = long_side if top is None else min(float(top), long_side)
+        n_levels = int(np.ceil(np.log2(start / smallest))) if start > smallest else 0
+        out, total = ([(long_side, [(0, 0)])], 1) if top is None else ([], 0)
         for k in range(1, n_levels + 1):
-            side = long_side * (smallest / long_side) ** (k / n_levels)
-            xs = np.linspace(0, max(0.0, w - side), int(np.ceil(max(0.0, w - side) / (side / 2))) + 1)
-            ys = np.linspace(0, max(0.0, h - side), int(np.ceil(max(0.0, h - side) / (side / 2))) + 1)
-            origins = [(round(x), round(y)) for y in ys for x in xs][:self.max_windows - total]
-            if origins:
-                out.append((side, origins))
-                total += len(origins)
+            side = start * (smallest / start) ** (k / n_levels)
+            nx = int(np.ceil(max(0.0, w - side) / (side / 2))) + 1
+            ny = int(np.ceil(max(0.0, h - side) / (side / 2))) + 1
+            if nx * ny > budget - total:
+                f = np.sqrt(max(0, budget - total) / (nx * ny))
+                nx, ny = max(1, int(nx * f)), max(1, int(ny * f))
+                if nx * ny > budget - total:
+                    break
+            out.append((side, [(round(x), round(y)) for y in np.linspace(0, max(0.0, h - side), ny)
+                               for x in np.linspace(0, max(0.0, w - side), nx)]))
+            total += nx * ny
         return out
 
     def detect(self, rgb: np.ndarray) -> list[FaceBox]:
-        """Faces in the image, also searched in it turned by each of ``quarter_turns`` x 90 degrees
-        counter-clockwise: BlazeFace finds faces rolled up to about 45 degrees, so turns 1 and 3
-        find people lying on their side."""
+        """Faces in the image, searched in a working copy of ``max_side`` pixels, also turned by each
+        of ``quarter_turns`` x 90 degrees counter-clockwise (BlazeFace finds faces rolled up to about
+        45 degrees, so turns 1 and 3 find people lying on their side). An image larger than the
+        working copy is also searched, upright, in a detail copy of up to ``detail_side`` pixels for
+        the faces too small to be found in the working copy (a 256 px face in a 7000 px photo)."""
         img = _as_rgb(rgb)
         h, w = img.shape[:2]
+        s, sd = _shrink_factor(h, w, self.max_side), _shrink_factor(h, w, self.detail_side)
+        detail = _resized(img, sd) if self._has_detail(h, w) else None
+        work = _resized(img, s) if detail is None else _resized(detail, s / sd)  # one pass over a big photo
+        wh, ww = work.shape[:2]
         boxes = []
         for k in self.quarter_turns:
-            found = self._detect_upright(np.rot90(img, k) if k else img)
-            boxes += [_unturn(b, k, w, h) for b in found if k == 0 or b.score >= self.TURNED_MIN_SCORE]
-        return drop_face_parts(suppress_overlaps(boxes) if len(self.quarter_turns) > 1 else boxes)
+            found = self._detect_upright(np.rot90(work, k) if k else work)
+            boxes += [_scaled(_unturn(b, k, ww, wh), 1 / s, w, h) for b in found
+                      if k == 0 or b.score >= self.TURNED_MIN_SCORE]
+        if detail is not None:  # only faces smaller than the working copy's smallest window, in detail pixels
+            top = self.min_face / self.FACE_FRACTION * sd / s
+            boxes += [_scaled(b, 1 / sd, w, h) for b in self._detect_upright(detail, top, self.detail_windows)]
+        boxes = [b for b in boxes if b is not None]
+        return drop_face_parts(suppress_overlaps(boxes) if len(self.quarter_turns) > 1 or detail is not None
+                               else boxes)
 
-    def _detect_upright(self, img: np.ndarray) -> list[FaceBox]:
+    def _detect_upright(self, img: np.ndarray, top: float | None = None, budget: int | None = None) -> list[FaceBox]:
         h, w = img.shape[:2]
-        s = _shrink_factor(h, w, self.max_side)
         scale, shift = self.FRAMING[self.model]
         boxes = []
-        for v, score in self.raw_faces(img):
+        for v, score in self.raw_faces(img, top, budget):
             if not keypoints_make_a_face(v):
                 continue
             bw = v[2] - v[0]
@@ -326,33 +346,33 @@ class BlazeFaceDetector:
             eyes = {name: (int(round(v[4 + 2 * i])), int(round(v[5 + 2 * i])))
                     for i, name in enumerate(("right_eye", "left_eye", "nose"))}
             b = clip_box(FaceBox(cx - side / 2, cy - side / 2, side, side, float(score), eyes), w, h)
-            if b is not None and min(b.w, b.h) >= 0.8 * min(self.min_face / s, 0.5 * min(h, w)):
+            if b is not None and min(b.w, b.h) >= 0.8 * min(self.min_face, 0.5 * min(h, w)):
                 boxes.append(b)
         return suppress_overlaps(boxes)
 
-    def raw_faces(self, img: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """BlazeFace's detections in the upright image (16 values: x0, y0, x1, y1, six keypoints;
-        score), merged across pyramid windows."""
+    def raw_faces(self, img: np.ndarray, top: float | None = None,
+                  budget: int | None = None) -> list[tuple[np.ndarray, float]]:
+        """BlazeFace's detections in the upright image, searched as it is (16 values: x0, y0, x1, y1,
+        six keypoints; score), merged across pyramid windows; ``top`` and ``budget``: see levels.
+        The whole search (no ``top``) also looks at the image zoomed out (``zoom_out``)."""
         h, w = img.shape[:2]
-        s = _shrink_factor(h, w, self.max_side)
         n = self._net.input_size
         found = []
-        for side, origins in self.levels(max(1, round(h * s)), max(1, round(w * s))):
-            k = s * n / side  # original pixels -> this level's pixels, where a window is n px
+        for side, origins in self.levels(h, w, top, budget):
+            k = n / side  # this image's pixels -> this level's pixels, where a window is n px
             level = cv2.resize(img, (max(1, round(w * k)), max(1, round(h * k))),
                                interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
             for x0, y0 in origins:
-                ox, oy = round(x0 * n / side), round(y0 * n / side)
+                ox, oy = round(x0 * k), round(y0 * k)
                 found += [(v / k + np.tile([ox / k, oy / k], 8), score)
                           for v, score in self._net.run_input(level[oy:oy + n, ox:ox + n])]
-        if self.zoom_out > 1.0:
+        if self.zoom_out > 1.0 and top is None:
             found += self._zoomed_out(img)
         if len(found) > 1:
             from fer_core.engine.blazeface import weighted_nms
 
             found = weighted_nms(np.stack([v for v, _ in found]), np.array([sc for _, sc in found]))
         return found
-
 
     def _zoomed_out(self, img: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """Detections in the image shrunk into the middle of a grey canvas ``zoom_out`` times its
@@ -366,6 +386,22 @@ class BlazeFaceDetector:
         ox, oy = (n - sw) // 2, (n - sh) // 2
         canvas[oy:oy + sh, ox:ox + sw] = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA)
         return [(v / k - np.tile([ox / k, oy / k], 8), score) for v, score in self._net.run_input(canvas)]
+
+
+def _resized(img: np.ndarray, s: float) -> np.ndarray:
+    """The image scaled by s <= 1 (itself when s is 1)."""
+    if s >= 1.0:
+        return img
+    h, w = img.shape[:2]
+    return cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def _scaled(box: FaceBox, f: float, width: int, height: int) -> FaceBox | None:
+    """A box (and its landmarks) of a copy scaled by 1/f, in the w x h original's pixels, clipped to it."""
+    if f == 1.0:
+        return box
+    marks = {name: (int(round(x * f)), int(round(y * f))) for name, (x, y) in (box.landmarks or {}).items()}
+    return clip_box(FaceBox(box.x * f, box.y * f, box.w * f, box.h * f, box.score, marks or None), width, height)
 
 
 def _unturn(box: FaceBox, k: int, w: int, h: int) -> FaceBox:
@@ -400,17 +436,77 @@ class LockedDetector:
         with self._lock:
             return self.detector.detect(rgb)
 
+    def smallest_face(self, h: int, w: int) -> float:
+        return self.detector.smallest_face(h, w)
+
+
+def findable_faces_text(detector, width: int, height: int) -> str:
+    """What faces the detector can find in a width x height image, for a "no face found" message: the
+    smallest face it searched for in that image's own pixels (larger images are searched shrunk)."""
+    size = getattr(detector, "smallest_face", None)
+    if size is None:
+        return "Faces need to be roughly frontal and well lit."
+    return (f"Faces need to be roughly frontal, well lit and at least about {round(size(height, width))} pixels "
+            f"wide in this {width}x{height} image.")
+
+
+@dataclass(frozen=True)
+class DetectorEntry:
+    """One detector the pages offer: how it is made, and what the pages show and tune of it."""
+
+    factory: type  # the detector class; its ``name`` and ``needs_tensorflow`` say what it is
+    label: str  # short: it must fit the sidebar
+    help: str  # its sentence in the picker's help
+    settings: dict[str, dict]  # keyword arguments of ``factory`` for each of PURPOSES
+
+    @property
+    def name(self) -> str:
+        return self.factory.name
+
+    @property
+    def needs_tensorflow(self) -> bool:
+        return self.factory.needs_tensorflow
+
+
+# Per use, settings (max_side: long side of the image the detector sees; min_face: smallest face in
+# original pixels for Haar, in pixels of the shrunk image for BlazeFace, whose cost grows with
+# (max_side / min_face)^2). Live favours speed (webcam faces are large), photos recall. BlazeFace's
+# zoom_out (photos) finds close-ups: the image is searched once more, shrunk into a grey canvas
+# zoom_out times its long side; 1.5 found all 47 close-ups that realphotos_dev missed, for one more
+# network run per quarter turn. Photos larger than the working copy are also searched upright in a
+# detail copy of up to detail_side px (at most detail_windows windows) for faces too small for the
+# working copy: a 256 px face in a 7000 px photo was 37 px there and missed. MTCNN's pyramid has its
+# own speed/recall trade-off, so it keeps its defaults. Chosen from
+# `python -m fer_core.bench.speed --compare-detectors` (the README's detector table).
+REGISTRY: dict[str, DetectorEntry] = {e.name: e for e in (
+    DetectorEntry(BlazeFaceDetector, "BlazeFace (best)",
+                  "BlazeFace, a small neural network, finds the most faces, also turned or tilted ones.",
+                  {"live": {"max_side": 640, "min_face": 96}, "video": {"max_side": 640, "min_face": 60},
+                   "photo": {"max_side": 1024, "min_face": 48, "quarter_turns": (0, 1, 3), "zoom_out": 1.5,
+                             "detail_side": 2048, "detail_windows": 400}}),
+    DetectorEntry(HaarDetector, "Haar cascade (classic)",
+                  "The Haar cascade is OpenCV's classic detector: fast, but it misses many faces.",
+                  {"live": {"max_side": 320, "scale_factor": 1.15, "min_face": 48},
+                   "video": {"max_side": 400, "scale_factor": 1.15, "min_face": 32},
+                   "photo": {"max_side": 1024, "scale_factor": 1.1, "min_face": 24}}),
+    DetectorEntry(MTCNNDetector, "MTCNN (slow)", "MTCNN is slower and not available on the live page.",
+                  {"live": {}, "video": {}, "photo": {}}),
+)}
+# Views of the registry, in its order.
+DETECTORS: tuple[str, ...] = tuple(REGISTRY)
+TF_FREE_DETECTORS: tuple[str, ...] = tuple(n for n, e in REGISTRY.items() if not e.needs_tensorflow)
+DETECTOR_HELP = " ".join(e.help for e in REGISTRY.values())
+
 
 def make_detector(name: str = DEFAULT_DETECTOR, purpose: str = "photo", **overrides) -> LockedDetector:
-    """The one place detectors are made: by name (see DETECTORS), with the settings for its use
+    """The one place detectors are made: by name (see REGISTRY), with the settings for its use
     (see PURPOSES); keyword arguments override those settings."""
-    key = (name or DEFAULT_DETECTOR).strip().lower()
-    classes = {"blazeface": BlazeFaceDetector, "haar": HaarDetector, "mtcnn": MTCNNDetector}
-    if key not in classes:
+    entry = REGISTRY.get((name or DEFAULT_DETECTOR).strip().lower())
+    if entry is None:
         raise ValueError(f"Unknown face detector {name!r}; choose one of {', '.join(DETECTORS)}.")
     if purpose not in PURPOSES:
         raise ValueError(f"Unknown detector purpose {purpose!r}; choose one of {', '.join(PURPOSES)}.")
-    return LockedDetector(classes[key](**{**SETTINGS[key][purpose], **overrides}))
+    return LockedDetector(entry.factory(**{**entry.settings[purpose], **overrides}))
 
 
 def _eye_angle(landmarks: dict[str, tuple[int, int]] | None) -> tuple[float, tuple[float, float]] | None:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from fer_core.engine.classifier import Classifier
-from fer_core.engine.faces import SETTINGS, HaarDetector
+from fer_core.engine.faces import REGISTRY, HaarDetector
 from fer_core.core.labels import CLASSES
 from fer_core.analysis.live import LiveProcessor, LiveSettings
 from fer_core.core.records import RECORD_COLUMNS
@@ -73,7 +73,7 @@ def test_live_path_never_imports_tensorflow():
 
 
 def test_detect_every_n_frames_and_tracking_in_between(classifier):
-    det = CountingHaar(**SETTINGS["haar"]["live"])
+    det = CountingHaar(**REGISTRY["haar"].settings["live"])
     lp = LiveProcessor(classifier, LiveSettings(detect_every=4), detector=det, clock=FakeClock())
     frame = _scene()
     for _ in range(20):

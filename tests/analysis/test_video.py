@@ -13,9 +13,10 @@ from factories import CrowdDetector
 
 from fer_core.engine.analyzer import FaceAnalyzer
 from fer_core.engine.classifier import Classifier
-from fer_core.engine.faces import SETTINGS, HaarDetector
+from fer_core.engine.faces import REGISTRY, HaarDetector
 from fer_core.core.labels import CLASSES
 from fer_core.core.records import RECORD_COLUMNS
+from fer_core.core.results import FaceBox
 from fer_core.bench.scenes import drawn_face, paste_faces, write_test_clip
 from fer_core.core.limits import VideoLimits
 from fer_core.analysis.video import VideoError, analyze_video, probe_video
@@ -25,7 +26,7 @@ FPS = 30
 
 @pytest.fixture(scope="module")
 def analyzer() -> FaceAnalyzer:
-    return FaceAnalyzer(Classifier.from_dir(), HaarDetector(**SETTINGS["haar"]["video"]))
+    return FaceAnalyzer(Classifier.from_dir(), HaarDetector(**REGISTRY["haar"].settings["video"]))
 
 
 def _frames(n: int, w: int = 320, h: int = 240, size: int = 100) -> list[np.ndarray]:
@@ -296,3 +297,35 @@ def test_a_clip_cut_short_says_so(analyzer, tmp_path):
     assert res.n_frames < 30
     assert any("probably truncated; results cover the readable part" in w for w in res.warnings)
     assert not analyze_video(tmp_path / "c.mkv", analyzer).warnings
+
+
+class _Counted:
+    """A detector that counts its calls."""
+
+    def __init__(self, detector) -> None:
+        self.detector, self.name, self.needs_tensorflow, self.calls = detector, detector.name, False, 0
+
+    def detect(self, rgb):
+        self.calls += 1
+        return self.detector.detect(rgb)
+
+
+def test_faces_are_detected_every_interval_and_tracked_between(analyzer, clip):
+    """Detection is most of a frame's cost: with detection every 0.4 s and the tracker between, the
+    clip has the same face in the same frames, where detecting in every frame puts it."""
+    every = analyze_video(clip, analyzer, sample_fps=10, detect_interval_s=0)
+    counted = _Counted(analyzer.detector)
+    tracked = analyze_video(clip, FaceAnalyzer(analyzer.classifier, counted), sample_fps=10)
+    assert counted.calls == 4  # 15 frames in 1.5 s: detected at 0, 0.4, 0.8 and 1.2 s
+    assert [r["frame"] for r in tracked.records] == [r["frame"] for r in every.records]
+    assert len(every.records) >= 14 and tracked.n_tracks == 1
+    box = lambda r: FaceBox(r["x"], r["y"], r["w"], r["h"])  # noqa: E731
+    assert min(box(a).iou(box(b)) for a, b in zip(tracked.records, every.records)) >= 0.6
+    assert tracked.records[-1]["x"] - tracked.records[0]["x"] > 60  # the tracked box followed the face
+
+
+def test_a_face_that_comes_into_view_is_found_within_the_interval(analyzer, tmp_path):
+    frames = _frames(45)
+    frames[:10] = [np.full_like(frames[0], 128)] * 10  # no face before frame 10 (0.33 s)
+    res = analyze_video(write_test_clip(tmp_path / "late.mp4", frames, fps=FPS), analyzer, sample_fps=10)
+    assert min(r["t"] for r in res.records) <= 10 / FPS + 0.4

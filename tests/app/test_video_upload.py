@@ -15,7 +15,7 @@ import pytest
 
 from fer_core.engine.analyzer import FaceAnalyzer
 from fer_core.engine.classifier import Classifier
-from fer_core.engine.faces import SETTINGS, HaarDetector
+from fer_core.engine.faces import REGISTRY, HaarDetector
 from fer_core.bench.scenes import DrawnFace, draw_scene
 from fer_core.bench.scenes import write_test_clip
 from fer_core.core.limits import VideoLimits
@@ -27,7 +27,7 @@ from fer_core.app.video_upload import (
 
 @pytest.fixture(scope="module")
 def analyzer() -> FaceAnalyzer:
-    return FaceAnalyzer(Classifier.from_dir(), HaarDetector(**SETTINGS["haar"]["video"]))
+    return FaceAnalyzer(Classifier.from_dir(), HaarDetector(**REGISTRY["haar"].settings["video"]))
 
 
 @pytest.fixture(scope="module")

@@ -136,6 +136,45 @@ def test_close_ups_are_found_on_a_zoomed_out_canvas(photo):
     assert abs(rx - 91) < 25 and abs(lx - 245) < 25 and abs(ry - 57) < 25 and abs(ly - 57) < 25
 
 
+def _big_photo(side: int, face_side: int, seed: int = 0) -> tuple[np.ndarray, FaceBox]:
+    """A side x side photo (a smooth backdrop) with one drawn face pasted off-centre."""
+    img = cv2.resize(background(700, 700, seed=seed), (side, side), interpolation=cv2.INTER_LINEAR)
+    x, y = int(side * 0.71), int(side * 0.63)
+    img[y:y + face_side, x:x + face_side] = cv2.resize(drawn_face(240, smile=0.5), (face_side, face_side),
+                                                       interpolation=cv2.INTER_CUBIC)
+    return img, FaceBox(x, y, face_side, face_side)
+
+
+@pytest.mark.parametrize("side,face_side", [(5000, 256), (7000, 256), (7000, "1.4x smallest")])
+def test_faces_in_big_photos_are_found_down_to_the_size_the_page_names(photo, side, face_side):
+    """A 256 px face was found in photos up to 4000 px and missed at 5000 and 7000 (searched only in
+    the 1024 px copy, where it is 37 px), while the page said faces of about 40 px are found. Big
+    photos are also searched in a 2048 px detail copy: the smallest face is relative to the photo."""
+    smallest = photo.smallest_face(side, side)
+    assert smallest == pytest.approx(48 * side / 2048)
+    face_side = round(1.4 * smallest) if isinstance(face_side, str) else face_side
+    img, truth = _big_photo(side, face_side)
+    runs = []
+    net_run = photo._net.run_input
+    photo._net.run_input = lambda patch: runs.append(1) or net_run(patch)
+    try:
+        found = photo.detect(img)
+    finally:
+        photo._net.run_input = net_run
+    assert _found(found, [truth]) == 1 and len(found) == 1
+    # bounded work: the working copy's windows per quarter turn and zoom, and the detail copy's
+    assert len(runs) <= len(photo.quarter_turns) * (photo.max_windows + 1) + photo.detail_windows
+
+
+def test_a_big_photo_is_searched_only_in_its_working_and_detail_copies():
+    """Without a detail copy the smallest face is the working copy's, as before."""
+    plain = make_detector("blazeface", "photo", detail_windows=0).detector
+    assert plain.smallest_face(7000, 7000) == pytest.approx(48 * 7000 / 1024)
+    assert plain.smallest_face(800, 600) == make_detector("blazeface", "photo").detector.smallest_face(800, 600) == 48
+    img, truth = _big_photo(7000, 256)
+    assert _found(plain.detect(img), [truth]) == 0  # 37 px in the 1024 px copy: too small there
+
+
 @pytest.mark.data
 def test_fer_close_ups_are_found(photo):
     """FER-2013 crops blown up to 400 px, a fifth of the top, a tenth of the bottom and of each side

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core.engine.faces import (DEFAULT_DETECTOR, DETECTORS, PURPOSES, SETTINGS, TF_FREE_DETECTORS, HaarDetector,
+from fer_core.engine.faces import (DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS, PURPOSES, REGISTRY, TF_FREE_DETECTORS,
+                                   HaarDetector, findable_faces_text,
                             clip_box, crop_face, drop_face_parts, expand_box, keypoints_make_a_face, make_detector,
                             part_of_face)
 from fer_core.core.results import FaceBox
@@ -22,14 +23,28 @@ def _matches(found: list[FaceBox], truth: list[FaceBox], iou: float = 0.4) -> in
 def test_detector_registry():
     assert DETECTORS == ("blazeface", "haar", "mtcnn") and DEFAULT_DETECTOR == "blazeface"
     assert TF_FREE_DETECTORS == ("blazeface", "haar")
-    assert set(SETTINGS) == set(DETECTORS) and all(set(SETTINGS[d]) == set(PURPOSES) for d in DETECTORS)
     with pytest.raises(ValueError, match="Unknown face detector"):
         make_detector("nope")
     with pytest.raises(ValueError, match="Unknown detector purpose"):
         make_detector("haar", "party")
     assert make_detector().name == "blazeface"
-    assert make_detector("haar", "live").detector.max_side == SETTINGS["haar"]["live"]["max_side"]
+    assert make_detector("haar", "live").detector.max_side == REGISTRY["haar"].settings["live"]["max_side"]
     assert make_detector("haar", "live", max_side=99).detector.max_side == 99  # overrides win
+
+
+def test_the_registry_lists_every_detector_the_pages_offer():
+    """One entry per detector holds all the pages need: the class made, label, help and settings per use."""
+    assert DETECTORS == tuple(REGISTRY) and DEFAULT_DETECTOR in REGISTRY
+    assert TF_FREE_DETECTORS == tuple(n for n, e in REGISTRY.items() if not e.factory.needs_tensorflow)
+    for name, entry in REGISTRY.items():
+        assert entry.name == entry.factory.name == name
+        assert set(entry.settings) == set(PURPOSES)
+        assert 0 < len(entry.label) <= 24 and entry.help in DETECTOR_HELP  # the sidebar's label and help
+    for name in TF_FREE_DETECTORS:  # MTCNN needs TensorFlow: its own slow test
+        for purpose in PURPOSES:
+            made = make_detector(name, purpose).detector
+            assert type(made) is REGISTRY[name].factory
+            assert all(getattr(made, k) == v for k, v in REGISTRY[name].settings[purpose].items())
 
 
 def test_made_detectors_serialise_calls():
@@ -221,3 +236,16 @@ def test_extreme_strips_have_no_face_and_fail_nowhere(name):
     det = make_detector(name, "photo")
     for h, w in ((3, 100_000), (100_000, 3), (8, 16_384), (16_384, 8)):
         assert det.detect(np.full((h, w, 3), 128, np.uint8)) == []
+
+
+def test_the_no_face_message_names_the_smallest_face_searched_in_the_photos_own_pixels():
+    """The pages said "at least about 40 pixels wide" whatever the photo; big photos are searched
+    shrunk, so their smallest face is larger (and the video settings search for larger faces)."""
+    blaze, haar = make_detector("blazeface", "photo"), make_detector("haar", "photo")
+    assert findable_faces_text(blaze, 640, 480) == ("Faces need to be roughly frontal, well lit and at least about "
+                                                    "48 pixels wide in this 640x480 image.")
+    assert "about 164 pixels wide in this 7000x7000 image" in findable_faces_text(blaze, 7000, 7000)
+    assert "about 24 pixels wide in this 640x480" in findable_faces_text(haar, 640, 480)
+    assert "about 137 pixels wide" in findable_faces_text(haar, 7000, 7000)  # 20 px of the 1024 px copy
+    assert "about 180 pixels wide in this 1920x1080" in findable_faces_text(make_detector("blazeface", "video"), 1920, 1080)
+    assert findable_faces_text(object(), 640, 480) == "Faces need to be roughly frontal and well lit."

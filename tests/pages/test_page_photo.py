@@ -106,6 +106,8 @@ def test_photo_without_faces_says_so_at_natural_size(open_page, image_widths):
     assert_clean(at)
     assert not at.error
     assert "No face found in wall.png" in texts(at, "warning")
+    # the smallest face searched, in this photo's pixels (it said "about 40 pixels" of any photo)
+    assert "at least about 48 pixels wide in this 265x287 image" in texts(at, "warning")
     assert not face_lines(at)
     assert len(at.image) == 1 and image_widths == ["content"]  # shown as it is, not stretched to the column
 

@@ -178,6 +178,7 @@ def test_clip_without_faces_says_so(open_page, store, tmp_path):
     at = upload(open_page("pages/video.py"), "empty.mp4", clip)
     assert_clean(at)
     assert "No face was found in empty.mp4" in texts(at, "warning")
+    assert "at least about 60 pixels wide in this 160x120 image" in texts(at, "warning")  # the video settings'
     assert store.list_sessions() == []
 
 
