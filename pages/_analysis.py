@@ -54,7 +54,7 @@ def upload_limits():
 def load_analyzer(detector_name: str, purpose: str = "photo"):
     """A FaceAnalyzer over the cached classifier and detector (tuned for 'photo' or 'video'), analysing
     at most the configured number of faces per image, or None after a clear message."""
-    from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
+    from fer_core.engine.analyzer import make_analyzer
     from fer_core.engine.faces import DetectorUnavailableError
 
     limits = upload_limits()
@@ -73,7 +73,7 @@ def load_analyzer(detector_name: str, purpose: str = "photo"):
         show_error(f"The face detector '{detector_name}' could not be loaded ({type(exc).__name__}: {exc}).",
                    "Choose the Haar cascade detector instead.")
         return None
-    return FaceAnalyzer(classifier, detector, mirror=MIRROR_STILLS, max_faces=limits.faces_per_image)
+    return make_analyzer(classifier, detector, max_faces=limits.faces_per_image)
 
 
 def digest(data: bytes) -> str:

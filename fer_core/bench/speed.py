@@ -98,11 +98,11 @@ def moving_clip(frame: np.ndarray, path: Path, seconds: float, fps: int = 30) ->
 
 
 def time_video(classifier, frame: np.ndarray, seconds: float) -> dict:
-    from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
-    from fer_core.engine.faces import DEFAULT_DETECTOR, SETTINGS, make_detector
+    from fer_core.engine.analyzer import make_analyzer
+    from fer_core.engine.faces import DEFAULT_DETECTOR, SETTINGS
     from fer_core.analysis.video import DEFAULT_SAMPLE_FPS, analyze_video
 
-    analyzer = FaceAnalyzer(classifier, make_detector(DEFAULT_DETECTOR, "video"), mirror=MIRROR_STILLS)
+    analyzer = make_analyzer(classifier, purpose="video")
     with tempfile.TemporaryDirectory(prefix="fer-bench-") as d:
         clip = moving_clip(frame, Path(d) / "clip.mp4", seconds)
         t = time.perf_counter()
@@ -207,7 +207,7 @@ def alignment_effect(n_faces: int = 400, max_roll: float = 30.0, seed: int = 0) 
     """Accuracy on FER-2013 PublicTest faces rolled by up to +-max_roll degrees and pasted into
     scenes, classified from crops levelled by the detector's eye keypoints or left as found,
     beside the same faces upright. Counts only faces the default detector finds in every case."""
-    from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
+    from fer_core.engine.analyzer import make_analyzer
     from fer_core.engine.classifier import Classifier
     from fer_core.training.data import load_dataset
     from fer_core.engine.faces import DEFAULT_DETECTOR, make_detector
@@ -216,7 +216,7 @@ def alignment_effect(n_faces: int = 400, max_roll: float = 30.0, seed: int = 0) 
     data = load_dataset(shared_data_dir() / "fer2013", "fer2013-folders", "public_test")
     rng = np.random.default_rng(seed)
     det, clf = make_detector(DEFAULT_DETECTOR, "photo"), Classifier.from_dir()
-    levelled, as_found = (FaceAnalyzer(clf, det, align=a, mirror=MIRROR_STILLS) for a in (True, False))
+    levelled, as_found = (make_analyzer(clf, det, align=a) for a in (True, False))
     right = {"upright": 0, "rolled_levelled": 0, "rolled_as_found": 0}
     counted = 0
     for i in rng.choice(len(data), n_faces, replace=False):

@@ -36,8 +36,8 @@ class Limits:
     upload_files: int = 10  # photos in one upload
     upload_pixels: int = 100_000_000  # all photos of one upload together
     faces_per_image: int = 32  # faces analysed per photo or video frame (the largest are kept)
-    video_seconds: float = 600.0
-    video_side: int = 4096  # long side of every decoded video frame
+    video_seconds: float = VideoLimits.max_duration_s
+    video_side: int = VideoLimits.max_side  # long side of every decoded video frame
     video_frames: int = 36_000  # 10 minutes at 60 fps
     video_decode_work: int = 37_324_800_000  # decoded pixels x frames: 10 minutes of 1080p at 30 fps
     upload_session_mb: int = 250  # upload bytes one browser session holds (stored and arriving) at once

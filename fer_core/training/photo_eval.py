@@ -69,9 +69,8 @@ def evaluate_photos(root: str | Path, analyzer, progress=None) -> dict:
 
 
 def main(argv=None) -> int:
-    from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
+    from fer_core.engine.analyzer import make_analyzer
     from fer_core.engine.classifier import Classifier
-    from fer_core.engine.faces import DEFAULT_DETECTOR, make_detector
     from fer_core.core.model_folder import ModelFilesError
 
     ap = argparse.ArgumentParser(prog="python -m fer_core.training.photo_eval", description=__doc__.split("\n")[0])
@@ -80,8 +79,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     try:
-        analyzer = FaceAnalyzer(Classifier.from_dir(args.model_dir), make_detector(DEFAULT_DETECTOR, "photo"),
-                                mirror=MIRROR_STILLS)
+        analyzer = make_analyzer(Classifier.from_dir(args.model_dir))
         report = evaluate_photos(args.data, analyzer)
     except (DatasetError, ModelFilesError) as exc:
         print(f"error: {exc}", file=sys.stderr)

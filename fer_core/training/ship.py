@@ -152,14 +152,12 @@ def _choose_calibration(out: Path, sets: dict, classes: list[str], log) -> tuple
 
 def _photo_pipeline(out: Path, photos: str, log) -> dict:
     """The whole Photo-page pipeline on labelled one-face photos, with the shipped folder's model."""
-    from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
+    from fer_core.engine.analyzer import make_analyzer
     from fer_core.engine.classifier import Classifier
-    from fer_core.engine.faces import DEFAULT_DETECTOR, make_detector
     from fer_core.training.photo_eval import evaluate_photos
 
     log(f"photo pipeline on {photos} ...")
-    report = evaluate_photos(photos, FaceAnalyzer(Classifier.from_dir(out), make_detector(DEFAULT_DETECTOR, "photo"),
-                                                  mirror=MIRROR_STILLS))
+    report = evaluate_photos(photos, make_analyzer(Classifier.from_dir(out)))
     log(f"  {report['no_face']} of {report['photos']} photos without a face, accuracy {report['accuracy']:.4f}")
     return report
 
