@@ -235,11 +235,8 @@ def build_tiny_model(directory: Path, input_size: int = 16) -> Path:
     Random weights, so its predictions mean nothing; it lets app and engine tests load a real
     model in seconds without depending on whatever models/ holds.
     """
-    import json
-
     from fer_core.core.labels import CLASSES
-    from fer_core.core.model_folder import CONFIG_NAME, KERAS_NAME, SERVED_NAME
-    from fer_core.core.preprocess import PREPROCESSING_NAME
+    from fer_core.core.model_folder import KERAS_NAME, SERVED_NAME, write_model_config
     from fer_core.core.tf_import import keras as _keras, tensorflow as _tf
 
     keras, tf = _keras(), _tf()
@@ -253,11 +250,8 @@ def build_tiny_model(directory: Path, input_size: int = 16) -> Path:
     model = keras.Model(inp, out, name="tiny_fer")
     model.save(directory / KERAS_NAME)
     (directory / SERVED_NAME).write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
-    (directory / CONFIG_NAME).write_text(json.dumps({
-        "backbone": "tiny test CNN", "input_size": input_size, "classes": list(CLASSES),
-        "preprocessing": PREPROCESSING_NAME, "gradcam_layer": "conv",
-        "served_model": SERVED_NAME, "keras_model": KERAS_NAME,
-    }, indent=1))
+    write_model_config(directory, {"backbone": "tiny test CNN", "input_size": input_size, "gradcam_layer": "conv",
+                                   "served_model": SERVED_NAME, "keras_model": KERAS_NAME})
     return directory
 
 

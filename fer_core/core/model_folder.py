@@ -1,5 +1,5 @@
-"""The model folder: its layout (every file name, spelled once here), where it is, and how its
-config and side files (metrics, history, class counts) are read.
+"""The model folder: its layout (every file name, spelled once here), where it is, how its config
+is written and read, and how its side files (metrics, history, class counts) are read.
 
 The app, the engine and the toolchain all find the model through here, so a missing or
 corrupt file surfaces as one clear ``ModelFilesError`` instead of a traceback.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fer_core import REPO_ROOT
 from fer_core.core.labels import CLASSES
-from fer_core.core.preprocess import PREPROCESSING_NAME
+from fer_core.core.preprocess import PREPROCESSING_DOC, PREPROCESSING_NAME
 
 # The model folder's layout (models/, or FER_MODEL_DIR).
 KERAS_NAME = "model.keras"  # the Keras model: Grad-CAM, evaluation, export
@@ -52,6 +52,15 @@ def _read_json(path: Path, what: str):
         raise ModelFilesError(f"The {what} file {path} is unreadable or not valid JSON ({exc}).") from None
 
 
+def write_model_config(model_dir: str | os.PathLike, config: dict) -> dict:
+    """Write the folder's config (CONFIG_NAME): ``config`` with this code's classes and preprocessing
+    filled in, so what training, export and tests write is what load_model_config accepts."""
+    cfg = {"classes": list(CLASSES), "preprocessing": PREPROCESSING_NAME, "preprocessing_doc": PREPROCESSING_DOC,
+           **config}
+    (Path(model_dir) / CONFIG_NAME).write_text(json.dumps(cfg, indent=1))
+    return cfg
+
+
 def load_model_config(model_dir: str | os.PathLike | None = None) -> dict:
     """The config (CONFIG_NAME) with defaults filled in, validated enough that loaders can trust it."""
     d = _dir(model_dir)
@@ -78,6 +87,9 @@ def load_model_config(model_dir: str | os.PathLike | None = None) -> dict:
         )
     cfg["classes"] = list(CLASSES)
     cfg.setdefault("preprocessing", PREPROCESSING_NAME)
+    if cfg["preprocessing"] != PREPROCESSING_NAME:  # faces would reach the model unlike in training
+        raise ModelFilesError(f"The model config {d / CONFIG_NAME} names preprocessing {cfg['preprocessing']!r}; "
+                              f"this app prepares faces as {PREPROCESSING_NAME!r}.")
     cfg.setdefault("gradcam_layer", None)
     cfg.setdefault("served_model", SERVED_NAME)
     cfg.setdefault("keras_model", KERAS_NAME)
