@@ -59,7 +59,7 @@ def test_readme_names_every_page_command_setting_and_file_it_points_to():
     assert len(titles) == app.count("st.Page("), "every page has a literal title"
     code = "\n".join(p.read_text() for p in [ROOT / "app.py", *sorted(ROOT.glob("fer_core/**/*.py")),
                                               *sorted(ROOT.glob("pages/*.py"))])
-    settings = set(re.findall(r'environ(?:\.get\(|\[)"(FER_[A-Z_]+)"', code))
+    settings = set(re.findall(r'(?:environ(?:\.get\(|\[)|env_text\()"(FER_[A-Z_]+)"', code))
     commands = [".".join(p.relative_to(ROOT).with_suffix("").parts) for p in sorted(ROOT.glob("fer_core/**/*.py"))
                 if '__name__ == "__main__"' in p.read_text()]
     assert titles and settings and commands

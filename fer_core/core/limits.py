@@ -7,9 +7,10 @@ environment on every call, so a test or an operator can change one without code.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+
+from fer_core.core.environ import env_text
 
 
 class LimitsConfigError(ValueError):
@@ -77,11 +78,10 @@ def _parse(name: str, text: str, kind: type) -> int | float:
 
 def load_limits(environ: Mapping[str, str] | None = None) -> Limits:
     """Limits with any FER_MAX_* variable of ``environ`` (default: os.environ) applied."""
-    env = os.environ if environ is None else environ
     defaults = Limits()
     values = {}
     for f in fields(Limits):
-        text = env.get(ENV_VARS[f.name], "").strip()
+        text = env_text(ENV_VARS[f.name], environ)
         kind = type(getattr(defaults, f.name))
         values[f.name] = _parse(ENV_VARS[f.name], text, kind) if text else getattr(defaults, f.name)
     return Limits(**values)

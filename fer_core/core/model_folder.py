@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from fer_core import REPO_ROOT
+from fer_core.core.environ import env_text
 from fer_core.core.labels import CLASSES
 from fer_core.core.preprocess import PREPROCESSING_DOC, PREPROCESSING_NAME
 
@@ -35,8 +36,8 @@ class ModelFilesError(RuntimeError):
 
 def default_model_dir() -> Path:
     """FER_MODEL_DIR when set (tests, deployments), else the repository's models/."""
-    env = os.environ.get("FER_MODEL_DIR")
-    return Path(env) if env else REPO_ROOT / "models"
+    folder = env_text("FER_MODEL_DIR")
+    return Path(folder) if folder else REPO_ROOT / "models"
 
 
 def _dir(model_dir: str | os.PathLike | None) -> Path:
