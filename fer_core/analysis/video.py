@@ -28,7 +28,7 @@ from fer_core.core.limits import VideoLimits
 from fer_core.core.records import make_record, records_to_csv
 from fer_core.core.results import FacePrediction
 from fer_core.core.timeline import FACE_TABLE_COLUMNS, Timeline
-from fer_core.engine.tracker import FaceTracker
+from fer_core.engine.tracker import VIDEO_ALPHA, FaceTracker
 
 VIDEO_EXTENSIONS: tuple[str, ...] = ("mp4", "mov", "webm", "avi", "mkv", "m4v")
 # FFmpeg demuxers for those extensions (a demuxer's name lists its aliases); nothing else is probed.
@@ -243,7 +243,7 @@ def dropped_faces_warning(n_frames: int, most_found: int, max_faces: int) -> str
 def analyze_video(path: str | os.PathLike, analyzer, *, sample_fps: float | None = None,
                   progress: Progress | None = None, limits: VideoLimits = VideoLimits(),
                   annotated_out: str | os.PathLike | None = None, threshold: float = 0.0,
-                  smoothing: str = "none", alpha: float = 0.5) -> VideoResult:
+                  smoothing: str = "none", alpha: float = VIDEO_ALPHA) -> VideoResult:
     """Analyse a clip. ``sample_fps``: analyse this many frames per second (None: every frame).
     Only analysed frames become pixels; they alone are annotated and written to ``annotated_out``,
     each at its own time. ``progress(fraction, text)`` is called as frames are decoded. Records
