@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from fer_core.core.labels import COLORS_HEX
+from fer_core.core.labels import COLORS_HEX, dark_ink, hex_rgb
 from pages._common import load_classifier, show_error
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
@@ -118,8 +118,7 @@ def threshold_slider(key: str) -> float:
 def emotion_badge(label: str, confidence: float | None = None, uncertain: bool = False) -> str:
     """HTML badge: the emotion colour (colour-blind-safe palette) always with its text label."""
     colour = "#DDDDDD" if uncertain else COLORS_HEX.get(label, "#999999")
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
-    ink = "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#fff"
+    ink = "#000" if dark_ink(hex_rgb(colour)) else "#fff"
     text = f"uncertain (best guess: {label})" if uncertain else label
     if confidence is not None:
         text += f" {confidence:.0%}"
