@@ -12,7 +12,7 @@ from fer_core.app import charts
 from fer_core.app import model_report as mr
 from fer_core.app import model_summary as ms
 from fer_core.core.model_folder import (CARD_NAME, TRAINING_LOG_NAME, ModelFilesError, load_class_counts, load_history,
-                                  load_metrics, load_model_config)
+                                  load_metrics, load_model_config, load_reference_figures)
 from pages._common import DISCLAIMER, MODEL_HINT, guard_page, model_dir, show_error
 
 guard_page()  # first: the router and the token, however the page was entered
@@ -73,7 +73,7 @@ history = _read(load_history, "training history (history.json)")
 counts = _read(load_class_counts, "class counts (class_counts.json)")
 card = _text(CARD_NAME)
 log = _text(TRAINING_LOG_NAME)
-sets = ms.evaluation_sets(metrics, ms.reference_figures(card or ""))
+sets = ms.evaluation_sets(metrics, _read(load_reference_figures, "`fer` package's figures (reference_figures.json)"))
 
 
 st.header("How good is it, and where does it fail?")
@@ -112,7 +112,7 @@ else:
         except ValueError as exc:
             st.warning(f"The picture of mix-ups cannot be drawn: {exc}")
 st.subheader("What it is for, and what it must not be used for")
-st.markdown(ms.intended_use(card or "") or DISCLAIMER)
+st.markdown(mr.intended_use(card or "") or DISCLAIMER)
 
 st.divider()
 st.header("In detail")

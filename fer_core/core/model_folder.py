@@ -24,6 +24,7 @@ METRICS_NAME = "metrics.json"
 HISTORY_NAME = "history.json"
 CLASS_COUNTS_NAME = "class_counts.json"
 CARD_NAME = "MODEL_CARD.md"
+REFERENCE_NAME = "reference_figures.json"  # the `fer` package's figures on the same evaluation sets
 TRAINING_LOG_NAME = "TRAINING_LOG.md"
 CONFUSION_MATRIX_NAME = "confusion_matrix.png"
 TRAINING_CURVES_NAME = "training_curves.png"
@@ -135,3 +136,17 @@ def load_history(model_dir: str | os.PathLike | None = None) -> list[dict] | Non
 def load_class_counts(model_dir: str | os.PathLike | None = None) -> dict[str, int] | None:
     """Training-set class counts, or None when absent."""
     return _optional_json(model_dir, CLASS_COUNTS_NAME, "class counts")
+
+
+def load_reference_figures(model_dir: str | os.PathLike | None = None) -> dict[str, dict[str, float]]:
+    """The `fer` package's figures per evaluation set ({"FER+ valid": {"accuracy": ..., "macro_f1": ...}}),
+    quoted by the model card and the pages beside the model's own; {} when the folder has none."""
+    data = _optional_json(model_dir, REFERENCE_NAME, "reference figures")
+    if data is None:
+        return {}
+    figures = data.get("figures") if isinstance(data, dict) else None
+    if not isinstance(figures, dict) or not all(
+            isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()) for v in figures.values()):
+        raise ModelFilesError(f"The reference figures file {_dir(model_dir) / REFERENCE_NAME} should hold "
+                              '{"figures": {"<evaluation set>": {"accuracy": <number>, ...}}}.')
+    return {str(k): {m: float(x) for m, x in v.items()} for k, v in figures.items()}

@@ -11,7 +11,7 @@ from fer_core.core.labels import CLASSES
 from fer_core.core.model_folder import (CLASS_COUNTS_NAME, CONFIG_NAME, HISTORY_NAME, KERAS_NAME, METRICS_NAME,
                                   SERVED_NAME, ModelFilesError, default_model_dir, keras_model_path,
                                   load_class_counts, load_history, load_metrics, load_model_config,
-                                  served_model_path, write_model_config)
+                                  load_reference_figures, served_model_path, write_model_config)
 from fer_core.core.preprocess import PREPROCESSING_NAME
 
 
@@ -83,6 +83,12 @@ def test_optional_files(tmp_path):
     assert load_metrics(tmp_path)["served"]["accuracy"] == 0.7
     assert load_history(tmp_path) == [{"epoch": 1}]
     assert load_class_counts(tmp_path) == {"happy": 3}
+    assert load_reference_figures(tmp_path) == {}
+    _write(tmp_path, "reference_figures.json", {"figures": {"FER+ valid": {"accuracy": 0.5}}})
+    assert load_reference_figures(tmp_path) == {"FER+ valid": {"accuracy": 0.5}}
+    _write(tmp_path, "reference_figures.json", {"FER+ valid": 0.5})
+    with pytest.raises(ModelFilesError, match="reference figures"):
+        load_reference_figures(tmp_path)
     _write(tmp_path, METRICS_NAME, "{broken")
     with pytest.raises(ModelFilesError, match="metrics file"):
         load_metrics(tmp_path)
