@@ -9,12 +9,17 @@ from __future__ import annotations
 import hashlib
 import html
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import streamlit as st
 
 from fer_core.core.labels import COLORS_HEX, dark_ink, hex_rgb
 from pages._common import load_classifier, show_error
+
+if TYPE_CHECKING:
+    from fer_core.core.limits import Limits
+    from fer_core.engine.analyzer import FaceAnalyzer
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
 DEFAULT_THRESHOLD = 0.40
@@ -74,6 +79,34 @@ def load_analyzer(detector_name: str, purpose: str = "photo"):
                    "Choose the Haar cascade detector instead.")
         return None
     return make_analyzer(classifier, detector, max_faces=limits.faces_per_image)
+
+
+class PhotoPageStart(NamedTuple):
+    inputs: list[PhotoInput]
+    detector_name: str
+    threshold: float
+    limits: Limits
+    analyzer: FaceAnalyzer
+
+
+def photo_page_start(key: str, title: str, intro: str, multiple: bool, empty: str) -> PhotoPageStart:
+    """How the Photo and Explain pages open: title, the sidebar's detector and threshold, the chosen
+    photos, the upload limits and the analyzer; the page stops, after saying why, when one is missing."""
+    st.title(title)
+    st.write(intro)
+    with st.sidebar:
+        st.subheader(f"{key.capitalize()} settings")
+        detector_name = detector_select(f"{key}_detector")
+        threshold = threshold_slider(f"{key}_threshold")
+    inputs = photo_inputs(key, multiple=multiple)
+    if not inputs:
+        st.info(empty)
+        st.stop()
+    limits = upload_limits()
+    analyzer = load_analyzer(detector_name) if limits is not None else None
+    if analyzer is None:
+        st.stop()
+    return PhotoPageStart(inputs, detector_name, threshold, limits, analyzer)
 
 
 def digest(data: bytes) -> str:
