@@ -276,7 +276,7 @@ def _apptest_uses_the_router(monkeypatch):
     AppTest resets Streamlit's pages-directory flag before every run, so with our pages/ folder
     each AppTest run would start in Streamlit's old mode and run a page without app.py (no
     router, no notice). A served app leaves that mode on its first visit for good
-    (pages/_common.py); this does the same for AppTest. Tested for real in
+    (ui/guard.py); this does the same for AppTest. Tested for real in
     test_app_home.py::test_deep_link_on_a_fresh_server_goes_through_the_router.
     """
     try:

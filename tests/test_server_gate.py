@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from conftest import streamlit_server
-from pages._common import APP_TITLE
+from ui.guard import APP_TITLE
 
 TOKEN = "s3cret-shared-token"
 PAGES = ["", "live", "photo", "video", "explain", "history", "model"]

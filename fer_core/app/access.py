@@ -53,7 +53,7 @@ def fingerprint(token: str) -> str:
     return hashlib.sha256(b"fer-access:" + token.encode()).hexdigest()
 
 
-BROWSER_COOKIE = "fer_browser"  # HttpOnly, set by the server gate (pages/_gate.py); never shown or logged
+BROWSER_COOKIE = "fer_browser"  # HttpOnly, set by the server gate (ui/gate.py); never shown or logged
 LOG = logging.getLogger("fer.access")
 
 
