@@ -156,30 +156,40 @@ with tab_eval:
         except ValueError as exc:
             st.warning(f"The confusion matrix in metrics.json is unusable: {exc}")
 
-with tab_train:
-    if not history:
-        st.info("No training history (models/history.json) for this model.")
-    else:
-        try:
-            st.plotly_chart(charts.training_figure(history), width="stretch")
-            st.markdown("**Validation recall per class**")
-            st.plotly_chart(charts.recall_figure(history), width="stretch")
-            last = mr.check_history(history)
-            total = sum(float(r.get("seconds") or 0) for r in last)
-            st.caption(f"{len(last)} epochs, {total / 60:.0f} min of training in the run that produced this model.")
-        except ValueError as exc:
-            st.warning(f"The training history is unusable: {exc}")
 
+
+def _side_file_figures(data, missing: str, unusable: str, draw, errors=(ValueError,)) -> None:
+    """One side file's figures: a note when the file is absent, a warning (never a traceback) when unusable."""
+    if not data:
+        st.info(missing)
+        return
+    try:
+        draw(data)
+    except errors as exc:
+        st.warning(f"{unusable}: {exc}")
+
+
+def _training(history: list[dict]) -> None:
+    st.plotly_chart(charts.training_figure(history), width="stretch")
+    st.markdown("**Validation recall per class**")
+    st.plotly_chart(charts.recall_figure(history), width="stretch")
+    last = mr.check_history(history)
+    total = sum(float(r.get("seconds") or 0) for r in last)
+    st.caption(f"{len(last)} epochs, {total / 60:.0f} min of training in the run that produced this model.")
+
+
+def _class_counts(counts) -> None:
+    st.plotly_chart(charts.class_counts_figure(counts), width="stretch")
+    st.caption("Training images per class. Few examples (disgust) make a class harder to learn; training "
+               "counters this with focal loss and class-weighted sampling.")
+
+
+with tab_train:
+    _side_file_figures(history, "No training history (models/history.json) for this model.",
+                       "The training history is unusable", _training)
 with tab_data:
-    if not counts:
-        st.info("No class counts (models/class_counts.json) for this model.")
-    else:
-        try:
-            st.plotly_chart(charts.class_counts_figure(counts), width="stretch")
-            st.caption("Training images per class. Few examples (disgust) make a class harder to learn; training "
-                       "counters this with focal loss and class-weighted sampling.")
-        except (ValueError, TypeError) as exc:
-            st.warning(f"The class counts are unusable: {exc}")
+    _side_file_figures(counts, "No class counts (models/class_counts.json) for this model.",
+                       "The class counts are unusable", _class_counts, (ValueError, TypeError))
 
 st.subheader("Model card")
 if card is None:

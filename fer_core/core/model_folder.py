@@ -74,8 +74,7 @@ def load_model_config(model_dir: str | os.PathLike | None = None) -> dict:
     cfg = _read_json(d / CONFIG_NAME, "model config")
     if not isinstance(cfg, dict):
         raise ModelFilesError(f"The model config {d / CONFIG_NAME} must be a JSON object.")
-    missing = [k for k in REQUIRED_KEYS if k not in cfg]
-    if missing:
+    if missing := [k for k in REQUIRED_KEYS if k not in cfg]:
         raise ModelFilesError(f"The model config {d / CONFIG_NAME} lacks {', '.join(missing)}.")
     try:
         cfg["input_size"] = int(cfg["input_size"])
