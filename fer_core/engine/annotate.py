@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from fer_core.core.labels import color_rgb, dark_ink
-from fer_core.core.results import UNCERTAIN_LABEL, FacePrediction
+from fer_core.core.results import FacePrediction
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _UNCERTAIN_RGB = (200, 200, 200)
@@ -23,7 +23,7 @@ def _text_colour(bg: tuple[int, int, int]) -> tuple[int, int, int]:
 def face_caption(pred: FacePrediction, threshold: float = 0.0, show_id: bool = False,
                  number: int | None = None) -> str:
     """"label NN%", after the face's number ("2: happy 80%") or its track id ("#3 happy 80%")."""
-    label = UNCERTAIN_LABEL if pred.is_uncertain(threshold) else pred.label
+    label = pred.display_label(threshold)
     if number is not None:
         head = f"{number}: "
     else:

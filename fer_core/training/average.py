@@ -75,8 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--run", required=True, help="the run they come from (its config and history are copied)")
     ap.add_argument("--out", required=True, help="output run directory for fer_core.training.evaluate / fer_core.training.ship")
     args = ap.parse_args(argv)
-    return run_command(lambda: print(f"saved {average_checkpoints(args.checkpoints, args.run, args.out)} "
-                                     f"(mean of {len(args.checkpoints)} checkpoints)"), (FileNotFoundError, ValueError))
+
+    def work() -> None:
+        path = average_checkpoints(args.checkpoints, args.run, args.out)
+        print(f"saved {path} (mean of {len(args.checkpoints)} checkpoints)")
+
+    return run_command(work, (FileNotFoundError, ValueError))
 
 
 if __name__ == "__main__":
