@@ -18,7 +18,7 @@ from pathlib import Path  # noqa: E402
 
 import streamlit as st  # noqa: E402
 
-from pages._common import APP_TITLE, guard_page, routed, show_disclaimer
+from ui.guard import APP_TITLE, guard_page, routed, show_disclaimer
 
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 st.set_page_config(page_title=APP_TITLE, page_icon=str(FAVICON), layout="wide")

@@ -9,12 +9,17 @@ from __future__ import annotations
 import hashlib
 import html
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import streamlit as st
 
-from fer_core.core.labels import COLORS_HEX
+from fer_core.core.labels import COLORS_HEX, dark_ink, hex_rgb
 from pages._common import load_classifier, show_error
+
+if TYPE_CHECKING:
+    from fer_core.core.limits import Limits
+    from fer_core.engine.analyzer import FaceAnalyzer
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
 DEFAULT_THRESHOLD = 0.40
@@ -54,7 +59,7 @@ def upload_limits():
 def load_analyzer(detector_name: str, purpose: str = "photo"):
     """A FaceAnalyzer over the cached classifier and detector (tuned for 'photo' or 'video'), analysing
     at most the configured number of faces per image, or None after a clear message."""
-    from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
+    from fer_core.engine.analyzer import make_analyzer
     from fer_core.engine.faces import DetectorUnavailableError
 
     limits = upload_limits()
@@ -73,7 +78,35 @@ def load_analyzer(detector_name: str, purpose: str = "photo"):
         show_error(f"The face detector '{detector_name}' could not be loaded ({type(exc).__name__}: {exc}).",
                    "Choose the Haar cascade detector instead.")
         return None
-    return FaceAnalyzer(classifier, detector, mirror=MIRROR_STILLS, max_faces=limits.faces_per_image)
+    return make_analyzer(classifier, detector, max_faces=limits.faces_per_image)
+
+
+class PhotoPageStart(NamedTuple):
+    inputs: list[PhotoInput]
+    detector_name: str
+    threshold: float
+    limits: Limits
+    analyzer: FaceAnalyzer
+
+
+def photo_page_start(key: str, title: str, intro: str, multiple: bool, empty: str) -> PhotoPageStart:
+    """How the Photo and Explain pages open: title, the sidebar's detector and threshold, the chosen
+    photos, the upload limits and the analyzer; the page stops, after saying why, when one is missing."""
+    st.title(title)
+    st.write(intro)
+    with st.sidebar:
+        st.subheader(f"{key.capitalize()} settings")
+        detector_name = detector_select(f"{key}_detector")
+        threshold = threshold_slider(f"{key}_threshold")
+    inputs = photo_inputs(key, multiple=multiple)
+    if not inputs:
+        st.info(empty)
+        st.stop()
+    limits = upload_limits()
+    analyzer = load_analyzer(detector_name) if limits is not None else None
+    if analyzer is None:
+        st.stop()
+    return PhotoPageStart(inputs, detector_name, threshold, limits, analyzer)
 
 
 def digest(data: bytes) -> str:
@@ -118,8 +151,7 @@ def threshold_slider(key: str) -> float:
 def emotion_badge(label: str, confidence: float | None = None, uncertain: bool = False) -> str:
     """HTML badge: the emotion colour (colour-blind-safe palette) always with its text label."""
     colour = "#DDDDDD" if uncertain else COLORS_HEX.get(label, "#999999")
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
-    ink = "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#fff"
+    ink = "#000" if dark_ink(hex_rgb(colour)) else "#fff"
     text = f"uncertain (best guess: {label})" if uncertain else label
     if confidence is not None:
         text += f" {confidence:.0%}"

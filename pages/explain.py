@@ -18,31 +18,15 @@ from fer_core.core.labels import CLASSES
 from fer_core.analysis.photo import analyze_photo, dropped_faces_notice
 from fer_core.app.preview import preview
 from fer_core.core.valence import RULE as VALENCE_RULE, describe as describe_valence
-from pages._analysis import (
-    detector_select, digest, emotion_badge, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
-    threshold_slider, upload_limits,
-)
+from pages._analysis import digest, emotion_badge, gradcam_explanation, photo_page_start, show_error_safely
 from pages._common import guard_page, plain, show_error
 
 guard_page()  # first: the router and the token, however the page was entered
 
-st.title("Explain (Grad-CAM)")
-st.write("Grad-CAM highlights the parts of a face that pushed the model towards an emotion. Pick a "
-         "photo, a face and the emotion to explain (by default the predicted one).")
-
-with st.sidebar:
-    st.subheader("Explain settings")
-    detector_name = detector_select("explain_detector")
-    threshold = threshold_slider("explain_threshold")
-
-inputs = photo_inputs("explain", multiple=False)
-if not inputs:
-    st.info("Choose a photo to explain.")
-    st.stop()
-limits = upload_limits()
-analyzer = load_analyzer(detector_name) if limits is not None else None
-if analyzer is None:
-    st.stop()
+inputs, detector_name, threshold, limits, analyzer = photo_page_start(
+    "explain", "Explain (Grad-CAM)", "Grad-CAM highlights the parts of a face that pushed the model towards an "
+    "emotion. Pick a photo, a face and the emotion to explain (by default the predicted one).",
+    multiple=False, empty="Choose a photo to explain.")
 item = inputs[0]
 name = plain(item.name)  # a file name is plain text, never Markdown
 key = f"{digest(item.data)}:{detector_name}"
@@ -73,8 +57,7 @@ if notice := dropped_faces_notice(result):
 
 def _face_name(i: int) -> str:
     p = result.faces[i]
-    shown = "uncertain" if p.is_uncertain(threshold) else p.label
-    return f"Face {i + 1}: {shown} ({p.confidence:.0%})"
+    return f"Face {i + 1}: {p.display_label(threshold)} ({p.confidence:.0%})"
 
 
 c1, c2, c3, c4 = st.columns(4)

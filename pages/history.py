@@ -5,7 +5,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from fer_core.app.charts import compare_timelines_figure, shares_figure
+from fer_core.app.charts import compare_timelines_figure, distribution_figure, shares_figure, timeline_figure
 from fer_core.core.records import records_to_csv
 from fer_core.app.storage import SessionNotFoundError, StorageError
 from fer_core.core.timeline import Timeline
@@ -62,14 +62,11 @@ def _load(session_id: int) -> tuple[dict, list[dict]] | None:
 
 
 def _show_timeline(records: list[dict], key: str, distribution: bool = False) -> None:
-    """Emotion-over-time chart (engine's builders), one face at a time when several were seen."""
+    """Emotion-over-time chart (fer_core.app.charts), one face at a time when several were seen."""
     if not records:
         st.info("No faces were recorded in this session.")
         return
     try:
-        from fer_core.app.charts import distribution_figure, timeline_figure
-        from fer_core.core.timeline import Timeline
-
         tl = Timeline.from_records(records)
         face = None
         if len(tl.face_ids) > 1:
@@ -77,8 +74,6 @@ def _show_timeline(records: list[dict], key: str, distribution: bool = False) ->
         st.plotly_chart(timeline_figure(tl, face_id=face), width="stretch", key=f"{key}_timeline")
         if distribution:
             st.plotly_chart(distribution_figure(tl), width="stretch", key=f"{key}_distribution")
-    except ImportError:
-        st.info("Timeline charts are not available in this version of the app.")
     except (ValueError, KeyError) as exc:
         st.warning(f"This session's timeline cannot be drawn: {exc}")
 

@@ -4,7 +4,7 @@ import streamlit as st
 
 from fer_core.app import model_summary as ms
 from fer_core.core.labels import CLASSES, COLORS_HEX
-from fer_core.core.model_folder import CARD_NAME, ModelFilesError, load_metrics, load_model_config
+from fer_core.core.model_folder import ModelFilesError, load_metrics, load_model_config, load_reference_figures
 from pages._common import APP_TITLE, MODEL_HINT, guard_page, load_classifier, model_dir, show_error
 
 guard_page()  # first: the router and the token, however the page was entered
@@ -60,10 +60,9 @@ if classifier is not None:
     except ModelFilesError as exc:
         metrics = None
         st.warning(f"The evaluation figures could not be read: {exc}")
-    card = directory / CARD_NAME
     try:
-        reference = ms.reference_figures(card.read_text(encoding="utf-8")) if card.is_file() else {}
-    except (OSError, UnicodeDecodeError):
+        reference = load_reference_figures(directory)
+    except ModelFilesError:
         reference = {}
     sets = ms.evaluation_sets(metrics, reference)
     if not sets:

@@ -15,6 +15,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_core.app.charts import timeline_figure
 from fer_core.core.labels import CLASSES
+from fer_core.core.results import is_uncertain
 from fer_core.analysis.live import FPS_WINDOW_S, LiveSettings
 from fer_core.app.live_session import FLUSH_EVERY_S, LiveSession
 from fer_core.app.rtc_config import IceConfigError, rtc_configuration
@@ -58,12 +59,12 @@ with st.sidebar:
     smoothing = st.selectbox("Smoothing", SMOOTHING_METHODS, format_func=lambda m: SMOOTHING_LABELS.get(m, m),
                              key="live_smoothing", help="Averages each face's emotions over time so labels "
                                                         "do not flicker.")
-    alpha, window = 0.3, 8
+    alpha, window = LiveSettings.alpha, LiveSettings.window
     if smoothing == "ema":
-        alpha = st.slider("Responsiveness (EMA weight of the newest frame)", 0.05, 1.0, 0.3, 0.05,
+        alpha = st.slider("Responsiveness (EMA weight of the newest frame)", 0.05, 1.0, alpha, 0.05,
                           key="live_alpha", help="Lower is smoother, higher reacts faster.")
     elif smoothing == "window":
-        window = st.slider("Window (frames)", 2, 30, 8, key="live_window")
+        window = st.slider("Window (frames)", 2, 30, window, key="live_window")
     threshold = threshold_slider("live_threshold")
     show_bars = st.toggle("Probability bars on the video", value=False, key="live_bars")
 
@@ -156,9 +157,9 @@ def live_panel() -> None:
                 if ctx.state.playing else "Press START to begin.")
         return
     last = records[-1]
-    shown = "uncertain" if float(last["confidence"]) < threshold else last["label"]
-    st.markdown("**Latest:** " + emotion_badge(last["label"], float(last["confidence"]),
-                                               shown == "uncertain"), unsafe_allow_html=True)
+    confidence = float(last["confidence"])
+    st.markdown("**Latest:** " + emotion_badge(last["label"], confidence, is_uncertain(confidence, threshold)),
+                unsafe_allow_html=True)
     st.caption(f"Valence: {describe_valence([float(last.get(c, 0.0)) for c in CLASSES])}")
     t_end = float(last["t"])
     recent = [r for r in records if float(r["t"]) >= t_end - CHART_WINDOW_S]

@@ -12,7 +12,7 @@ from fer_core.app import charts
 from fer_core.app import model_report as mr
 from fer_core.app import model_summary as ms
 from fer_core.core.model_folder import (CARD_NAME, TRAINING_LOG_NAME, ModelFilesError, load_class_counts, load_history,
-                                  load_metrics, load_model_config)
+                                  load_metrics, load_model_config, load_reference_figures)
 from pages._common import DISCLAIMER, MODEL_HINT, guard_page, model_dir, show_error
 
 guard_page()  # first: the router and the token, however the page was entered
@@ -73,7 +73,7 @@ history = _read(load_history, "training history (history.json)")
 counts = _read(load_class_counts, "class counts (class_counts.json)")
 card = _text(CARD_NAME)
 log = _text(TRAINING_LOG_NAME)
-sets = ms.evaluation_sets(metrics, ms.reference_figures(card or ""))
+sets = ms.evaluation_sets(metrics, _read(load_reference_figures, "`fer` package's figures (reference_figures.json)"))
 
 
 st.header("How good is it, and where does it fail?")
@@ -112,7 +112,7 @@ else:
         except ValueError as exc:
             st.warning(f"The picture of mix-ups cannot be drawn: {exc}")
 st.subheader("What it is for, and what it must not be used for")
-st.markdown(ms.intended_use(card or "") or DISCLAIMER)
+st.markdown(mr.intended_use(card or "") or DISCLAIMER)
 
 st.divider()
 st.header("In detail")
@@ -156,30 +156,40 @@ with tab_eval:
         except ValueError as exc:
             st.warning(f"The confusion matrix in metrics.json is unusable: {exc}")
 
-with tab_train:
-    if not history:
-        st.info("No training history (models/history.json) for this model.")
-    else:
-        try:
-            st.plotly_chart(charts.training_figure(history), width="stretch")
-            st.markdown("**Validation recall per class**")
-            st.plotly_chart(charts.recall_figure(history), width="stretch")
-            last = mr.check_history(history)
-            total = sum(float(r.get("seconds") or 0) for r in last)
-            st.caption(f"{len(last)} epochs, {total / 60:.0f} min of training in the run that produced this model.")
-        except ValueError as exc:
-            st.warning(f"The training history is unusable: {exc}")
 
+
+def _side_file_figures(data, missing: str, unusable: str, draw, errors=(ValueError,)) -> None:
+    """One side file's figures: a note when the file is absent, a warning (never a traceback) when unusable."""
+    if not data:
+        st.info(missing)
+        return
+    try:
+        draw(data)
+    except errors as exc:
+        st.warning(f"{unusable}: {exc}")
+
+
+def _training(history: list[dict]) -> None:
+    st.plotly_chart(charts.training_figure(history), width="stretch")
+    st.markdown("**Validation recall per class**")
+    st.plotly_chart(charts.recall_figure(history), width="stretch")
+    last = mr.check_history(history)
+    total = sum(float(r.get("seconds") or 0) for r in last)
+    st.caption(f"{len(last)} epochs, {total / 60:.0f} min of training in the run that produced this model.")
+
+
+def _class_counts(counts) -> None:
+    st.plotly_chart(charts.class_counts_figure(counts), width="stretch")
+    st.caption("Training images per class. Few examples (disgust) make a class harder to learn; training "
+               "counters this with focal loss and class-weighted sampling.")
+
+
+with tab_train:
+    _side_file_figures(history, "No training history (models/history.json) for this model.",
+                       "The training history is unusable", _training)
 with tab_data:
-    if not counts:
-        st.info("No class counts (models/class_counts.json) for this model.")
-    else:
-        try:
-            st.plotly_chart(charts.class_counts_figure(counts), width="stretch")
-            st.caption("Training images per class. Few examples (disgust) make a class harder to learn; training "
-                       "counters this with focal loss and class-weighted sampling.")
-        except (ValueError, TypeError) as exc:
-            st.warning(f"The class counts are unusable: {exc}")
+    _side_file_figures(counts, "No class counts (models/class_counts.json) for this model.",
+                       "The class counts are unusable", _class_counts, (ValueError, TypeError))
 
 st.subheader("Model card")
 if card is None:

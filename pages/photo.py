@@ -21,31 +21,15 @@ from fer_core.app.photo_upload import SessionResults, plan_upload
 from fer_core.app.preview import preview
 from fer_core.engine.faces import findable_faces_text
 from fer_core.core.valence import RULE as VALENCE_RULE, describe as describe_valence
-from pages._analysis import (
-    detector_select, digest, gradcam_explanation, load_analyzer, photo_inputs, show_error_safely,
-    show_face_label, threshold_slider, upload_limits,
-)
+from pages._analysis import digest, gradcam_explanation, photo_page_start, show_error_safely, show_face_label
 from pages._common import guard_page, plain, show_error
 
 guard_page()  # first: the router and the token, however the page was entered
 
-st.title("Photo")
-st.write("Upload one or more photos, take one with your camera, or try the sample photo. Every face "
-         "found gets an emotion, a probability chart and, on request, a Grad-CAM explanation.")
-
-with st.sidebar:
-    st.subheader("Photo settings")
-    detector_name = detector_select("photo_detector")
-    threshold = threshold_slider("photo_threshold")
-
-inputs = photo_inputs("photo", multiple=True)
-if not inputs:
-    st.info("Choose a photo to analyse.")
-    st.stop()
-limits = upload_limits()
-analyzer = load_analyzer(detector_name) if limits is not None else None
-if analyzer is None:
-    st.stop()
+inputs, detector_name, threshold, limits, analyzer = photo_page_start(
+    "photo", "Photo", "Upload one or more photos, take one with your camera, or try the sample photo. Every face "
+    "found gets an emotion, a probability chart and, on request, a Grad-CAM explanation.",
+    multiple=True, empty="Choose a photo to analyse.")
 
 results = st.session_state.get("_photo_results")
 if not isinstance(results, SessionResults) or (results.max_items, results.max_pixels) != (

@@ -212,11 +212,8 @@ def build_tiny_model(directory: Path, input_size: int = 16) -> Path:
     Random weights, so its predictions mean nothing; it lets app and engine tests load a real
     model in seconds without depending on whatever models/ holds.
     """
-    import json
-
     from fer_core.core.labels import CLASSES
-    from fer_core.core.model_folder import CONFIG_NAME, KERAS_NAME, SERVED_NAME
-    from fer_core.core.preprocess import PREPROCESSING_NAME
+    from fer_core.core.model_folder import KERAS_NAME, SERVED_NAME, write_model_config
     from fer_core.core.tf_import import keras as _keras, tensorflow as _tf
 
     keras, tf = _keras(), _tf()
@@ -230,11 +227,8 @@ def build_tiny_model(directory: Path, input_size: int = 16) -> Path:
     model = keras.Model(inp, out, name="tiny_fer")
     model.save(directory / KERAS_NAME)
     (directory / SERVED_NAME).write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
-    (directory / CONFIG_NAME).write_text(json.dumps({
-        "backbone": "tiny test CNN", "input_size": input_size, "classes": list(CLASSES),
-        "preprocessing": PREPROCESSING_NAME, "gradcam_layer": "conv",
-        "served_model": SERVED_NAME, "keras_model": KERAS_NAME,
-    }, indent=1))
+    write_model_config(directory, {"backbone": "tiny test CNN", "input_size": input_size, "gradcam_layer": "conv",
+                                   "served_model": SERVED_NAME, "keras_model": KERAS_NAME})
     return directory
 
 
@@ -259,7 +253,7 @@ def _apptest_uses_the_router(monkeypatch):
     AppTest resets Streamlit's pages-directory flag before every run, so with our pages/ folder
     each AppTest run would start in Streamlit's old mode and run a page without app.py (no
     router, no notice). A served app leaves that mode on its first visit for good
-    (pages/_common.py); this does the same for AppTest. Tested for real in
+    (ui/guard.py); this does the same for AppTest. Tested for real in
     test_app_home.py::test_deep_link_on_a_fresh_server_goes_through_the_router.
     """
     try:

@@ -83,6 +83,10 @@ Intended: trying the test app. Not to be used for judging anybody.
 Not for decisions about people. ![remote](https://example.com/tracker.png)
 """
 
+# The `fer` package's figures as reference_figures.json holds them: the same as CARD's table.
+REFERENCE_FIGURES = {"FER-2013 PublicTest": {"accuracy": 0.6123, "macro_f1": 0.5511},
+                     "FER+ valid": {"accuracy": 0.6456, "macro_f1": 0.5622}}
+
 TRAINING_LOG = """# Training log: test model
 
 Run `t1` trained for 2 epochs; McNemar p = 0.5.
@@ -90,8 +94,8 @@ Run `t1` trained for 2 epochs; McNemar p = 0.5.
 
 
 def write_model_side_files(directory: Path, seed: int = 0) -> dict:
-    """Write metrics.json ({keras, served}), history.json, class_counts.json, MODEL_CARD.md, TRAINING_LOG.md and
-    the card's image."""
+    """Write metrics.json ({keras, served}), history.json, class_counts.json, MODEL_CARD.md, TRAINING_LOG.md,
+    reference_figures.json and the card's image."""
     metrics = {"keras": fake_report(seed, skill=0.72), "served": fake_report(seed + 1, skill=0.7),
                "served_model": "model.tflite", "served_variant": "int8", "split": "public_test",
                "variants": [{"variant": v, "file": f"model_{v}.tflite", "size_bytes": size, "agreement": agree,
@@ -105,6 +109,7 @@ def write_model_side_files(directory: Path, seed: int = 0) -> dict:
     (directory / "class_counts.json").write_text(json.dumps(counts))
     (directory / "MODEL_CARD.md").write_text(CARD)
     (directory / "TRAINING_LOG.md").write_text(TRAINING_LOG)
+    (directory / "reference_figures.json").write_text(json.dumps({"figures": REFERENCE_FIGURES}))
     Image.fromarray(np.full((20, 20, 3), 128, np.uint8)).save(directory / "confusion_matrix.png")
     return {"metrics": metrics, "counts": counts}
 

@@ -10,7 +10,7 @@ import pytest
 from factories import make_records
 
 from fer_core.app.storage import SessionStore
-from pages._common import APP_TITLE
+from ui.guard import APP_TITLE
 
 TOKEN = "s3cret-shared-token"
 PAGES = ["pages/home.py", "pages/live.py", "pages/photo.py", "pages/video.py", "pages/explain.py",
@@ -26,7 +26,7 @@ def one_session(db_url, monkeypatch) -> int:
 @pytest.fixture
 def locked(monkeypatch):
     monkeypatch.setenv("FER_ACCESS_TOKEN", TOKEN)
-    monkeypatch.setattr("pages._common.WRONG_TOKEN_DELAY_S", 0.0)
+    monkeypatch.setattr("ui.guard.WRONG_TOKEN_DELAY_S", 0.0)
 
 
 def texts(at) -> str:
@@ -97,7 +97,7 @@ def test_an_unusable_token_setting_keeps_the_app_closed(open_page, one_session, 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if p != "pages/model.py"])
 def test_a_page_run_without_the_router_asks_for_the_token_itself(one_session, locked, page):
-    """Streamlit's old pages mode runs a page without app.py (pages/_common.py): the page asks itself."""
+    """Streamlit's old pages mode runs a page without app.py (ui/guard.py): the page asks itself."""
     from streamlit.testing.v1 import AppTest
 
     from conftest import REPO_ROOT
@@ -110,7 +110,7 @@ def test_a_page_run_without_the_router_asks_for_the_token_itself(one_session, lo
 def test_a_session_id_without_the_browser_cookie_opens_nothing(open_page, one_session, locked, monkeypatch):
     """Another client presenting a let-in tab's session id reconnects to its session but not its browser."""
     browser = {"secret": "cookie-of-the-signed-in-browser"}
-    monkeypatch.setattr("pages._common._browser_secret", lambda: browser["secret"])
+    monkeypatch.setattr("ui.guard._browser_secret", lambda: browser["secret"])
     at = enter(open_page("pages/history.py"), TOKEN)
     assert at.dataframe[0].value["id"].tolist() == [one_session]
     browser["secret"] = "someone-elses-cookie"
@@ -120,7 +120,7 @@ def test_a_session_id_without_the_browser_cookie_opens_nothing(open_page, one_se
 
 def test_wrong_tokens_from_one_address_are_throttled(open_page, one_session, locked, monkeypatch):
     from fer_core.app.access import Throttle
-    from pages._common import _throttle
+    from ui.guard import _throttle
 
     monkeypatch.setattr("fer_core.app.access.Throttle", lambda: Throttle(free=1, base_s=30.0))
     _throttle.clear()  # one per server process: start this test with a fresh one

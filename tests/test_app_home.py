@@ -12,7 +12,7 @@ from factories import write_model_side_files
 
 from fer_core.core.model_folder import CONFIG_NAME, SERVED_NAME
 from fer_core.app.model_summary import class_notes
-from pages._common import DISCLAIMER
+from ui.guard import DISCLAIMER
 
 
 def test_home_with_a_model_shows_its_figures_in_plain_words(open_page, tiny_model_dir, monkeypatch):

@@ -14,7 +14,7 @@ import pytest
 from conftest import streamlit_server
 
 from fer_core.bench.uploads import app_server, open_session, put_upload, xsrf_token
-from pages._common import APP_TITLE
+from ui.guard import APP_TITLE
 
 TOKEN = "s3cret-shared-token"
 PAGES = ["", "live", "photo", "video", "explain", "history", "model"]

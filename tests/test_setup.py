@@ -58,8 +58,8 @@ def test_readme_names_every_page_command_setting_and_file_it_points_to():
     titles = re.findall(r'st\.Page\("[^"]+", title="([^"]+)"', app)
     assert len(titles) == app.count("st.Page("), "every page has a literal title"
     code = "\n".join(p.read_text() for p in [ROOT / "app.py", *sorted(ROOT.glob("fer_core/**/*.py")),
-                                              *sorted(ROOT.glob("pages/*.py"))])
-    settings = set(re.findall(r'environ(?:\.get\(|\[)"(FER_[A-Z_]+)"', code))
+                                              *sorted(ROOT.glob("pages/*.py")), *sorted(ROOT.glob("ui/*.py"))])
+    settings = set(re.findall(r'(?:environ(?:\.get\(|\[)|env_text\()"(FER_[A-Z_]+)"', code))
     commands = [".".join(p.relative_to(ROOT).with_suffix("").parts) for p in sorted(ROOT.glob("fer_core/**/*.py"))
                 if '__name__ == "__main__"' in p.read_text()]
     assert titles and settings and commands
@@ -130,11 +130,11 @@ def _third_party_imports(paths: list[Path]) -> set[str]:
                 mods.update(a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 mods.add(node.module.split(".")[0])
-    return {m for m in mods if m not in STDLIB and m not in ("fer_core", "pages", "__future__")}
+    return {m for m in mods if m not in STDLIB and m not in ("fer_core", "pages", "ui", "__future__")}
 
 
 def test_every_imported_package_is_a_requirement():
-    code = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "fer_core").glob("**/*.py")]
+    code = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py"), *(ROOT / "fer_core").glob("**/*.py")]
     declared = {r.name.lower().replace("_", "-") for r in requirements(ROOT / "requirements.txt")}
     dists = md.packages_distributions()
     missing = {}

@@ -39,9 +39,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
+from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer, make_analyzer
 from fer_core.engine.classifier import DEFAULT_THREADS, Classifier
-from fer_core.engine.faces import DEFAULT_DETECTOR, DETECTORS, DetectorUnavailableError, make_detector
+from fer_core.engine.faces import DEFAULT_DETECTOR, DETECTORS, DetectorUnavailableError
 from fer_core.core.imageio import ImageDecodeError
 from fer_core.core.model_folder import ModelFilesError
 from fer_core.analysis.photo import analyze_photo
@@ -311,10 +311,9 @@ def _build_engine(s: BatchSettings) -> _Engine:
     except ModelFilesError as exc:
         raise BatchError(f"The emotion model could not be loaded: {exc}") from None
     try:
-        photo, video = make_detector(s.detector, "photo"), make_detector(s.detector, "video")
+        return _Engine(*[make_analyzer(classifier, s.detector, purpose, mirror=s.mirror) for purpose in ("photo", "video")])
     except (DetectorUnavailableError, ValueError) as exc:
         raise BatchError(f"The face detector {s.detector} is not available: {exc}") from None
-    return _Engine(FaceAnalyzer(classifier, photo, mirror=s.mirror), FaceAnalyzer(classifier, video, mirror=s.mirror))
 
 
 class _Counting:

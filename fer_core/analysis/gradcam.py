@@ -23,7 +23,8 @@ COLORMAPS: dict[str, int] = {
     "viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA, "hot": cv2.COLORMAP_HOT,
     "plasma": cv2.COLORMAP_PLASMA, "cividis": cv2.COLORMAP_CIVIDIS,
 }
-MIN_MAP_SIZE = 7
+MIN_MAP_SIZE = 7  # a Grad-CAM layer's map is at least this on a side: coarser heatmaps are too blocky to point
+# at a face's features (training.network.gradcam_layer_for names such a block in every model's config)
 
 _grad_models: dict[tuple[int, str], object] = {}
 _lock = threading.Lock()

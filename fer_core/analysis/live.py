@@ -19,7 +19,7 @@ from fer_core.engine.annotate import annotate_frame
 from fer_core.engine.faces import DEFAULT_DETECTOR, DEFAULT_MARGIN, TF_FREE_DETECTORS, clip_box, crop_face, make_detector
 from fer_core.core.records import make_record
 from fer_core.core.results import FacePrediction
-from fer_core.engine.tracker import SMOOTHING_METHODS, FaceTracker
+from fer_core.engine.tracker import DEFAULT_ALPHA, DEFAULT_SMOOTHING, DEFAULT_WINDOW, SMOOTHING_METHODS, FaceTracker
 
 MAX_QUEUED_RECORDS = 100_000
 FPS_WINDOW_S = 3.0  # the frame rate shown is frames analysed in the last this-many seconds / seconds
@@ -33,9 +33,9 @@ class LiveSettings:
     detector: str = DEFAULT_DETECTOR
     detect_every: int = 3          # detect faces every N frames; track them in between
     classify_every: int = 1
-    smoothing: str = "ema"         # one of tracker.SMOOTHING_METHODS
-    alpha: float = 0.3             # EMA weight of the newest frame
-    window: int = 8                # sliding-window length in frames
+    smoothing: str = DEFAULT_SMOOTHING  # one of tracker.SMOOTHING_METHODS
+    alpha: float = DEFAULT_ALPHA   # EMA weight of the newest frame
+    window: int = DEFAULT_WINDOW   # sliding-window length in frames
     mirror: bool = False
     threshold: float = 0.0         # below it a face is drawn as "uncertain"
     show_bars: bool = False

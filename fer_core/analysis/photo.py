@@ -21,6 +21,7 @@ import numpy as np
 from fer_core.engine.annotate import annotate_frame
 from fer_core.core.imageio import DEFAULT_MAX_DECODE_WORK, DEFAULT_MAX_PIXELS, decode_image, encode_png
 from fer_core.core.labels import CLASSES
+from fer_core.core.records import make_record
 from fer_core.core.results import FacePrediction
 
 
@@ -80,15 +81,15 @@ class PhotoResult:
         return json.dumps(self.to_dict(threshold), indent=2)
 
     def to_csv(self, threshold: float = 0.0) -> str:
+        """One row per face: its record (fer_core.core.records, as batch runs export it) without the
+        time columns, plus the face's number and flags."""
         cols = ["face", "x", "y", "w", "h", "label", "confidence", "uncertain", "whole_image", *self.classes]
         buf = io.StringIO()
-        wr = csv.writer(buf, lineterminator="\n")
-        wr.writerow(cols)
+        wr = csv.DictWriter(buf, cols, extrasaction="ignore", lineterminator="\n")
+        wr.writeheader()
         for i, f in enumerate(self.faces):
-            b = f.box
-            wr.writerow([i + 1, b.x, b.y, b.w, b.h, f.label, round(f.confidence, 5),
-                         f.is_uncertain(threshold), f.whole_image,
-                         *[round(float(p), 5) for p in f.probs]])
+            wr.writerow({**make_record(f, 0.0, 0), "face": i + 1, "uncertain": f.is_uncertain(threshold),
+                         "whole_image": f.whole_image})
         return buf.getvalue()
 
 

@@ -29,7 +29,7 @@ from fer_core.core.limits import VideoLimits
 from fer_core.core.records import make_record, records_to_csv
 from fer_core.core.results import FacePrediction
 from fer_core.core.timeline import FACE_TABLE_COLUMNS, Timeline
-from fer_core.engine.tracker import FaceTracker
+from fer_core.engine.tracker import VIDEO_ALPHA, FaceTracker
 
 VIDEO_EXTENSIONS: tuple[str, ...] = ("mp4", "mov", "webm", "avi", "mkv", "m4v")
 # FFmpeg demuxers for those extensions (a demuxer's name lists its aliases); nothing else is probed.
@@ -259,7 +259,7 @@ def _tracked_faces(tracker: FaceTracker, analyzer, rgb: np.ndarray, frame: int) 
 def analyze_video(path: str | os.PathLike, analyzer, *, sample_fps: float | None = None,
                   progress: Progress | None = None, limits: VideoLimits = VideoLimits(),
                   annotated_out: str | os.PathLike | None = None, threshold: float = 0.0,
-                  smoothing: str = "none", alpha: float = 0.5,
+                  smoothing: str = "none", alpha: float = VIDEO_ALPHA,
                   detect_interval_s: float = DEFAULT_DETECT_INTERVAL_S) -> VideoResult:
     """Analyse a clip. ``sample_fps``: analyse this many frames per second (None: every frame);
     faces are detected every ``detect_interval_s`` and tracked in the analysed frames between.

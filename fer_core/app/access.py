@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from fer_core.core.environ import env_text
 
 ENV_VAR = "FER_ACCESS_TOKEN"
 SECRETS_KEY = "access_token"
@@ -28,9 +29,8 @@ class AccessConfigError(ValueError):
 
 def configured_token(env: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None) -> str | None:
     """The shared token (env var first, then secrets.toml), or None when access is open."""
-    env = os.environ if env is None else env
-    raw, where = env.get(ENV_VAR, ""), ENV_VAR
-    if not raw.strip() and secrets is not None and SECRETS_KEY in secrets:
+    raw, where = env_text(ENV_VAR, env), ENV_VAR
+    if not raw and secrets is not None and SECRETS_KEY in secrets:
         raw, where = secrets[SECRETS_KEY], f"secrets.toml {SECRETS_KEY}"
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
@@ -53,7 +53,7 @@ def fingerprint(token: str) -> str:
     return hashlib.sha256(b"fer-access:" + token.encode()).hexdigest()
 
 
-BROWSER_COOKIE = "fer_browser"  # HttpOnly, set by the server gate (pages/_gate.py); never shown or logged
+BROWSER_COOKIE = "fer_browser"  # HttpOnly, set by the server gate (ui/gate.py); never shown or logged
 LOG = logging.getLogger("fer.access")
 
 

@@ -1,5 +1,6 @@
 """Reading the shipped model's reports: tables from metrics.json, a checked history.json, and the
-model card cut into sections with its images found.
+model card (written by fer_core.training.model_card and by hand; read only here) cut into sections
+with its images found and its intended-use section picked out.
 
 Pure functions returning plain rows and text, so the Model and Home pages stay layout only; the
 figures drawn from the same files are in fer_core.app.charts. No TensorFlow.
@@ -143,3 +144,22 @@ def card_sections(text: str) -> list[tuple[str, str]]:
         else:
             sections[-1][1].append(line)
     return [(title, "\n".join(body).strip()) for title, body in sections if "".join(body).strip()]
+
+
+def _section(card: str, heading: re.Pattern) -> str:
+    """Text under the first markdown heading matching ``heading``, up to the next heading of any level."""
+    lines = card.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("#") and heading.search(line):
+            body = []
+            for nxt in lines[i + 1:]:
+                if nxt.startswith("#"):
+                    break
+                body.append(nxt)
+            return "\n".join(body).strip()
+    return ""
+
+
+def intended_use(card: str) -> str:
+    """The card's intended-use section (what the model is and is not for), or '' when absent."""
+    return _section(card, re.compile(r"^#+\s*Intended", re.I))

@@ -1,14 +1,13 @@
 """The plain-language summary the Model and Home pages open with, built from the side files.
 
-Everything here is read at run time from metrics.json (the evaluate JSON reports) and the model
-card (the `fer` package's figures, the intended uses), so a newly shipped model brings its own
-figures: nothing is hard-coded but the wording and the thresholds for "well" and "poorly".
-No Streamlit, no TensorFlow.
+Everything here is read at run time from metrics.json (the evaluate JSON reports) and the `fer`
+package's figures (reference_figures.json, fer_core.core.model_folder), so a newly shipped model
+brings its own figures: nothing is hard-coded but the wording and the thresholds for "well" and
+"poorly". No Streamlit, no TensorFlow.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -106,57 +105,6 @@ def evaluation_sets(metrics: Mapping | None, reference: Mapping[str, dict] | Non
                        (reference or {}).get(name)) for name, kinds in found.items()]
     rank = {name: i for i, name in enumerate(SET_ORDER)}
     return sorted(sets, key=lambda s: rank.get(s.name, len(rank)))
-
-
-def _number(cell: str) -> float | None:
-    m = re.search(r"-?\d+(?:\.\d+)?", cell)
-    if not m:
-        return None
-    value = float(m.group())
-    return value / 100 if "%" in cell else value
-
-
-def _section(card: str, heading: re.Pattern) -> str:
-    """Text under the first markdown heading matching ``heading``, up to the next heading of any level."""
-    lines = card.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("#") and heading.search(line):
-            body = []
-            for nxt in lines[i + 1:]:
-                if nxt.startswith("#"):
-                    break
-                body.append(nxt)
-            return "\n".join(body).strip()
-    return ""
-
-
-def _table(text: str) -> list[list[str]]:
-    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in text.splitlines()
-            if line.strip().startswith("|")]
-    return [r for r in rows if not all(set(c) <= set(":- ") for c in r)]
-
-
-def reference_figures(card: str) -> dict[str, dict]:
-    """The `fer` package's figures per evaluation set, from the card's table under a heading that
-    names the `fer` package (columns: evaluation set, accuracy, macro-F1)."""
-    rows = _table(_section(card, re.compile(r"`fer` package")))
-    if len(rows) < 2:
-        return {}
-    header = [h.lower() for h in rows[0]]
-    cols = {key: header.index(name) for name, key in (("accuracy", "accuracy"), ("macro-f1", "macro_f1"))
-            if name in header}
-    out = {}
-    for row in rows[1:]:
-        figures = {key: _number(row[i]) for key, i in cols.items() if i < len(row)}
-        figures = {k: v for k, v in figures.items() if v is not None}
-        if figures:
-            out[row[0]] = figures
-    return out
-
-
-def intended_use(card: str) -> str:
-    """The card's intended-use section (what the model is and is not for), or '' when absent."""
-    return _section(card, re.compile(r"^#+\s*Intended", re.I))
 
 
 @dataclass

@@ -9,9 +9,10 @@ names its own servers in FER_ICE_SERVERS or in `.streamlit/secrets.toml` (`ice_s
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
+
+from fer_core.core.environ import env_text
 
 ENV_VAR = "FER_ICE_SERVERS"
 SECRETS_KEY = "ice_servers"
@@ -59,9 +60,9 @@ def parse_ice_servers(value: Any, where: str = ENV_VAR) -> list[dict]:
 
 def rtc_configuration(env: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None) -> dict:
     """The RTCConfiguration for streamlit-webrtc: env var first, then secrets, else no servers."""
-    env = os.environ if env is None else env
-    if env.get(ENV_VAR, "").strip():
-        return {"iceServers": parse_ice_servers(env[ENV_VAR], ENV_VAR)}
+    text = env_text(ENV_VAR, env)
+    if text:
+        return {"iceServers": parse_ice_servers(text, ENV_VAR)}
     if secrets is not None and SECRETS_KEY in secrets:
         return {"iceServers": parse_ice_servers(secrets[SECRETS_KEY], f"secrets.toml {SECRETS_KEY}")}
     return {"iceServers": []}

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import sqlite3
 import threading
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from fer_core import REPO_ROOT
+from fer_core.core.environ import env_text
 from fer_core.core.labels import CLASSES
 from fer_core.core.records import FLOAT_COLUMNS, INT_COLUMNS, RECORD_COLUMNS, dominant_emotion
 
@@ -75,14 +75,14 @@ class SessionNotFoundError(LookupError):
         return f"Session {self.args[0]} does not exist (it may have been deleted)."
 
 
-def default_db_url() -> str:
+def default_db_url(env: Mapping[str, str] | None = None) -> str:
     """FER_DB_URL when set, else the embedded SQLite file next to the app."""
-    return os.environ.get("FER_DB_URL") or f"sqlite:///{DEFAULT_DB_PATH}"
+    return env_text("FER_DB_URL", env) or f"sqlite:///{DEFAULT_DB_PATH}"
 
 
 def busy_timeout_s(env: Mapping[str, str] | None = None) -> float:
     """How long a SQLite call waits for another process's lock before failing (FER_DB_BUSY_TIMEOUT_S)."""
-    raw = (os.environ if env is None else env).get(BUSY_TIMEOUT_ENV, "").strip()
+    raw = env_text(BUSY_TIMEOUT_ENV, env)
     try:
         value = float(raw) if raw else DEFAULT_BUSY_TIMEOUT_S
     except ValueError:

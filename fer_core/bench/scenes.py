@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from fer_core import REPO_ROOT
+from fer_core.core.environ import env_text
 from fer_core.core.labels import CLASSES
 from fer_core.core.results import FaceBox
 
@@ -28,7 +29,7 @@ from fer_core.core.results import FaceBox
 
 def shared_data_dir() -> Path:
     """../shared/data beside the repository (FER_SHARED_DATA overrides)."""
-    return Path(os.environ.get("FER_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+    return Path(env_text("FER_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
 
 
 def load_fer_faces(n: int, seed: int = 0, classes: tuple[str, ...] = CLASSES,

@@ -129,13 +129,13 @@ def time_video(classifier, frame: np.ndarray, seconds: float, faces: list | None
     """The Video page's defaults on a panning 640x480 clip of ``frame``, run as the page runs them
     (``analyze_upload``: the upload's bytes in, the annotated mp4's bytes out); ``faces``: where
     the frame's faces are, for the share found."""
-    from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
-    from fer_core.engine.faces import DEFAULT_DETECTOR, REGISTRY, make_detector
+    from fer_core.engine.analyzer import make_analyzer
+    from fer_core.engine.faces import DEFAULT_DETECTOR, REGISTRY
     from fer_core.analysis.video import DEFAULT_DETECT_INTERVAL_S, DEFAULT_SAMPLE_FPS
     from fer_core.app.video_upload import analyze_upload
     from fer_core.core.limits import Limits
 
-    analyzer = FaceAnalyzer(classifier, make_detector(DEFAULT_DETECTOR, "video"), mirror=MIRROR_STILLS)
+    analyzer = make_analyzer(classifier, purpose="video")
     with tempfile.TemporaryDirectory(prefix="fer-bench-") as d:
         data = moving_clip(frame, Path(d) / "clip.mp4", seconds).read_bytes()
     t, cpu = time.perf_counter(), time.process_time()
@@ -288,7 +288,7 @@ def alignment_effect(n_faces: int = 400, max_roll: float = 30.0, seed: int = 0) 
     """Accuracy on FER-2013 PublicTest faces rolled by up to +-max_roll degrees and pasted into
     scenes, classified from crops levelled by the detector's eye keypoints or left as found,
     beside the same faces upright. Counts only faces the default detector finds in every case."""
-    from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
+    from fer_core.engine.analyzer import make_analyzer
     from fer_core.engine.classifier import Classifier
     from fer_core.training.data import load_dataset
     from fer_core.engine.faces import DEFAULT_DETECTOR, make_detector
@@ -297,7 +297,7 @@ def alignment_effect(n_faces: int = 400, max_roll: float = 30.0, seed: int = 0) 
     data = load_dataset(shared_data_dir() / "fer2013", "fer2013-folders", "public_test")
     rng = np.random.default_rng(seed)
     det, clf = make_detector(DEFAULT_DETECTOR, "photo"), Classifier.from_dir()
-    levelled, as_found = (FaceAnalyzer(clf, det, align=a, mirror=MIRROR_STILLS) for a in (True, False))
+    levelled, as_found = (make_analyzer(clf, det, align=a) for a in (True, False))
     right = {"upright": 0, "rolled_levelled": 0, "rolled_as_found": 0}
     counted = 0
     for i in rng.choice(len(data), n_faces, replace=False):

@@ -17,8 +17,10 @@ from contextlib import contextmanager
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-DEFAULT_MAX_PIXELS = 50_000_000
-DEFAULT_MAX_DECODE_WORK = 1_000_000_000  # pixels x scans: about a second of decoding on one core
+from fer_core.core.limits import Limits
+
+DEFAULT_MAX_PIXELS = Limits.image_pixels
+DEFAULT_MAX_DECODE_WORK = Limits.image_decode_work  # pixels x scans: about a second of decoding on one core
 MAX_SIDE = 16_384  # browsers and Streamlit's JPEG re-encoding (65,535 px at most) stay well inside
 MIN_SIDE = 8
 MAX_JPEG_SCANS = 64  # a progressive JPEG has about 10; each scan costs a pass over the image

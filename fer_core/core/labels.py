@@ -51,7 +51,18 @@ def canonical_class(name: str) -> str | None:
     return None
 
 
+def hex_rgb(colour: str) -> tuple[int, int, int]:
+    """'#RRGGBB' as an (R, G, B) tuple."""
+    h = colour.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
 def color_rgb(label: str) -> tuple[int, int, int]:
     """Colour of an emotion as an (R, G, B) tuple; unknown labels are grey."""
-    h = COLORS_HEX.get(label, "#999999").lstrip("#")
-    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+    return hex_rgb(COLORS_HEX.get(label, "#999999"))
+
+
+def dark_ink(background: tuple[int, int, int]) -> bool:
+    """Whether a label on this background is written in black (light colours: yellow, orange)
+    rather than white, on the video frames and on the pages' badges alike."""
+    return 0.299 * background[0] + 0.587 * background[1] + 0.114 * background[2] > 140

@@ -7,9 +7,10 @@ environment on every call, so a test or an operator can change one without code.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+
+from fer_core.core.environ import env_text
 
 
 class LimitsConfigError(ValueError):
@@ -36,8 +37,8 @@ class Limits:
     upload_files: int = 10  # photos in one upload
     upload_pixels: int = 100_000_000  # all photos of one upload together
     faces_per_image: int = 32  # faces analysed per photo or video frame (the largest are kept)
-    video_seconds: float = 600.0
-    video_side: int = 4096  # long side of every decoded video frame
+    video_seconds: float = VideoLimits.max_duration_s
+    video_side: int = VideoLimits.max_side  # long side of every decoded video frame
     video_frames: int = 36_000  # 10 minutes at 60 fps
     video_decode_work: int = 37_324_800_000  # decoded pixels x frames: 10 minutes of 1080p at 30 fps
     upload_session_mb: int = 250  # upload bytes one browser session holds (stored and arriving) at once
@@ -77,11 +78,10 @@ def _parse(name: str, text: str, kind: type) -> int | float:
 
 def load_limits(environ: Mapping[str, str] | None = None) -> Limits:
     """Limits with any FER_MAX_* variable of ``environ`` (default: os.environ) applied."""
-    env = os.environ if environ is None else environ
     defaults = Limits()
     values = {}
     for f in fields(Limits):
-        text = env.get(ENV_VARS[f.name], "").strip()
+        text = env_text(ENV_VARS[f.name], environ)
         kind = type(getattr(defaults, f.name))
         values[f.name] = _parse(ENV_VARS[f.name], text, kind) if text else getattr(defaults, f.name)
     return Limits(**values)

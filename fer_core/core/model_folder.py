@@ -1,5 +1,5 @@
-"""The model folder: its layout (every file name, spelled once here), where it is, and how its
-config and side files (metrics, history, class counts) are read.
+"""The model folder: its layout (every file name, spelled once here), where it is, how its config
+is written and read, and how its side files (metrics, history, class counts) are read.
 
 The app, the engine and the toolchain all find the model through here, so a missing or
 corrupt file surfaces as one clear ``ModelFilesError`` instead of a traceback.
@@ -12,8 +12,9 @@ import os
 from pathlib import Path
 
 from fer_core import REPO_ROOT
+from fer_core.core.environ import env_text
 from fer_core.core.labels import CLASSES
-from fer_core.core.preprocess import PREPROCESSING_NAME
+from fer_core.core.preprocess import PREPROCESSING_DOC, PREPROCESSING_NAME
 
 # The model folder's layout (models/, or FER_MODEL_DIR).
 KERAS_NAME = "model.keras"  # the Keras model: Grad-CAM, evaluation, export
@@ -23,6 +24,7 @@ METRICS_NAME = "metrics.json"
 HISTORY_NAME = "history.json"
 CLASS_COUNTS_NAME = "class_counts.json"
 CARD_NAME = "MODEL_CARD.md"
+REFERENCE_NAME = "reference_figures.json"  # the `fer` package's figures on the same evaluation sets
 TRAINING_LOG_NAME = "TRAINING_LOG.md"
 CONFUSION_MATRIX_NAME = "confusion_matrix.png"
 TRAINING_CURVES_NAME = "training_curves.png"
@@ -35,8 +37,8 @@ class ModelFilesError(RuntimeError):
 
 def default_model_dir() -> Path:
     """FER_MODEL_DIR when set (tests, deployments), else the repository's models/."""
-    env = os.environ.get("FER_MODEL_DIR")
-    return Path(env) if env else REPO_ROOT / "models"
+    folder = env_text("FER_MODEL_DIR")
+    return Path(folder) if folder else REPO_ROOT / "models"
 
 
 def _dir(model_dir: str | os.PathLike | None) -> Path:
@@ -52,6 +54,15 @@ def _read_json(path: Path, what: str):
         raise ModelFilesError(f"The {what} file {path} is unreadable or not valid JSON ({exc}).") from None
 
 
+def write_model_config(model_dir: str | os.PathLike, config: dict) -> dict:
+    """Write the folder's config (CONFIG_NAME): ``config`` with this code's classes and preprocessing
+    filled in, so what training, export and tests write is what load_model_config accepts."""
+    cfg = {"classes": list(CLASSES), "preprocessing": PREPROCESSING_NAME, "preprocessing_doc": PREPROCESSING_DOC,
+           **config}
+    (Path(model_dir) / CONFIG_NAME).write_text(json.dumps(cfg, indent=1))
+    return cfg
+
+
 def load_model_config(model_dir: str | os.PathLike | None = None) -> dict:
     """The config (CONFIG_NAME) with defaults filled in, validated enough that loaders can trust it."""
     d = _dir(model_dir)
@@ -63,8 +74,7 @@ def load_model_config(model_dir: str | os.PathLike | None = None) -> dict:
     cfg = _read_json(d / CONFIG_NAME, "model config")
     if not isinstance(cfg, dict):
         raise ModelFilesError(f"The model config {d / CONFIG_NAME} must be a JSON object.")
-    missing = [k for k in REQUIRED_KEYS if k not in cfg]
-    if missing:
+    if missing := [k for k in REQUIRED_KEYS if k not in cfg]:
         raise ModelFilesError(f"The model config {d / CONFIG_NAME} lacks {', '.join(missing)}.")
     try:
         cfg["input_size"] = int(cfg["input_size"])
@@ -78,6 +88,9 @@ def load_model_config(model_dir: str | os.PathLike | None = None) -> dict:
         )
     cfg["classes"] = list(CLASSES)
     cfg.setdefault("preprocessing", PREPROCESSING_NAME)
+    if cfg["preprocessing"] != PREPROCESSING_NAME:  # faces would reach the model unlike in training
+        raise ModelFilesError(f"The model config {d / CONFIG_NAME} names preprocessing {cfg['preprocessing']!r}; "
+                              f"this app prepares faces as {PREPROCESSING_NAME!r}.")
     cfg.setdefault("gradcam_layer", None)
     cfg.setdefault("served_model", SERVED_NAME)
     cfg.setdefault("keras_model", KERAS_NAME)
@@ -122,3 +135,17 @@ def load_history(model_dir: str | os.PathLike | None = None) -> list[dict] | Non
 def load_class_counts(model_dir: str | os.PathLike | None = None) -> dict[str, int] | None:
     """Training-set class counts, or None when absent."""
     return _optional_json(model_dir, CLASS_COUNTS_NAME, "class counts")
+
+
+def load_reference_figures(model_dir: str | os.PathLike | None = None) -> dict[str, dict[str, float]]:
+    """The `fer` package's figures per evaluation set ({"FER+ valid": {"accuracy": ..., "macro_f1": ...}}),
+    quoted by the model card and the pages beside the model's own; {} when the folder has none."""
+    data = _optional_json(model_dir, REFERENCE_NAME, "reference figures")
+    if data is None:
+        return {}
+    figures = data.get("figures") if isinstance(data, dict) else None
+    if not isinstance(figures, dict) or not all(
+            isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()) for v in figures.values()):
+        raise ModelFilesError(f"The reference figures file {_dir(model_dir) / REFERENCE_NAME} should hold "
+                              '{"figures": {"<evaluation set>": {"accuracy": <number>, ...}}}.')
+    return {str(k): {m: float(x) for m, x in v.items()} for k, v in figures.items()}

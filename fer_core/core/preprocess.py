@@ -13,7 +13,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-PREPROCESSING_NAME = "gray-resize-3ch-0to255-v1"
+PREPROCESSING_NAME = "gray-resize-3ch-0to255-v1"  # model_config.json's "preprocessing": checked on load
+PREPROCESSING_DOC = ("grayscale -> square resize (area when shrinking, bilinear when growing) "
+                     "-> repeat to 3 channels -> float32 0..255 (the model rescales inside)")
 
 
 def to_gray_uint8(image: np.ndarray) -> np.ndarray:

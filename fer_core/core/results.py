@@ -15,6 +15,11 @@ from fer_core.core.labels import CLASSES
 UNCERTAIN_LABEL = "uncertain"
 
 
+def is_uncertain(confidence: float, threshold: float) -> bool:
+    """Below the threshold the dashboard shows "uncertain" instead of the label."""
+    return confidence < threshold
+
+
 @dataclass
 class FaceBox:
     """Face rectangle in pixel coordinates of the analysed image (top-left x, y; width, height)."""
@@ -79,8 +84,7 @@ class FacePrediction:
         return float(np.max(self.probs))
 
     def is_uncertain(self, threshold: float) -> bool:
-        """Below the threshold the dashboard shows "uncertain" instead of the label."""
-        return self.confidence < threshold
+        return is_uncertain(self.confidence, threshold)
 
     def display_label(self, threshold: float = 0.0) -> str:
         return UNCERTAIN_LABEL if self.is_uncertain(threshold) else self.label

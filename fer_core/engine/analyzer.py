@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_core.engine.faces import DEFAULT_MARGIN, crop_face
+from fer_core.core.limits import Limits
 from fer_core.core.results import FaceBox, FacePrediction
+from fer_core.engine.faces import DEFAULT_DETECTOR, DEFAULT_MARGIN, crop_face, make_detector
 
 # Photos and videos are not real-time: each face is averaged with its mirror image, right more
 # often for twice the classifier work (the live path classifies once per frame).
@@ -19,7 +20,7 @@ WHOLE_IMAGE_MAX_SIDE = 128
 # Below this there are too few pixels to read a face from (a 1x1 image was "classified" as one).
 WHOLE_IMAGE_MIN_SIDE = 24
 WHOLE_IMAGE_ASPECT = (0.8, 1.25)
-MAX_FACES = 32  # fer_core.core.limits.Limits.faces_per_image is the configurable one
+MAX_FACES = Limits.faces_per_image  # the default; FER_MAX_FACES configures it (fer_core.core.limits)
 
 
 def looks_like_face_crop(shape: tuple[int, ...], max_short_side: int = WHOLE_IMAGE_MAX_SIDE,
@@ -72,3 +73,12 @@ class FaceAnalyzer:
             return [FacePrediction(FaceBox(0, 0, w, h, 0.0), probs, whole_image=True,
                                    classes=self.classifier.classes)], 1
         return [], 0
+
+
+def make_analyzer(classifier, detector=DEFAULT_DETECTOR, purpose: str = "photo", **options) -> FaceAnalyzer:
+    """The analyzer photos and videos are run with everywhere (pages, batch runs, benchmarks,
+    evaluation): ``detector`` by name (made with the settings for ``purpose``) or one already made,
+    each face mirror-averaged (MIRROR_STILLS) unless ``options`` say otherwise."""
+    if isinstance(detector, str):
+        detector = make_detector(detector, purpose)
+    return FaceAnalyzer(classifier, detector, **{"mirror": MIRROR_STILLS, **options})

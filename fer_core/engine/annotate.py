@@ -9,23 +9,21 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from fer_core.core.labels import color_rgb
-from fer_core.core.results import UNCERTAIN_LABEL, FacePrediction
+from fer_core.core.labels import color_rgb, dark_ink
+from fer_core.core.results import FacePrediction
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _UNCERTAIN_RGB = (200, 200, 200)
 
 
 def _text_colour(bg: tuple[int, int, int]) -> tuple[int, int, int]:
-    """Black on light colours (yellow, orange), white on dark ones."""
-    lum = 0.299 * bg[0] + 0.587 * bg[1] + 0.114 * bg[2]
-    return (0, 0, 0) if lum > 140 else (255, 255, 255)
+    return (0, 0, 0) if dark_ink(bg) else (255, 255, 255)
 
 
 def face_caption(pred: FacePrediction, threshold: float = 0.0, show_id: bool = False,
                  number: int | None = None) -> str:
     """"label NN%", after the face's number ("2: happy 80%") or its track id ("#3 happy 80%")."""
-    label = UNCERTAIN_LABEL if pred.is_uncertain(threshold) else pred.label
+    label = pred.display_label(threshold)
     if number is not None:
         head = f"{number}: "
     else:

@@ -18,12 +18,19 @@ from scipy.optimize import linear_sum_assignment
 from fer_core.core.results import FaceBox
 
 SMOOTHING_METHODS: tuple[str, ...] = ("ema", "window", "none")
+# The live stream's defaults: EMA weight of the newest frame and the sliding window, in frames.
+DEFAULT_SMOOTHING, DEFAULT_ALPHA, DEFAULT_WINDOW = "ema", 0.3, 8
+# A video is smoothed per analysed frame, 10 a second on the Video page (fer_core.analysis.video):
+# half as many updates as a ~20 fps live stream, so each weighs more for the same ~0.1 s half-life
+# (0.5 halves in 1 update, DEFAULT_ALPHA in 2).
+VIDEO_ALPHA = 0.5
 
 
 class ProbSmoother:
     """Exponential moving average or sliding-window mean of probability vectors."""
 
-    def __init__(self, method: str = "ema", alpha: float = 0.3, window: int = 8) -> None:
+    def __init__(self, method: str = DEFAULT_SMOOTHING, alpha: float = DEFAULT_ALPHA,
+                 window: int = DEFAULT_WINDOW) -> None:
         if method not in SMOOTHING_METHODS:
             raise ValueError(f"Unknown smoothing {method!r}; choose one of {', '.join(SMOOTHING_METHODS)}.")
         if not 0.0 < alpha <= 1.0:
@@ -71,7 +78,7 @@ class FaceTracker:
     """Assigns stable ids to face boxes and keeps a probability smoother per id."""
 
     def __init__(self, iou_threshold: float = 0.2, max_distance: float = 0.8, max_misses: int = 5,
-                 smoothing: str = "ema", alpha: float = 0.3, window: int = 8) -> None:
+                 smoothing: str = DEFAULT_SMOOTHING, alpha: float = DEFAULT_ALPHA, window: int = DEFAULT_WINDOW) -> None:
         ProbSmoother(smoothing, alpha, window)  # validate the settings early
         self.iou_threshold = iou_threshold
         self.max_distance = max_distance  # in face sizes, for matches without overlap

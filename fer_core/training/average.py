@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.core.model_folder import CLASS_COUNTS_NAME, CONFIG_NAME, HISTORY_NAME, KERAS_NAME
+from fer_core.training.cli import run_command
 
 RUN_FILES = (CONFIG_NAME, HISTORY_NAME, CLASS_COUNTS_NAME)
 
@@ -74,13 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--run", required=True, help="the run they come from (its config and history are copied)")
     ap.add_argument("--out", required=True, help="output run directory for fer_core.training.evaluate / fer_core.training.ship")
     args = ap.parse_args(argv)
-    try:
+
+    def work() -> None:
         path = average_checkpoints(args.checkpoints, args.run, args.out)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"saved {path} (mean of {len(args.checkpoints)} checkpoints)")
-    return 0
+        print(f"saved {path} (mean of {len(args.checkpoints)} checkpoints)")
+
+    return run_command(work, (FileNotFoundError, ValueError))
 
 
 if __name__ == "__main__":

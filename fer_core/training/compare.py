@@ -12,11 +12,11 @@ when its score is higher.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
+
+from fer_core.training.cli import print_report, run_command
 
 SETS = {"ferplus_valid": ("ferplus", "valid"), "ckplus_valid": ("ckplus", "valid"),
         "public_test": ("auto", "public_test")}
@@ -82,15 +82,8 @@ def main(argv=None) -> int:
                               ("public_test", args.fer2013)) if v}
     if not data:
         ap.error("give at least one of --ferplus, --ckplus, --fer2013")
-    try:
-        result = compare(args.candidate, args.baseline, data, args.mirror)
-    except (DatasetError, ModelFilesError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(result, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
-    return 0
+    return run_command(lambda: print_report(compare(args.candidate, args.baseline, data, args.mirror), args.json),
+                       (DatasetError, ModelFilesError))
 
 
 if __name__ == "__main__":

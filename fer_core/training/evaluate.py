@@ -13,7 +13,6 @@ every image.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.core.labels import CLASSES
+from fer_core.training.cli import run_command, write_json
 
 DEFAULT_SPLIT = "auto"
 _ABBREV = {c: c[:4] for c in CLASSES}
@@ -136,22 +136,16 @@ def main(argv=None) -> int:
     ap.add_argument("--mirror", action="store_true",
                     help="average each face with its mirror image, as the app does for photos and videos")
     args = ap.parse_args(argv)
-    try:
+
+    def work() -> None:
         report = evaluate(args.model, args.data, args.format, args.split, args.batch_size, not args.quiet,
                           mirror=args.mirror)
-    except (DatasetError, ModelFilesError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(format_report(report))
-    if args.json:
-        try:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(json.dumps(report, indent=1))
-        except OSError as exc:
-            print(f"error: could not write {args.json}: {exc}", file=sys.stderr)
-            return 2
-        print(f"wrote {args.json}")
-    return 0
+        print(format_report(report))
+        if args.json:
+            write_json(report, args.json)
+            print(f"wrote {args.json}")
+
+    return run_command(work, (DatasetError, ModelFilesError))
 
 
 if __name__ == "__main__":

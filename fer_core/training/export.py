@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.core.labels import CLASSES
-from fer_core.core.model_folder import CONFIG_NAME, KERAS_NAME, SERVED_NAME
+from fer_core.core.model_folder import KERAS_NAME, SERVED_NAME, write_model_config
 
 VARIANTS = ("fp32", "dynamic", "fp16", "int8")
 MIN_AGREEMENT = 0.98
@@ -117,29 +117,12 @@ def representative_faces(data_path: str, fmt: str, input_size: int, n: int = 300
     return preprocess_faces([train.images[i] for i in idx], input_size)
 
 
-def write_model_config(out_dir: Path, base: dict, served_model: str, keras_model: str = KERAS_NAME,
-                       **extra) -> dict:
-    """The model folder's config (CONFIG_NAME): the training config plus which files to load."""
-    from fer_core.training.network import gradcam_layer_for
-    from fer_core.core.preprocess import PREPROCESSING_NAME
-
-    cfg = dict(base)
-    cfg.setdefault("classes", list(CLASSES))
-    cfg.setdefault("preprocessing", PREPROCESSING_NAME)
-    cfg.setdefault("gradcam_layer", gradcam_layer_for(int(cfg["input_size"])))
-    cfg["served_model"] = served_model
-    cfg["keras_model"] = keras_model
-    cfg.update(extra)
-    (out_dir / CONFIG_NAME).write_text(json.dumps(cfg, indent=1))
-    return cfg
-
-
 def make_placeholder(out_dir: str | os.PathLike, input_size: int = 64, seed: int = 0) -> dict:
     """Random-init model + fp32 TFLite + config, so the app and engine run before training lands.
 
     Its predictions are meaningless; the config says ``"placeholder": true``.
     """
-    from fer_core.training.network import build_model
+    from fer_core.training.network import build_model, gradcam_layer_for
     from fer_core.core.tf_import import keras as _keras
 
     keras = _keras()
@@ -149,8 +132,9 @@ def make_placeholder(out_dir: str | os.PathLike, input_size: int = 64, seed: int
     model = build_model(input_size)
     model.save(out / KERAS_NAME)
     (out / SERVED_NAME).write_bytes(convert_keras(model, "fp32"))
-    return write_model_config(out, {"backbone": "keras.applications.EfficientNetB0", "input_size": input_size},
-                              served_model=SERVED_NAME, placeholder=True)
+    return write_model_config(out, {"backbone": "keras.applications.EfficientNetB0", "input_size": input_size,
+                                    "gradcam_layer": gradcam_layer_for(input_size), "served_model": SERVED_NAME,
+                                    "keras_model": KERAS_NAME, "placeholder": True})
 
 
 def measure_variant(variant: str, path: Path, pred: np.ndarray, y_val: np.ndarray, keras_pred: np.ndarray,

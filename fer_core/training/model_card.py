@@ -105,6 +105,12 @@ def per_class_table_md(report: Mapping) -> str:
     return _md_table(("class", "precision", "recall", "F1", "specificity", "support"), rows)
 
 
+def reference_table_md(figures: Mapping[str, Mapping]) -> str:
+    """The card's table of the `fer` package's figures (fer_core.core.model_folder.load_reference_figures)."""
+    rows = [(name, f"{v['accuracy']:.4f}", f"{v['macro_f1']:.4f}") for name, v in figures.items()]
+    return _md_table(("evaluation set", "accuracy", "macro-F1"), rows)
+
+
 def variants_table_md(variants: Mapping) -> str:
     """Every TFLite variant tried (variants.json from fer_core.training.export), the chosen one marked."""
     rows = []

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 
+from fer_core.analysis.gradcam import MIN_MAP_SIZE
 from fer_core.core.labels import CLASSES
 
 DEFAULT_INPUT_SIZE = 64
 
 
 def gradcam_layer_for(input_size: int) -> str:
-    """Deepest EfficientNet-B0 block whose map is at least 7x7 at this input size: coarser maps
-    make Grad-CAM heatmaps too blocky to point at a face's features."""
+    """Deepest EfficientNet-B0 block whose map is at least MIN_MAP_SIZE on a side at this input size
+    (Grad-CAM's rule, fer_core.analysis.gradcam)."""
     for name, stride in (("top_activation", 32), ("block5c_add", 16), ("block3b_add", 8), ("block2b_add", 4)):
-        if -(-input_size // stride) >= 7:
+        if -(-input_size // stride) >= MIN_MAP_SIZE:
             return name
     return "block1a_project_bn"
 

@@ -12,7 +12,6 @@ also reports neutral-vs-happy alone (of those two scores, the larger), as a roug
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.training.data import IMAGE_EXTS, DatasetError
+from fer_core.training.cli import print_report, run_command
 from fer_core.core.labels import canonical_class
 
 
@@ -69,9 +69,8 @@ def evaluate_photos(root: str | Path, analyzer, progress=None) -> dict:
 
 
 def main(argv=None) -> int:
-    from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
+    from fer_core.engine.analyzer import make_analyzer
     from fer_core.engine.classifier import Classifier
-    from fer_core.engine.faces import DEFAULT_DETECTOR, make_detector
     from fer_core.core.model_folder import ModelFilesError
 
     ap = argparse.ArgumentParser(prog="python -m fer_core.training.photo_eval", description=__doc__.split("\n")[0])
@@ -79,17 +78,8 @@ def main(argv=None) -> int:
     ap.add_argument("--model-dir", default=None, help="model folder (default: $FER_MODEL_DIR or models/)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    try:
-        analyzer = FaceAnalyzer(Classifier.from_dir(args.model_dir), make_detector(DEFAULT_DETECTOR, "photo"),
-                                mirror=MIRROR_STILLS)
-        report = evaluate_photos(args.data, analyzer)
-    except (DatasetError, ModelFilesError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(report, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1))
-    return 0
+    return run_command(lambda: print_report(evaluate_photos(args.data, make_analyzer(Classifier.from_dir(args.model_dir))),
+                                            args.json), (DatasetError, ModelFilesError))
 
 
 if __name__ == "__main__":

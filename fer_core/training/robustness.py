@@ -10,13 +10,12 @@ models see the very same altered faces. Validation splits only.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from fer_core.training.augment import GROUPS, augment_batch
+from fer_core.training.cli import print_report, run_command
 
 
 def robustness(classifier, images: list[np.ndarray], labels: np.ndarray, seed: int = 0,
@@ -46,17 +45,13 @@ def main(argv=None) -> int:
     ap.add_argument("--data", action="append", required=True, help="dataset (its validation split); repeatable")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    try:
+
+    def work() -> None:
         sets = {d: load_validation_split(d) for d in args.data}
-        report = {m: {d: robustness(Classifier.from_dir(m), ds.images, ds.labels) for d, ds in sets.items()}
-                  for m in args.model_dir}
-    except (DatasetError, ModelFilesError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(report, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1))
-    return 0
+        print_report({m: {d: robustness(Classifier.from_dir(m), ds.images, ds.labels) for d, ds in sets.items()}
+                      for m in args.model_dir}, args.json)
+
+    return run_command(work, (DatasetError, ModelFilesError))
 
 
 if __name__ == "__main__":

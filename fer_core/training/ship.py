@@ -24,9 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-from fer_core.training.export import MAX_LATENCY_MS, VARIANTS, export_all, parse_variants, write_model_config
+from fer_core.training.export import MAX_LATENCY_MS, VARIANTS, export_all, parse_variants
 from fer_core.core.model_folder import (CLASS_COUNTS_NAME, CONFIG_NAME, CONFUSION_MATRIX_NAME, HISTORY_NAME, KERAS_NAME,
-                                  METRICS_NAME, SERVED_NAME, TRAINING_CURVES_NAME)
+                                  METRICS_NAME, SERVED_NAME, TRAINING_CURVES_NAME, load_model_config,
+                                  write_model_config)
 
 SIZE_LIMIT_MB = 50
 
@@ -42,7 +43,7 @@ def _run_files(run: Path) -> dict:
     if missing:
         raise ShipError(f"Run directory {run} lacks {', '.join(missing)}: has training finished "
                         f"(python -m fer_core.training.train writes them at the end)?")
-    return json.loads((run / CONFIG_NAME).read_text())
+    return load_model_config(run)
 
 
 def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto",
@@ -57,6 +58,7 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
     from fer_core.engine.classifier import Classifier
     from fer_core.training.evaluate import evaluate
     from fer_core.training.model_card import confusion_matrix_png, training_curves_png
+    from fer_core.training.network import gradcam_layer_for
     from fer_core.core.tf_import import keras as _keras
 
     keras = _keras()
@@ -70,8 +72,9 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
     keras.models.load_model(run / KERAS_NAME, compile=False).save(out / KERAS_NAME)
     shutil.copyfile(exp.served_path, out / SERVED_NAME)
     base_cfg.pop("placeholder", None)
-    write_model_config(out, base_cfg, served_model=SERVED_NAME, keras_model=KERAS_NAME,
-                       served_variant=exp.chosen.variant)
+    served_cfg = write_model_config(out, {
+        **base_cfg, "gradcam_layer": base_cfg["gradcam_layer"] or gradcam_layer_for(base_cfg["input_size"]),
+        "served_model": SERVED_NAME, "keras_model": KERAS_NAME, "served_variant": exp.chosen.variant})
     for name in (HISTORY_NAME, CLASS_COUNTS_NAME):
         if (run / name).is_file():
             shutil.copyfile(run / name, out / name)
@@ -85,9 +88,8 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
         sets["ckplus_valid"] = (ckplus, "ckplus", "valid")
     calibration, calibration_section = Calibration(), None
     if calibrate:
-        calibration, calibration_section = _choose_calibration(out, sets, base_cfg["classes"], log)
-        write_model_config(out, base_cfg, served_model=SERVED_NAME, keras_model=KERAS_NAME,
-                           served_variant=exp.chosen.variant, calibration=calibration.to_dict())
+        calibration, calibration_section = _choose_calibration(out, sets, served_cfg["classes"], log)
+        write_model_config(out, {**served_cfg, "calibration": calibration.to_dict()})
     classifiers = {name: Classifier.from_path(out / name, calibration=calibration) for name in (KERAS_NAME, SERVED_NAME)}
 
     def three_reports(data: str, data_fmt: str, data_split: str) -> dict:
@@ -152,14 +154,12 @@ def _choose_calibration(out: Path, sets: dict, classes: list[str], log) -> tuple
 
 def _photo_pipeline(out: Path, photos: str, log) -> dict:
     """The whole Photo-page pipeline on labelled one-face photos, with the shipped folder's model."""
-    from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
+    from fer_core.engine.analyzer import make_analyzer
     from fer_core.engine.classifier import Classifier
-    from fer_core.engine.faces import DEFAULT_DETECTOR, make_detector
     from fer_core.training.photo_eval import evaluate_photos
 
     log(f"photo pipeline on {photos} ...")
-    report = evaluate_photos(photos, FaceAnalyzer(Classifier.from_dir(out), make_detector(DEFAULT_DETECTOR, "photo"),
-                                                  mirror=MIRROR_STILLS))
+    report = evaluate_photos(photos, make_analyzer(Classifier.from_dir(out)))
     log(f"  {report['no_face']} of {report['photos']} photos without a face, accuracy {report['accuracy']:.4f}")
     return report
 

@@ -36,8 +36,8 @@ from fer_core.training.data import FORMATS, DatasetError, FaceDataset, load_data
 from fer_core.core.labels import CLASSES
 from fer_core.training.metrics import classification_report
 from fer_core.training.network import DEFAULT_INPUT_SIZE, gradcam_layer_for
-from fer_core.core.model_folder import CLASS_COUNTS_NAME, CONFIG_NAME, HISTORY_NAME, KERAS_NAME
-from fer_core.core.preprocess import PREPROCESSING_NAME, preprocess_faces
+from fer_core.core.model_folder import CLASS_COUNTS_NAME, HISTORY_NAME, KERAS_NAME, write_model_config
+from fer_core.core.preprocess import preprocess_faces
 from fer_core.training.sampler import weighted_batches
 from fer_core.training.selection import selection_score
 
@@ -498,16 +498,8 @@ def make_callbacks(run_dir: Path, args, data: TrainingData, best_so_far: float |
 
 
 def model_config(args, val_name: str) -> dict:
-    return {
-        "backbone": "keras.applications.EfficientNetB0",
-        "input_size": args.input_size,
-        "classes": list(CLASSES),
-        "preprocessing": PREPROCESSING_NAME,
-        "preprocessing_doc": "grayscale -> square resize (area when shrinking, bilinear when growing) "
-                             "-> repeat to 3 channels -> float32 0..255 (the model rescales inside)",
-        "gradcam_layer": gradcam_layer_for(args.input_size),
-        "validation_split": val_name,
-    }
+    return {"backbone": "keras.applications.EfficientNetB0", "input_size": args.input_size,
+            "gradcam_layer": gradcam_layer_for(args.input_size), "validation_split": val_name}
 
 
 def start_fresh(run_dir: Path) -> None:
@@ -567,7 +559,7 @@ def main(argv=None) -> int:
         start_fresh(run_dir)
     (run_dir / ARGS_NAME).write_text(json.dumps(vars(args), indent=1))
     (run_dir / CLASS_COUNTS_NAME).write_text(json.dumps(data.class_counts, indent=1))
-    (run_dir / CONFIG_NAME).write_text(json.dumps(model_config(args, data.val_name), indent=1))
+    write_model_config(run_dir, model_config(args, data.val_name))
 
     model.fit(train_batches(data.x_train, data.y_train, args, data.targets), epochs=args.epochs,
               callbacks=make_callbacks(run_dir, args, data, best_so_far), verbose=2)

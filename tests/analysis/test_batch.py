@@ -18,12 +18,11 @@ import pandas as pd
 import pytest
 
 from fer_core.analysis import batch
-from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
+from fer_core.engine.analyzer import make_analyzer
 from fer_core.analysis.batch import (
     SUMMARY_COLUMNS, TABLE_COLUMNS, BatchError, BatchSettings, FileResult, OutputTable, find_inputs, run_batch,
 )
 from fer_core.engine.classifier import Classifier
-from fer_core.engine.faces import DEFAULT_DETECTOR, make_detector
 from fer_core.analysis.photo import analyze_photo
 from fer_core.core.records import RECORD_COLUMNS, make_record
 from fer_core.bench.scenes import drawn_face, paste_faces, write_test_clip
@@ -113,8 +112,7 @@ def test_rows_are_what_the_pages_default_engine_gives(media, one_process):
     """Same detector (made for photo / video), mirror averaging, sampling rate and smoothing as the pages."""
     _, report = one_process
     classifier = Classifier.from_dir()
-    photo = FaceAnalyzer(classifier, make_detector(DEFAULT_DETECTOR, "photo"), mirror=MIRROR_STILLS)
-    video = FaceAnalyzer(classifier, make_detector(DEFAULT_DETECTOR, "video"), mirror=MIRROR_STILLS)
+    photo, video = (make_analyzer(classifier, purpose=p) for p in ("photo", "video"))
     two = media / "photos" / "two.jpg"
     faces = analyze_photo(two.read_bytes(), photo).faces
     expected = [{"source": str(two), **make_record(f, 0.0, 0, i)} for i, f in enumerate(faces)]

@@ -129,7 +129,7 @@ while True:  # 20 records a second, polled 10 times a second, as the page's frag
 def test_a_crash_mid_stream_loses_only_the_last_seconds(db_url):
     """The server process is killed (no STOP, no clean-up): what was streamed until the last save is kept."""
     flush_s, rate = 1.0, 20
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "tests"), str(REPO_ROOT)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(REPO_ROOT / "tests"), str(REPO_ROOT)])}
     proc = subprocess.Popen([sys.executable, "-c", _CRASHING_APP, db_url, str(flush_s)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     made = 0

@@ -64,3 +64,8 @@ def test_human_columns():
     assert rows == [{"variant": "fp16", "size (MB)": 8.1, "points lost": -0.03,
                      "ms per face": 1.7, "macro-F1": 0.6, "its recall": 0.4,
                      "some new key": 1}]
+
+
+def test_intended_use_from_the_card():
+    assert mr.intended_use(CARD) == "Intended: trying the test app. Not to be used for judging anybody."
+    assert mr.intended_use("# card without it") == ""

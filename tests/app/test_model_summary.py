@@ -1,9 +1,9 @@
-"""model_summary: the Model page's plain-language summary, read from metrics.json and the card."""
+"""model_summary: the Model page's plain-language summary, read from metrics.json and the `fer` figures."""
 
 from __future__ import annotations
 
 import numpy as np
-from factories import CARD, fake_report
+from factories import REFERENCE_FIGURES, fake_report
 
 from fer_core.app import model_summary as ms
 from fer_core.core.labels import CLASSES
@@ -27,7 +27,7 @@ def test_sets_put_fer_plus_first_and_prefer_the_served_model():
     fp = {**fake_report(2), "format": "ferplus", "split": "public_test", "backend": "tflite"}
     metrics = {"keras": keras, "served": served, "served_mirror": mirror, "split": "public_test",
                "ferplus_valid": {"served": fp}, "variants": []}
-    sets = ms.evaluation_sets(metrics, ms.reference_figures(CARD))
+    sets = ms.evaluation_sets(metrics, REFERENCE_FIGURES)
     assert [s.name for s in sets] == ["FER+ valid", "FER-2013 PublicTest"]
     assert sets[0].main == fp and sets[0].reference == {"accuracy": 0.6456, "macro_f1": 0.5622}
     assert sets[1].served == served and sets[1].mirror == mirror
@@ -36,13 +36,6 @@ def test_sets_put_fer_plus_first_and_prefer_the_served_model():
     only_keras = ms.evaluation_sets({"keras": keras})
     assert [s.main for s in only_keras] == [keras]
     assert ms.evaluation_sets(None) == [] and ms.evaluation_sets({"split": "x"}) == []
-
-
-def test_reference_figures_and_intended_use_from_the_card():
-    assert ms.reference_figures(CARD) == {"FER-2013 PublicTest": {"accuracy": 0.6123, "macro_f1": 0.5511},
-                                          "FER+ valid": {"accuracy": 0.6456, "macro_f1": 0.5622}}
-    assert ms.reference_figures("# card without the table") == {}
-    assert ms.intended_use(CARD) == "Intended: trying the test app. Not to be used for judging anybody."
 
 
 def test_class_notes_from_the_confusion_matrix():

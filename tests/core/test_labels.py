@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fer_core.app.charts import VALENCE_COLOR
-from fer_core.core.labels import CLASSES, COLORS_HEX, color_rgb
+from fer_core.core.labels import CLASSES, COLORS_HEX, color_rgb, dark_ink, hex_rgb
 
 # Machado, Oliveira & Fernandes (2009), severity 1.0: linear-RGB simulation of each dichromacy.
 SIMULATIONS = {
@@ -72,3 +72,9 @@ def test_angry_and_surprise_are_different_hues():
     hue = {c: np.degrees(np.arctan2(*_lab(COLORS_HEX[c], np.eye(3))[[2, 1]])) % 360 for c in ("angry", "surprise")}
     assert abs((hue["angry"] - hue["surprise"] + 180) % 360 - 180) > 90
     assert set(COLORS_HEX) == set(CLASSES) and color_rgb("angry") == (0xD5, 0x5E, 0x00)
+
+
+def test_labels_are_inked_black_on_light_colours_and_white_on_dark_ones():
+    assert hex_rgb("#F0E442") == color_rgb("happy") == (240, 228, 66)
+    assert dark_ink(color_rgb("happy")) and dark_ink(color_rgb("neutral"))
+    assert not dark_ink(color_rgb("sad")) and not dark_ink(color_rgb("fear"))

@@ -11,7 +11,7 @@ from fer_core.core.labels import CLASSES
 from fer_core.core.model_folder import (CLASS_COUNTS_NAME, CONFIG_NAME, HISTORY_NAME, KERAS_NAME, METRICS_NAME,
                                   SERVED_NAME, ModelFilesError, default_model_dir, keras_model_path,
                                   load_class_counts, load_history, load_metrics, load_model_config,
-                                  served_model_path)
+                                  load_reference_figures, served_model_path, write_model_config)
 from fer_core.core.preprocess import PREPROCESSING_NAME
 
 
@@ -56,6 +56,7 @@ def test_config_defaults_are_filled(tmp_path):
     ({"input_size": "big", "classes": list(CLASSES)}, "non-integer input_size"),
     ({"input_size": 2, "classes": list(CLASSES)}, "implausible input_size"),
     ({"input_size": 64, "classes": ["happy", "sad"]}, "this app expects"),
+    ({"input_size": 64, "classes": list(CLASSES), "preprocessing": "rgb-0to1"}, "names preprocessing 'rgb-0to1'"),
 ])
 def test_bad_config_is_one_clear_error(tmp_path, content, message):
     d = tmp_path / "m"
@@ -67,6 +68,13 @@ def test_bad_config_is_one_clear_error(tmp_path, content, message):
         load_model_config(d)
 
 
+def test_what_is_written_is_what_is_read(tmp_path):
+    written = write_model_config(tmp_path, {"input_size": 32, "gradcam_layer": "conv"})
+    assert written["classes"] == list(CLASSES) and written["preprocessing"] == PREPROCESSING_NAME
+    cfg = load_model_config(tmp_path)
+    assert {k: cfg[k] for k in written} == written and cfg["served_model"] == SERVED_NAME
+
+
 def test_optional_files(tmp_path):
     assert load_metrics(tmp_path) is None and load_history(tmp_path) is None and load_class_counts(tmp_path) is None
     _write(tmp_path, METRICS_NAME, {"served": {"accuracy": 0.7}})
@@ -75,6 +83,12 @@ def test_optional_files(tmp_path):
     assert load_metrics(tmp_path)["served"]["accuracy"] == 0.7
     assert load_history(tmp_path) == [{"epoch": 1}]
     assert load_class_counts(tmp_path) == {"happy": 3}
+    assert load_reference_figures(tmp_path) == {}
+    _write(tmp_path, "reference_figures.json", {"figures": {"FER+ valid": {"accuracy": 0.5}}})
+    assert load_reference_figures(tmp_path) == {"FER+ valid": {"accuracy": 0.5}}
+    _write(tmp_path, "reference_figures.json", {"FER+ valid": 0.5})
+    with pytest.raises(ModelFilesError, match="reference figures"):
+        load_reference_figures(tmp_path)
     _write(tmp_path, METRICS_NAME, "{broken")
     with pytest.raises(ModelFilesError, match="metrics file"):
         load_metrics(tmp_path)

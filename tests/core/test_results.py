@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fer_core.core.labels import CLASSES
-from fer_core.core.results import UNCERTAIN_LABEL, FaceBox, FacePrediction
+from fer_core.core.results import UNCERTAIN_LABEL, FaceBox, FacePrediction, is_uncertain
 
 
 def _probs(label: str, peak: float) -> np.ndarray:
@@ -32,6 +32,10 @@ def test_prediction_label_confidence_and_uncertainty():
     assert p.confidence == pytest.approx(0.55)
     assert not p.is_uncertain(0.5) and p.is_uncertain(0.6)
     assert p.display_label(0.6) == UNCERTAIN_LABEL and p.display_label(0.5) == "surprise"
+
+
+def test_the_uncertain_rule_is_the_same_for_a_record():
+    assert is_uncertain(0.55, 0.6) and not is_uncertain(0.55, 0.55)
 
 
 def test_prediction_rejects_wrong_length():

@@ -87,3 +87,14 @@ def test_a_one_pixel_image_is_not_a_face(analyzer):
     """A 1x1 (or 8x8) image was classified as a face by the whole-image fallback."""
     for side in (1, 8):
         assert analyzer.analyze_counted(np.full((side, side, 3), 128, np.uint8)) == ([], 0)
+
+
+def test_make_analyzer_runs_stills_mirrored_with_the_detector_for_the_purpose(analyzer):
+    from fer_core.core.limits import Limits
+    from fer_core.engine.analyzer import MIRROR_STILLS, make_analyzer
+
+    made = make_analyzer(analyzer.classifier, "haar", "video")
+    assert made.mirror is MIRROR_STILLS and made.max_faces == Limits().faces_per_image
+    assert made.detector.name == "haar"
+    given = make_analyzer(analyzer.classifier, analyzer.detector, mirror=False, max_faces=2)
+    assert given.detector is analyzer.detector and not given.mirror and given.max_faces == 2

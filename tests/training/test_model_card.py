@@ -7,8 +7,8 @@ import pytest
 
 from fer_core.core.labels import CLASSES
 from fer_core.training.metrics import classification_report
-from fer_core.training.model_card import (confusion_matrix_png, per_class_table_md, results_table_md,
-                                 training_curves_png, variants_table_md)
+from fer_core.training.model_card import (confusion_matrix_png, per_class_table_md, reference_table_md,
+                                          results_table_md, training_curves_png, variants_table_md)
 
 
 @pytest.fixture
@@ -55,3 +55,12 @@ def test_tables(report):
          "macro_f1": 0.65, "latency_p50_ms": 1.4, "eligible": True}]}
     vt = variants_table_md(variants)
     assert "| int8 (served) | 5.00 | 98.50% |" in vt and "| fp32 | 16.00 |" in vt
+
+
+def test_the_shipped_card_quotes_the_reference_figures_file(repo_root):
+    """The card's `fer` table is written from reference_figures.json, the file the pages read."""
+    from fer_core.core.model_folder import CARD_NAME, load_reference_figures
+
+    figures = load_reference_figures(repo_root / "models")
+    assert set(figures) >= {"FER+ valid", "FER-2013 PublicTest"}
+    assert reference_table_md(figures) in (repo_root / "models" / CARD_NAME).read_text(encoding="utf-8")

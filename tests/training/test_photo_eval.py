@@ -61,16 +61,14 @@ def test_a_folder_without_class_folders_is_a_clear_error(tmp_path):
 @pytest.mark.timeout(900)
 def test_realphotos_dev_pipeline_matches_metrics_json(realphotos_dir):
     """The shipped figures on the real photos, re-measured (skips without ../shared/data)."""
-    from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer
+    from fer_core.engine.analyzer import make_analyzer
     from fer_core.engine.classifier import Classifier
-    from fer_core.engine.faces import DEFAULT_DETECTOR, make_detector
     from fer_core.core.model_folder import default_model_dir, load_metrics
 
     want = (load_metrics(default_model_dir()) or {}).get("realphotos_dev")
     if want is None:
         pytest.skip("the shipped metrics.json has no realphotos_dev section")
-    got = evaluate_photos(realphotos_dir, FaceAnalyzer(Classifier.from_dir(), make_detector(DEFAULT_DETECTOR, "photo"),
-                                                       mirror=MIRROR_STILLS))
+    got = evaluate_photos(realphotos_dir, make_analyzer(Classifier.from_dir()))
     for key in ("photos", "no_face", "second_face", "faces_judged"):
         assert got[key] == want[key], key
     assert got["accuracy"] == pytest.approx(want["accuracy"], abs=1.01 / got["faces_judged"])

@@ -5,7 +5,7 @@ Why here and how (Streamlit 1.67, read in its source): the upload endpoint
 full into memory, before a page script can ask for the token; ``/_stcore/metrics`` answers anyone.
 Streamlit offers middleware only to apps started through ``st.App`` (ASGI mode), while this app is
 started with ``streamlit run app.py``. So the first page run of a server process (every page calls
-``pages._common.guard_page``) wraps ``Starlette.__call__`` once, which every HTTP request and
+``ui.guard.guard_page``) wraps ``Starlette.__call__`` once, which every HTTP request and
 websocket of the running server passes through, and from then on:
 
 - an upload is refused (from its headers; the body is read and thrown away, so the browser gets the
