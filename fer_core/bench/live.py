@@ -9,7 +9,8 @@ one shared classifier and a LiveSession per session with the page's defaults. St
 started: its websocket carries only the signalling. Reported per session: annotated frames per second
 it gets back (each frame counted once), the share of the camera's frames never analysed, round-trip
 latency (a frame counter drawn into each frame is read back from the returned video) and the time
-from the offer to the first annotated frame; across sessions, fairness (slowest / fastest frame
+from the offer to the first annotated frame, and where a frame's time goes (to the start of its
+analysis, the analysis, back to the client); across sessions, fairness (slowest / fastest frame
 rate); and the server process's CPU use and peak memory. Clients run on the same machine and their
 CPU is reported too. Traffic stays inside a loopback-only network namespace (unshare -n), which the
 command enters by itself; no STUN or TURN server is used.
@@ -88,7 +89,7 @@ def _serve(conn, mirror: bool) -> None:
     threading.Thread(target=loop.run_forever, daemon=True, name="webrtc-loop").start()
     relay = asyncio.run_coroutine_threadsafe(_make_relay(NewestFrameRelay), loop).result()
     classifier = Classifier.from_dir()
-    workers, sessions = [], []
+    workers, sessions, analysed = [], [], []
     conn.send("ready")  # the page has its classifier before anyone presses START
 
     mark = None
@@ -97,12 +98,14 @@ def _serve(conn, mirror: bool) -> None:
         if msg[0] == "offer":
             live = LiveSession.create(classifier, LiveSettings(mirror=mirror))  # the page's defaults, mirrored preview
             live.start()
+            analysed.append({})
             worker = WebRtcWorker(
                 mode=WebRtcMode.SENDRECV, rtc_configuration=RTCConfiguration(iceServers=[]),
                 source_video_track=None, source_audio_track=None, sink_video_track=None, sink_audio_track=None,
                 player_factory=None, in_recorder_factory=None, out_recorder_factory=None,
                 video_frame_callback=None, audio_frame_callback=None,
-                queued_video_frames_callback=live.on_frames, queued_audio_frames_callback=None, on_video_ended=None,
+                queued_video_frames_callback=_timed(live.on_frames, analysed[-1]), queued_audio_frames_callback=None,
+                on_video_ended=None,
                 on_audio_ended=None, video_processor_factory=None, audio_processor_factory=None,
                 async_processing=True, video_receiver_size=4, audio_receiver_size=4, sendback_video=True,
                 sendback_audio=False, loop=loop, relay=relay)
@@ -116,14 +119,30 @@ def _serve(conn, mirror: bool) -> None:
         elif msg[0] == "stop":
             wall, cpu = time.perf_counter() - mark[0], _cpu_s(resource.RUSAGE_SELF) - mark[1]
             stats = [live.processor.stats for live in sessions]
-            conn.send({"cpu_cores_busy": round(cpu / wall, 2), "peak_rss_mb": round(_peak_rss_mb(), 1),
+            conn.send(({"cpu_cores_busy": round(cpu / wall, 2), "peak_rss_mb": round(_peak_rss_mb(), 1),
                        "analysed_fps": [round(s.fps, 1) for s in stats],
                        "camera_fps": [round(s.camera_fps, 1) for s in stats],
                        "process_ms_per_frame": [round(s.process_ms, 2) for s in stats],
-                       "classifier_interpreters": classifier._created})
+                       "classifier_interpreters": classifier._created}, analysed))
             for w in workers:
                 w.stop(timeout=1)
             return
+
+
+def _timed(on_frames, log: dict[int, tuple[float, float]]):
+    """The page's callback, noting when each analysed frame (by its counter) started and ended: both
+    processes read the same clock (perf_counter is system-wide), so the client splits each round trip
+    into the way there, the analysis and the way back (``_legs``)."""
+    async def callback(frames):
+        start = time.perf_counter()
+        out = await on_frames(frames)
+        luma = frames[-1].planes[0]  # the decoder's Y plane: the counter's cells, with no colour conversion
+        gray = np.frombuffer(luma, np.uint8).reshape(-1, luma.line_size)
+        n = read_counter(gray, mirrored=False)
+        if n is not None:
+            log[n] = (start, time.perf_counter())
+        return out
+    return callback
 
 
 async def _make_relay(cls):
@@ -145,7 +164,7 @@ class SessionStats:
     started: float = 0.0                                       # when the offer was made
     sent: dict[int, float] = field(default_factory=dict)       # counter -> when the camera sent it
     sent_at: list[float] = field(default_factory=list)         # every camera frame's send time
-    fresh: list[tuple[float, float]] = field(default_factory=list)  # (arrival, round trip ms) per annotated frame
+    fresh: list[tuple[float, float, int]] = field(default_factory=list)  # (arrival, round trip ms, counter)
     first_annotated: float | None = None
 
 
@@ -197,7 +216,7 @@ async def _session(conn_lock: asyncio.Lock, conn, frames, mirrored: bool, stats:
                 if sent is None or not 0 <= now - sent < 5:  # not analysed yet, or a repeat
                     continue
                 last = n
-                stats.fresh.append((now, (now - sent) * 1000))
+                stats.fresh.append((now, (now - sent) * 1000, n))
                 if stats.first_annotated is None:
                     stats.first_annotated = now
         asyncio.ensure_future(read())
@@ -217,7 +236,7 @@ def _ask(conn, sdp: str) -> str:
 def _window(stats: SessionStats, t0: float, t1: float) -> dict:
     """One session's figures over [t0, t1): annotated frames back per second, the share of camera
     frames never analysed, round trips, and the time from its offer to its first annotated frame."""
-    fresh = [rtt for t, rtt in stats.fresh if t0 <= t < t1]
+    fresh = [rtt for t, rtt, _ in stats.fresh if t0 <= t < t1]
     sent = sum(t0 <= t < t1 for t in stats.sent_at)
     rtt = np.array(fresh) if fresh else np.array([np.nan])
     first = None if stats.first_annotated is None else round(stats.first_annotated - stats.started, 2)
@@ -244,11 +263,11 @@ async def _bench(sessions: int, seconds: float, warmup: float, mirror: bool) -> 
     await asyncio.sleep(seconds)
     t1, c1 = time.perf_counter(), _cpu_s(resource.RUSAGE_SELF)
     parent.send(("stop",))
-    srv = parent.recv()
+    srv, analysed = parent.recv()
     for pc in pcs:
         await pc.close()
     server.join(timeout=10)
-    per = [_window(s, t0, t1) for s in stats]
+    per = [{**_window(s, t0, t1), **_legs(s, log, t0, t1)} for s, log in zip(stats, analysed)]
     fps = [p["fps"] for p in per]
     firsts = [p["first_frame_s"] for p in per]
     return {"sessions": sessions, "seconds": seconds, "source": f"{WIDTH}x{HEIGHT} at {FPS} fps, 2 faces",
@@ -259,6 +278,18 @@ async def _bench(sessions: int, seconds: float, warmup: float, mirror: bool) -> 
             "first_frame_s_max": None if None in firsts else max(firsts),
             "target": f">= {TARGET_FPS:g} fps per session", "server": srv,
             "clients_cpu_cores_busy": round((c1 - c0) / (t1 - t0), 2), "cpu_count": os.cpu_count()}
+
+
+def _legs(stats: SessionStats, analysed: dict[int, tuple[float, float]], t0: float, t1: float) -> dict:
+    """Median ms of each annotated frame's way: from the camera to the start of its analysis (client
+    encoder, network, server decoder, waiting), the analysis, and back (server encoder, network, client
+    decoder). Where frames queue, that leg grows."""
+    legs = [(a[0] - stats.sent[n], a[1] - a[0], t - a[1]) for t, _, n in stats.fresh
+            if t0 <= t < t1 and (a := analysed.get(n)) and n in stats.sent]
+    if not legs:
+        return {}
+    there, work, back = (round(float(np.median(v)) * 1000, 1) for v in zip(*legs))
+    return {"to_analysis_ms": there, "analysis_ms": work, "back_ms": back}
 
 
 def _mean(values) -> float | None:

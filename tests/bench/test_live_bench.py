@@ -47,6 +47,7 @@ def test_one_session_end_to_end(tmp_path):
     session = report["per_session"][0]
     assert session["fps"] > 0 and 0 < session["rtt_p50_ms"] < 5000  # frames came back and were recognised
     assert 0 <= session["dropped_share"] < 1 and 0 < session["first_frame_s"] < 6
+    assert session["analysis_ms"] > 0 and session["to_analysis_ms"] > 0 and session["back_ms"] > 0
     assert report["fairness"] == 1.0  # one session is as fast as itself
     assert report["first_frame_s_max"] == session["first_frame_s"]
     server = report["server"]
