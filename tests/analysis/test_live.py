@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import meeting_runners
 
 from fer_core.engine.classifier import Classifier
 from fer_core.engine.faces import SETTINGS, HaarDetector
@@ -53,6 +54,13 @@ class FakeClock:
 
     def __call__(self):
         self.t += self.step / 2  # called twice per frame
+        return self.t
+
+
+class ManualClock:
+    t = 0.0
+
+    def __call__(self):
         return self.t
 
 
@@ -108,12 +116,6 @@ def test_frame_rate_counts_frames_in_a_window_not_mean_reciprocal_intervals(clas
     """Frames arriving unevenly (10 ms, then 100 ms, ...) are 18 a second, not the ~55 that the
     mean of 1/interval gives; when frames stop, the rate falls."""
 
-    class ManualClock:
-        t = 0.0
-
-        def __call__(self):
-            return self.t
-
     clock = ManualClock()
     lp = LiveProcessor(classifier, clock=clock)
     frame = _scene()
@@ -131,12 +133,6 @@ def test_frame_rate_counts_frames_in_a_window_not_mean_reciprocal_intervals(clas
 
 
 def test_dropped_frames_are_counted_and_the_busy_note_says_so(classifier):
-    class ManualClock:
-        t = 0.0
-
-        def __call__(self):
-            return self.t
-
     clock = ManualClock()
     lp = LiveProcessor(classifier, clock=clock)
     frame = _scene()
@@ -158,18 +154,8 @@ def test_dropped_frames_are_counted_and_the_busy_note_says_so(classifier):
     assert busy_note(lp.stats) is None and lp.stats.dropped == 0
 
 
-class _MeetingRunner:
-    """A fake interpreter that only answers once two sessions classify at the same moment."""
-
-    meeting = threading.Barrier(2, timeout=10)
-
-    def run(self, x):
-        self.meeting.wait()
-        return np.full((len(x), len(CLASSES)), 1.0 / len(CLASSES), np.float32)
-
-
 def test_two_sessions_never_wait_on_each_others_lock(classifier):
-    shared = Classifier(classifier.path, classifier.input_size, CLASSES, "tflite", runner_factory=_MeetingRunner)
+    shared = Classifier(classifier.path, classifier.input_size, CLASSES, "tflite", runner_factory=meeting_runners(2))
     sessions = [LiveProcessor(shared, LiveSettings(detect_every=1)) for _ in range(2)]
     assert sessions[0].detector is not sessions[1].detector  # each session detects with its own interpreter
     frame = _scene()

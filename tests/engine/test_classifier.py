@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from engine_models import SIZE, expected_label, tiny_models
+from factories import meeting_runners
 
 from fer_core.core.calibration import Calibration
 from fer_core.engine.classifier import Classifier
@@ -111,19 +112,8 @@ def test_thread_safe_under_concurrent_calls(models):
     assert clf._created <= 6  # at most one interpreter per caller at once
 
 
-class _MeetingRunner:
-    """A fake interpreter whose run only returns once two runs are in progress at the same time:
-    callers that shared one interpreter (or waited on each other's lock) would never meet."""
-
-    meeting = threading.Barrier(2, timeout=5)
-
-    def run(self, x):
-        self.meeting.wait()
-        return np.full((len(x), len(CLASSES)), 1.0 / len(CLASSES), np.float32)
-
-
 def test_two_callers_classify_at_once_without_waiting_on_each_other():
-    clf = Classifier(Path("fake.tflite"), SIZE, CLASSES, "tflite", runner_factory=_MeetingRunner)
+    clf = Classifier(Path("fake.tflite"), SIZE, CLASSES, "tflite", runner_factory=meeting_runners(2))
     x = np.zeros((1, SIZE, SIZE, 3), np.float32)
     errors = []
 
