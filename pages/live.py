@@ -2,21 +2,22 @@
 emotion-over-time chart fills while it plays.
 
 Layout only: the stream's logic (settings, start, stop, saving to History every few seconds while
-it plays) is fer_core.app.live_session's ``LiveSession``, one per browser tab. The video callback runs
-on a streamlit-webrtc worker thread and only calls ``LiveSession.process`` (never TensorFlow); a
-fragment polls the session once a second while the stream plays.
+it plays) is fer_core.app.live_session's ``LiveSession``, one per browser tab. The queued-frames
+callback runs on a streamlit-webrtc worker thread and only calls ``LiveSession.on_frames`` (the newest
+frame analysed, the rest dropped; never TensorFlow); a fragment polls the session once a second while
+the stream plays.
 """
 
 from __future__ import annotations
 
-import av
 import streamlit as st
-from streamlit_webrtc import WebRtcMode, webrtc_streamer
+from streamlit_webrtc import WebRtcMode, relay, webrtc_streamer
 
 from fer_core.app.charts import timeline_figure
 from fer_core.core.labels import CLASSES
 from fer_core.core.results import is_uncertain
-from fer_core.analysis.live import FPS_WINDOW_S, LiveSettings
+from fer_core.analysis.live import FPS_WINDOW_S, LiveSettings, busy_note
+from fer_core.app.frame_relay import NewestFrameRelay
 from fer_core.app.live_session import FLUSH_EVERY_S, LiveSession
 from fer_core.app.rtc_config import IceConfigError, rtc_configuration
 from fer_core.core.timeline import Timeline
@@ -90,11 +91,17 @@ except (ValueError, RuntimeError) as exc:
 live.set_store(load_store() if save else None)
 
 
-def video_frame_callback(frame: av.VideoFrame) -> av.VideoFrame:
-    """Worker thread: annotate one frame. Never touches st.* (no script context here)."""
-    return av.VideoFrame.from_ndarray(live.process(frame.to_ndarray(format="rgb24")), format="rgb24")
+def use_newest_frame_relay() -> None:
+    """Make streamlit-webrtc's server-wide relay one that never queues frames for the encoder
+    (fer_core.app.frame_relay); it keeps the relay on the Streamlit runtime under this name."""
+    from streamlit.runtime import Runtime
+
+    runtime, name = Runtime.instance(), relay._SERVER_GLOBAL_RELAY_ATTR_NAME_
+    if not isinstance(getattr(runtime, name, None), NewestFrameRelay):
+        setattr(runtime, name, NewestFrameRelay())
 
 
+use_newest_frame_relay()
 try:
     rtc = rtc_configuration(secrets=app_secrets())
 except IceConfigError as exc:
@@ -106,7 +113,7 @@ ctx = webrtc_streamer(
     mode=WebRtcMode.SENDRECV,
     rtc_configuration=rtc,
     media_stream_constraints={"video": True, "audio": False},
-    video_frame_callback=video_frame_callback,
+    queued_video_frames_callback=live.on_frames,  # worker thread: never touches st.*
     async_processing=True,
     translations=TRANSLATIONS,
 )
@@ -148,6 +155,9 @@ def live_panel() -> None:
               help=f"Frames the server analysed in this session. An emotion record is kept for each face at most "
                    f"every {every:g} s, so a session has fewer records than frames.")
     c4.metric("Time per frame", f"{stats.process_ms:.0f} ms" if stats.frames else "-")
+    note = busy_note(stats)
+    if ctx.state.playing and note:
+        st.warning(note)
     if live.frame_error:
         show_error(f"Frames could not be analysed: {live.frame_error}")
     if ctx.state.playing and live.save_error:

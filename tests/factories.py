@@ -1,9 +1,10 @@
-"""Test data built by code: session records, a model's side files (metrics, history, counts, card) and a
-face detector that finds a crowd."""
+"""Test data built by code: session records, a model's side files (metrics, history, counts, card), a
+face detector that finds a crowd and fake interpreters that only answer callers running at once."""
 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +130,17 @@ class CrowdDetector:
         per_row = max(1, w // self.side)
         return [FaceBox((i % per_row) * self.side, (i // per_row) * self.side % max(1, h - self.side),
                         self.side, self.side, 0.9) for i in range(self.n)]
+
+
+def meeting_runners(parties: int = 2, timeout: float = 10.0):
+    """A ``runner_factory`` for Classifier whose fake interpreters only answer once ``parties`` runs are
+    in progress at the same moment: callers that shared one interpreter, or waited on each other's
+    lock, never meet (``threading.BrokenBarrierError`` after the timeout)."""
+    meeting = threading.Barrier(parties, timeout=timeout)
+
+    class Runner:
+        def run(self, x: np.ndarray) -> np.ndarray:
+            meeting.wait()
+            return np.full((len(x), len(CLASSES)), 1.0 / len(CLASSES), np.float32)
+
+    return Runner

@@ -40,8 +40,9 @@ from pathlib import Path
 import pandas as pd
 
 from fer_core.engine.analyzer import MIRROR_STILLS, FaceAnalyzer, make_analyzer
-from fer_core.engine.classifier import DEFAULT_THREADS, Classifier
+from fer_core.engine.classifier import Classifier
 from fer_core.engine.faces import DEFAULT_DETECTOR, DETECTORS, DetectorUnavailableError
+from fer_core.engine.litert import DEFAULT_THREADS
 from fer_core.core.imageio import ImageDecodeError
 from fer_core.core.model_folder import ModelFilesError
 from fer_core.analysis.photo import analyze_photo

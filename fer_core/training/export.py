@@ -218,7 +218,8 @@ def export_all(model_path: str | os.PathLike, data_path: str, out_dir: str | os.
                latency_rounds: int = 10, latency_repeats: int = 10, max_latency_ms: float | None = MAX_LATENCY_MS,
                log=print) -> ExportResult:
     """Convert, measure and choose; writes every variant, variants.json and the chosen file as served.tflite."""
-    from fer_core.engine.classifier import Classifier, interleaved_latency_ms
+    from fer_core.engine.classifier import Classifier
+    from fer_core.engine.litert import interleaved_latency_ms
     from fer_core.core.preprocess import preprocess_faces
     from fer_core.core.tf_import import keras as _keras
 
@@ -241,7 +242,7 @@ def export_all(model_path: str | os.PathLike, data_path: str, out_dir: str | os.
         t = time.time()
         path = out / variant_filename(v)
         path.write_bytes(convert_keras(model, v, rep))
-        classifiers.append(Classifier.from_path(path, input_size=size, threads=LATENCY_THREADS, pool_size=1))
+        classifiers.append(Classifier.from_path(path, input_size=size, threads=LATENCY_THREADS))
         preds.append(predict_in_batches(classifiers[-1].predict_preprocessed, x_val).argmax(1))
         log(f"{v:8s} converted and evaluated ({time.time() - t:.0f}s)")
     log(f"timing {len(variants)} variant(s) at batch 1, {LATENCY_THREADS} threads, {latency_rounds} alternating rounds ...")

@@ -1,10 +1,12 @@
 """LiveProcessor and LiveSettings: the webcam path without TensorFlow, detection interval, mirroring,
-records, stats, settings checked once and applied whole, and concurrent calls."""
+records, stats, dropped frames and the busy note, settings checked once and applied whole, concurrent
+calls, and sessions that never wait on each other."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -12,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import meeting_runners
 
 from fer_core.engine.classifier import Classifier
 from fer_core.engine.faces import REGISTRY, HaarDetector
 from fer_core.core.labels import CLASSES
-from fer_core.analysis.live import LiveProcessor, LiveSettings
+from fer_core.analysis.live import LiveProcessor, LiveSettings, busy_note
 from fer_core.core.records import RECORD_COLUMNS
 from fer_core.bench.scenes import drawn_face, paste_faces
 
@@ -51,6 +54,13 @@ class FakeClock:
 
     def __call__(self):
         self.t += self.step / 2  # called twice per frame
+        return self.t
+
+
+class ManualClock:
+    t = 0.0
+
+    def __call__(self):
         return self.t
 
 
@@ -106,12 +116,6 @@ def test_frame_rate_counts_frames_in_a_window_not_mean_reciprocal_intervals(clas
     """Frames arriving unevenly (10 ms, then 100 ms, ...) are 18 a second, not the ~55 that the
     mean of 1/interval gives; when frames stop, the rate falls."""
 
-    class ManualClock:
-        t = 0.0
-
-        def __call__(self):
-            return self.t
-
     clock = ManualClock()
     lp = LiveProcessor(classifier, clock=clock)
     frame = _scene()
@@ -126,6 +130,49 @@ def test_frame_rate_counts_frames_in_a_window_not_mean_reciprocal_intervals(clas
     assert lp.stats.fps == 0.0
     lp.reset()
     assert lp.stats.fps == 0.0
+
+
+def test_dropped_frames_are_counted_and_the_busy_note_says_so(classifier):
+    clock = ManualClock()
+    lp = LiveProcessor(classifier, clock=clock)
+    frame = _scene()
+    for _ in range(31):  # 3 s: the camera sends 30 a second, the server analyses every third
+        lp.process(frame, skipped=2)
+        clock.t += 0.1
+    st = lp.stats
+    assert st.frames == 31 and st.dropped == 62
+    assert st.fps == pytest.approx(10, rel=0.05) and st.camera_fps == pytest.approx(30, rel=0.05)
+    assert st.camera_fps == pytest.approx(3 * st.fps)
+    assert re.fullmatch(r"Analysing (9|10) of (29|30) frames a second: the server is busy, so it skips frames "
+                        r"to keep the video current\.", busy_note(st))
+    for _ in range(31):  # it keeps up again
+        lp.process(frame)
+        clock.t += 0.1
+    st = lp.stats
+    assert st.fps == pytest.approx(st.camera_fps) and busy_note(st) is None
+    lp.reset()
+    assert busy_note(lp.stats) is None and lp.stats.dropped == 0
+
+
+def test_two_sessions_never_wait_on_each_others_lock(classifier):
+    shared = Classifier(classifier.path, classifier.input_size, CLASSES, "tflite", runner_factory=meeting_runners(2))
+    sessions = [LiveProcessor(shared, LiveSettings(detect_every=1)) for _ in range(2)]
+    assert sessions[0].detector is not sessions[1].detector  # each session detects with its own interpreter
+    frame = _scene()
+    errors = []
+
+    def play(lp: LiveProcessor) -> None:
+        try:
+            lp.process(frame)  # detect, then classify: blocks until the other session classifies too
+        except threading.BrokenBarrierError as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=play, args=(lp,)) for lp in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and [lp.stats.n_faces for lp in sessions] == [1, 1]
 
 
 def test_mirror_flips_the_view(classifier):

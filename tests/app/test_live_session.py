@@ -29,7 +29,8 @@ class FeedProcessor:
         self.settings = LiveSettings()
         self._todo, self._queue, self._fail = list(records), [], fail
 
-    def process(self, rgb):
+    def process(self, rgb, skipped=0):
+        self.got = (rgb.copy(), skipped)
         if self._fail:
             raise RuntimeError("detector exploded")
         if self._todo:
@@ -218,3 +219,20 @@ def test_the_live_session_never_imports_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"
+
+
+def test_queued_frames_callback_analyses_the_newest_and_counts_the_rest():
+    import asyncio
+
+    import av
+
+    feed = FeedProcessor(make_records(["happy"]))
+    live = LiveSession(feed)
+    frames = [av.VideoFrame.from_ndarray(np.full((4, 6, 3), v, np.uint8), format="rgb24") for v in (10, 20, 30)]
+    out = asyncio.run(live.on_frames(frames))
+    rgb, skipped = feed.got
+    assert skipped == 2 and (rgb == 30).all()  # the newest frame only
+    assert len(out) == 1 and out[0].to_ndarray(format="rgb24").shape == (4, 6, 3)
+    feed._fail = True  # a failing frame goes back as it came, and the stream goes on
+    assert (asyncio.run(live.on_frames(frames[:1]))[0].to_ndarray(format="rgb24") == 10).all()
+    assert "detector exploded" in live.frame_error

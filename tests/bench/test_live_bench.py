@@ -1,5 +1,6 @@
 """Live-sessions benchmark (fer_core.bench.live): the frame counter survives mirroring, and one
-session runs end to end through streamlit-webrtc's worker inside a loopback-only namespace."""
+session runs end to end through streamlit-webrtc's worker inside a loopback-only namespace, reporting
+dropped frames, fairness and the time to the first annotated frame."""
 
 from __future__ import annotations
 
@@ -18,12 +19,16 @@ from fer_core.bench.live import HEIGHT, WIDTH, draw_counter, read_counter
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("n", [0, 1, 0b1010_0101_1100_0011, 65535])
+@pytest.mark.parametrize("n", [0, 1, 0b10_0101_1100_0011, 2**14 - 1])
 def test_frame_counter_reads_back_plain_and_mirrored(n):
     rgb = np.full((HEIGHT, WIDTH, 3), 128, np.uint8)
     draw_counter(rgb, n)
     assert read_counter(rgb, mirrored=False) == n
     assert read_counter(rgb[:, ::-1], mirrored=True) == n
+    # a frame sent back as it came (not analysed, so not mirrored) is not taken for an annotated one
+    assert read_counter(rgb, mirrored=True) is None
+    draw_counter(rgb, n + 2**14)  # counts wrap
+    assert read_counter(rgb, mirrored=False) == n
 
 
 @pytest.mark.slow
@@ -41,4 +46,9 @@ def test_one_session_end_to_end(tmp_path):
     report = json.loads(out.read_text())
     session = report["per_session"][0]
     assert session["fps"] > 0 and 0 < session["rtt_p50_ms"] < 5000  # frames came back and were recognised
-    assert report["server"]["cpu_cores_busy"] > 0 and report["server"]["peak_rss_mb"] > 0
+    assert 0 <= session["dropped_share"] < 1 and 0 < session["first_frame_s"] < 6
+    assert session["analysis_ms"] > 0 and session["to_analysis_ms"] > 0 and session["back_ms"] > 0
+    assert report["fairness"] == 1.0  # one session is as fast as itself
+    assert report["first_frame_s_max"] == session["first_frame_s"]
+    server = report["server"]
+    assert server["cpu_cores_busy"] > 0 and server["peak_rss_mb"] > 0 and server["camera_fps"][0] > 0

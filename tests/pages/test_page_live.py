@@ -169,3 +169,36 @@ def test_a_failing_frame_is_reported_on_the_page(open_page):
     at.run()
     assert_clean(at)
     assert "Frames could not be analysed" in texts(at, "error")
+
+
+def test_a_busy_server_says_so_while_it_plays(open_page, monkeypatch):
+    """The stream plays and the server analyses only a third of the camera's frames: the page says so."""
+    import types
+
+    import streamlit_webrtc
+
+    playing = types.SimpleNamespace(state=types.SimpleNamespace(playing=True))
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", lambda *a, **kw: playing)
+    at = open_page("pages/live.py")
+    live = at.session_state["_live"]
+    frame = draw_scene(640, 480, [DrawnFace(320, 240, 80, "happy")])
+    for _ in range(12):  # what the queued-frames callback does: the newest of three frames each time
+        live.process(frame, skipped=2)
+        time.sleep(0.1)
+    at.run()
+    assert_clean(at)
+    assert re.search(r"Analysing \d+ of \d+ frames a second: the server is busy", texts(at, "warning"))
+
+
+def test_the_relay_the_page_installs_is_the_one_streamlit_webrtc_uses(monkeypatch):
+    """The page puts its relay where streamlit-webrtc keeps its server-wide one (an attribute of the
+    Streamlit runtime); this holds the library to that, so a rename cannot silently bring queues back."""
+    import types
+
+    from streamlit_webrtc import relay
+
+    from fer_core.app.frame_relay import NewestFrameRelay
+
+    runtime = types.SimpleNamespace(**{relay._SERVER_GLOBAL_RELAY_ATTR_NAME_: NewestFrameRelay()})
+    monkeypatch.setattr(relay.Runtime, "instance", classmethod(lambda cls: runtime))
+    assert relay.get_global_relay() is getattr(runtime, relay._SERVER_GLOBAL_RELAY_ATTR_NAME_)

@@ -1,0 +1,94 @@
+"""The live page's media path under load: a camera faster than the analysis and an encoder slower than
+the camera, wired as streamlit-webrtc wires them (received track -> relay -> asynchronous processing
+with the page's queued-frames callback -> relay -> encoder). The analysis sees only the newest
+frames and counts the rest, and the encoder gets each analysed frame once, never a backlog."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from fractions import Fraction
+
+import av
+import numpy as np
+from aiortc.rtcrtpreceiver import RemoteStreamTrack
+from streamlit_webrtc.models import CallbackAttachableProcessor
+from streamlit_webrtc.process import AsyncVideoProcessTrack
+
+from fer_core.analysis.live import LiveSettings
+from fer_core.app.frame_relay import NewestFrameRelay
+from fer_core.app.live_session import LiveSession
+
+
+def numbered(n: int) -> av.VideoFrame:
+    frame = av.VideoFrame.from_ndarray(np.full((16, 16, 3), (n // 256, n % 256, 0), np.uint8), format="rgb24")
+    frame.pts, frame.time_base = n, Fraction(1, 200)
+    return frame
+
+
+def number_of(rgb: np.ndarray) -> int:
+    return int(rgb[0, 0, 0]) * 256 + int(rgb[0, 0, 1])
+
+
+class SlowProcessor:
+    """Stands in for LiveProcessor: 40 ms a frame, noting which frame it got and how many were skipped;
+    its output is marked (blue), unlike camera frames sent back before the first analysed one."""
+
+    settings = LiveSettings()
+
+    def __init__(self, camera: list[int]) -> None:
+        self.camera, self.seen, self.behind, self.skipped = camera, [], [], 0
+
+    def process(self, rgb, skipped=0):
+        self.seen.append(number_of(rgb))
+        self.behind.append(self.camera[0] - self.seen[-1])  # frames sent after this one, so far
+        self.skipped += skipped
+        time.sleep(0.04)
+        out = rgb.copy()
+        out[..., 2] = 255
+        return out
+
+    def reset(self) -> None:
+        pass
+
+
+async def play(seconds: float = 1.5):
+    camera = [0]
+    processor = SlowProcessor(camera)
+    live = LiveSession(processor)
+    relay = NewestFrameRelay()
+    received = RemoteStreamTrack(kind="video")  # what aiortc's decoder fills
+
+    async def send() -> None:  # a 200 fps camera
+        while True:
+            camera[0] += 1
+            await received._queue.put(numbered(camera[0]))
+            await asyncio.sleep(0.005)
+
+    analysed = AsyncVideoProcessTrack(relay.subscribe(received), CallbackAttachableProcessor(
+        frame_callback=None, queued_frames_callback=live.on_frames, ended_callback=None))
+    to_encoder = relay.subscribe(analysed)
+    sender = asyncio.ensure_future(send())
+    encoded = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        frame = await asyncio.wait_for(to_encoder.recv(), 2)
+        rgb = frame.to_ndarray(format="rgb24")
+        encoded.append((number_of(rgb), bool(rgb[0, 0, 2] == 255)))
+        await asyncio.sleep(0.06)  # an encoder slower than the analysis
+    sender.cancel()
+    to_encoder.stop()
+    analysed.stop()
+    return camera[0], processor, encoded
+
+
+def test_slow_analysis_sees_only_the_newest_frames_and_the_encoder_no_backlog():
+    sent, processor, encoded = asyncio.run(play())
+    seen = processor.seen
+    assert sent > 150 and 10 <= len(seen) <= 45  # 40 ms a frame: far fewer analysed than sent
+    assert seen == sorted(seen) and len(set(seen)) == len(seen)
+    assert max(processor.behind[1:]) <= 3  # each analysed frame was the newest (a few ms of frames)
+    assert processor.skipped >= sent - len(seen) - 20  # the others were counted as dropped
+    real = [n for n, analysed in encoded if analysed]  # before the first one, camera frames go back as they are
+    assert real and real == sorted(real) and len(set(real)) == len(real)  # each analysed frame encoded once
+    assert set(real) <= set(seen) and len(real) <= len(seen)
