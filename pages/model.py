@@ -11,8 +11,8 @@ import streamlit as st
 from fer_core.app import charts
 from fer_core.app import model_report as mr
 from fer_core.app import model_summary as ms
-from fer_core.core.model_folder import (CARD_NAME, TRAINING_LOG_NAME, ModelFilesError, load_class_counts, load_history,
-                                  load_metrics, load_model_config)
+from fer_core.core.model_folder import (CARD_NAME, TRAINING_LOG_NAME, ModelFilesError, load_arch_comparison,
+                                  load_class_counts, load_history, load_metrics, load_model_config)
 from pages._common import DISCLAIMER, MODEL_HINT, guard_page, model_dir, show_error
 
 guard_page()  # first: the router and the token, however the page was entered
@@ -71,6 +71,7 @@ except ModelFilesError as exc:
 metrics = _read(load_metrics, "evaluation figures (metrics.json)")
 history = _read(load_history, "training history (history.json)")
 counts = _read(load_class_counts, "class counts (class_counts.json)")
+architectures = _read(load_arch_comparison, "architecture comparison (arch_comparison.json)")
 card = _text(CARD_NAME)
 log = _text(TRAINING_LOG_NAME)
 sets = ms.evaluation_sets(metrics, ms.reference_figures(card or ""))
@@ -116,7 +117,7 @@ st.markdown(ms.intended_use(card or "") or DISCLAIMER)
 
 st.divider()
 st.header("In detail")
-tab_eval, tab_train, tab_data = st.tabs(["Evaluation", "Training", "Training data"])
+tab_eval, tab_arch, tab_train, tab_data = st.tabs(["Evaluation", "Architectures", "Training", "Training data"])
 
 with tab_eval:
     if not sets:
@@ -155,6 +156,17 @@ with tab_eval:
             st.plotly_chart(charts.confusion_figure(report, normalize=normalise), width="stretch")
         except ValueError as exc:
             st.warning(f"The confusion matrix in metrics.json is unusable: {exc}")
+
+with tab_arch:
+    arch_rows = mr.arch_rows(architectures)
+    if not arch_rows:
+        st.info("No architecture comparison for this model folder (python -m fer_core.training.arch_compare "
+                "writes arch_comparison.json).")
+    else:
+        st.markdown(mr.arch_sentence(architectures))
+        _table([_rounded(r) for r in arch_rows])
+        st.caption(f"Measured on {architectures.get('hardware', 'this machine')}; validation figures of each "
+                   "network's Keras model, ms per face of its served TFLite file at batch 1.")
 
 with tab_train:
     if not history:

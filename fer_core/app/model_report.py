@@ -39,6 +39,40 @@ def variant_rows(metrics: Mapping | None) -> list[dict]:
     return rows
 
 
+# The architecture comparison's columns as the Model page and the card show them (arch_compare's row keys).
+ARCH_COLUMNS = ("arch", "params_m", "mflops_per_face", "ferplus_valid_accuracy", "ferplus_valid_macro_f1",
+                "ckplus_valid_accuracy", "served_ms_p50", "served_variant", "served_size_mb", "int8_agreement",
+                "int8_accuracy_drop", "int8_ms_p50", "epochs", "train_minutes")
+
+
+def arch_rows(table: Mapping | None) -> list[dict]:
+    """One row per architecture of arch_comparison.json, ARCH_COLUMNS only, parameters in millions."""
+    rows = table.get("rows") if isinstance(table, Mapping) else None
+    out = []
+    for row in rows if isinstance(rows, list) else []:
+        if isinstance(row, Mapping) and "arch" in row:
+            row = {**row, "params_m": round(float(row.get("params", 0)) / 1e6, 2)}
+            out.append({k: row.get(k) for k in ARCH_COLUMNS})
+    return out
+
+
+def arch_sentence(table: Mapping | None) -> str:
+    """What the comparison says, in one sentence made from its own figures."""
+    rows = [r for r in arch_rows(table) if isinstance(r.get("ferplus_valid_macro_f1"), (int, float))
+            and isinstance(r.get("served_ms_p50"), (int, float))]
+    if not rows:
+        return ""
+    budget = table.get("budget") or {}
+    best = max(rows, key=lambda r: r["ferplus_valid_macro_f1"])
+    fastest = min(rows, key=lambda r: r["served_ms_p50"])
+    quick = (f"{fastest['arch']} is the fastest ({fastest['served_ms_p50']:.2f} ms per face)" if fastest is not best
+             else "it is also the fastest")
+    return (f"Trained the same way for the same short budget ({budget.get('epochs', '?')} epochs over "
+            f"{budget.get('train_faces_per_epoch', '?')} faces each), {best['arch']} reads FER+ faces best "
+            f"(macro-F1 {best['ferplus_valid_macro_f1']:.3f}) and {quick}; a short budget ranks the networks "
+            "early in training, not at their best.")
+
+
 # Human column names for every table the Model page shows (keys stay short in code and JSON).
 COLUMN_NAMES = {
     "model": "model", "evaluation_set": "evaluated on", "accuracy": "accuracy", "macro_f1": "macro-F1",
@@ -47,6 +81,12 @@ COLUMN_NAMES = {
     "accuracy_drop": "points lost", "latency_p50_ms": "ms per face",
     "class": "expression", "precision": "precision", "recall": "recall", "f1": "F1",
     "specificity": "specificity", "support": "faces",
+    "arch": "network", "params_m": "parameters (M)", "mflops_per_face": "MFLOPs per face",
+    "ferplus_valid_accuracy": "FER+ accuracy", "ferplus_valid_macro_f1": "FER+ macro-F1",
+    "ckplus_valid_accuracy": "CK+ accuracy", "served_ms_p50": "ms per face (served)",
+    "served_variant": "served variant", "served_size_mb": "file (MB)", "int8_agreement": "int8 agrees",
+    "int8_accuracy_drop": "int8 points lost", "int8_ms_p50": "int8 ms", "epochs": "epochs",
+    "train_minutes": "training minutes",
 }
 
 
@@ -55,8 +95,9 @@ def human_columns(rows: list[dict]) -> list[dict]:
     out = []
     for row in rows:
         row = dict(row)
-        if isinstance(row.get("accuracy_drop"), float):
-            row["accuracy_drop"] = round(row["accuracy_drop"] * 100, 2)
+        for key in ("accuracy_drop", "int8_accuracy_drop"):
+            if isinstance(row.get(key), float):
+                row[key] = round(row[key] * 100, 2)
         out.append({COLUMN_NAMES.get(k, k.replace("_", " ")): v for k, v in row.items()})
     return out
 
@@ -76,10 +117,10 @@ def headline(report: Mapping) -> dict:
 
 
 def per_class_rows(report: Mapping) -> list[dict]:
-    """One row per class (CLASSES order): precision, recall, F1, specificity, support."""
+    """One row per class (the report's class order): precision, recall, F1, specificity, support."""
     per = report.get("per_class") or {}
     rows = []
-    for c in CLASSES:
+    for c in report.get("classes") or CLASSES:
         v = per.get(c)
         if not isinstance(v, Mapping):
             continue

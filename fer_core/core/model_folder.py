@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from fer_core import REPO_ROOT
-from fer_core.core.labels import CLASSES
+from fer_core.core.labels import CLASS_LISTS
 from fer_core.core.preprocess import PREPROCESSING_NAME
 
 # The model folder's layout (models/, or FER_MODEL_DIR).
@@ -26,6 +26,7 @@ CARD_NAME = "MODEL_CARD.md"
 TRAINING_LOG_NAME = "TRAINING_LOG.md"
 CONFUSION_MATRIX_NAME = "confusion_matrix.png"
 TRAINING_CURVES_NAME = "training_curves.png"
+ARCH_COMPARISON_NAME = "arch_comparison.json"  # fer_core.training.arch_compare: the architectures side by side
 REQUIRED_KEYS = ("input_size", "classes")
 
 
@@ -72,11 +73,12 @@ def load_model_config(model_dir: str | os.PathLike | None = None) -> dict:
         raise ModelFilesError(f"The model config {d / CONFIG_NAME} has a non-integer input_size.") from None
     if cfg["input_size"] < 8:
         raise ModelFilesError(f"The model config {d / CONFIG_NAME} has an implausible input_size {cfg['input_size']}.")
-    if list(cfg["classes"]) != list(CLASSES):
+    known = [list(c) for c in CLASS_LISTS]
+    if not isinstance(cfg["classes"], list) or cfg["classes"] not in known:
         raise ModelFilesError(
-            f"The model config {d / CONFIG_NAME} lists classes {cfg['classes']}; this app expects {list(CLASSES)}."
+            f"The model config {d / CONFIG_NAME} lists classes {cfg['classes']}; this app expects "
+            + " or ".join(str(c) for c in known) + "."
         )
-    cfg["classes"] = list(CLASSES)
     cfg.setdefault("preprocessing", PREPROCESSING_NAME)
     cfg.setdefault("gradcam_layer", None)
     cfg.setdefault("served_model", SERVED_NAME)
@@ -122,3 +124,8 @@ def load_history(model_dir: str | os.PathLike | None = None) -> list[dict] | Non
 def load_class_counts(model_dir: str | os.PathLike | None = None) -> dict[str, int] | None:
     """Training-set class counts, or None when absent."""
     return _optional_json(model_dir, CLASS_COUNTS_NAME, "class counts")
+
+
+def load_arch_comparison(model_dir: str | os.PathLike | None = None) -> dict | None:
+    """The architecture comparison table (fer_core.training.arch_compare), or None when absent."""
+    return _optional_json(model_dir, ARCH_COMPARISON_NAME, "architecture comparison")
