@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_core.app.charts import timeline_figure
-from fer_core.core.labels import CLASSES
+from fer_core.core.labels import classes_in
 from fer_core.analysis.live import FPS_WINDOW_S, LiveSettings
 from fer_core.app.live_session import FLUSH_EVERY_S, LiveSession
 from fer_core.app.rtc_config import IceConfigError, rtc_configuration
@@ -159,7 +159,7 @@ def live_panel() -> None:
     shown = "uncertain" if float(last["confidence"]) < threshold else last["label"]
     st.markdown("**Latest:** " + emotion_badge(last["label"], float(last["confidence"]),
                                                shown == "uncertain"), unsafe_allow_html=True)
-    st.caption(f"Valence: {describe_valence([float(last.get(c, 0.0)) for c in CLASSES])}")
+    st.caption(f"Valence: {describe_valence([float(last.get(c, 0.0)) for c in classes_in(last)], classes_in(last))}")
     t_end = float(last["t"])
     recent = [r for r in records if float(r["t"]) >= t_end - CHART_WINDOW_S]
     tl = Timeline.from_records(recent)
