@@ -158,13 +158,15 @@ with tab_eval:
             st.warning(f"The confusion matrix in metrics.json is unusable: {exc}")
 
 with tab_arch:
-    arch_rows = mr.arch_rows(architectures)
-    if not arch_rows:
+    if not mr.arch_rows(architectures):
         st.info("No architecture comparison for this model folder (python -m fer_core.training.arch_compare "
                 "writes arch_comparison.json).")
     else:
         st.markdown(mr.arch_sentence(architectures))
-        _table([_rounded(r) for r in arch_rows])
+        st.markdown("**How well each network reads faces**")
+        _table([_rounded(r) for r in mr.arch_rows(architectures, mr.ARCH_QUALITY)])
+        st.markdown("**What each costs**")
+        _table([_rounded(r) for r in mr.arch_rows(architectures, mr.ARCH_COST)])
         st.caption(f"Measured on {architectures.get('hardware', 'this machine')}; validation figures of each "
                    "network's Keras model, ms per face of its served TFLite file at batch 1.")
 

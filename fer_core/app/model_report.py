@@ -39,20 +39,23 @@ def variant_rows(metrics: Mapping | None) -> list[dict]:
     return rows
 
 
-# The architecture comparison's columns as the Model page and the card show them (arch_compare's row keys).
-ARCH_COLUMNS = ("arch", "params_m", "mflops_per_face", "ferplus_valid_accuracy", "ferplus_valid_macro_f1",
-                "ckplus_valid_accuracy", "served_ms_p50", "served_variant", "served_size_mb", "int8_agreement",
-                "int8_accuracy_drop", "int8_ms_p50", "epochs", "train_minutes")
+# The architecture comparison's columns (arch_compare's row keys): how well each network reads faces,
+# and what it costs; the Model page shows them as two tables (one would not fit beside the sidebar).
+ARCH_QUALITY = ("arch", "ferplus_valid_accuracy", "ferplus_valid_macro_f1", "ckplus_valid_accuracy", "epochs",
+                "train_minutes")
+ARCH_COST = ("arch", "params_m", "mflops_per_face", "served_ms_p50", "served_variant", "served_size_mb",
+             "int8_agreement", "int8_accuracy_drop", "int8_ms_p50")
+ARCH_COLUMNS = (*ARCH_QUALITY, *ARCH_COST[1:])
 
 
-def arch_rows(table: Mapping | None) -> list[dict]:
-    """One row per architecture of arch_comparison.json, ARCH_COLUMNS only, parameters in millions."""
+def arch_rows(table: Mapping | None, columns: tuple[str, ...] = ARCH_COLUMNS) -> list[dict]:
+    """One row per architecture of arch_comparison.json with these columns, parameters in millions."""
     rows = table.get("rows") if isinstance(table, Mapping) else None
     out = []
     for row in rows if isinstance(rows, list) else []:
         if isinstance(row, Mapping) and "arch" in row:
             row = {**row, "params_m": round(float(row.get("params", 0)) / 1e6, 2)}
-            out.append({k: row.get(k) for k in ARCH_COLUMNS})
+            out.append({k: row.get(k) for k in columns})
     return out
 
 
@@ -81,12 +84,11 @@ COLUMN_NAMES = {
     "accuracy_drop": "points lost", "latency_p50_ms": "ms per face",
     "class": "expression", "precision": "precision", "recall": "recall", "f1": "F1",
     "specificity": "specificity", "support": "faces",
-    "arch": "network", "params_m": "parameters (M)", "mflops_per_face": "MFLOPs per face",
+    "arch": "network", "params_m": "params (M)", "mflops_per_face": "MFLOPs",
     "ferplus_valid_accuracy": "FER+ accuracy", "ferplus_valid_macro_f1": "FER+ macro-F1",
-    "ckplus_valid_accuracy": "CK+ accuracy", "served_ms_p50": "ms per face (served)",
-    "served_variant": "served variant", "served_size_mb": "file (MB)", "int8_agreement": "int8 agrees",
-    "int8_accuracy_drop": "int8 points lost", "int8_ms_p50": "int8 ms", "epochs": "epochs",
-    "train_minutes": "training minutes",
+    "ckplus_valid_accuracy": "CK+ accuracy", "served_ms_p50": "ms per face", "served_variant": "served as",
+    "served_size_mb": "file (MB)", "int8_agreement": "int8 agrees", "int8_accuracy_drop": "int8 pts lost",
+    "int8_ms_p50": "int8 ms", "epochs": "epochs", "train_minutes": "training minutes",
 }
 
 

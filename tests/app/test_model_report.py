@@ -64,3 +64,19 @@ def test_human_columns():
     assert rows == [{"variant": "fp16", "size (MB)": 8.1, "points lost": -0.03,
                      "ms per face": 1.7, "macro-F1": 0.6, "its recall": 0.4,
                      "some new key": 1}]
+
+
+def test_architecture_rows_and_the_sentence_come_from_the_table():
+    from factories import fake_arch_table
+
+    table = fake_arch_table()
+    rows = mr.arch_rows(table)
+    assert [r["arch"] for r in rows] == ["efficientnet_b0", "cnn"] and tuple(rows[0]) == mr.ARCH_COLUMNS
+    assert rows[1]["params_m"] == 0.81 and set(mr.ARCH_QUALITY) | set(mr.ARCH_COST) == set(mr.ARCH_COLUMNS)
+    assert mr.human_columns(rows)[0]["int8 pts lost"] == pytest.approx(4.7)
+    said = mr.arch_sentence(table)
+    assert "efficientnet_b0 reads FER+ faces best (macro-F1 0.610)" in said
+    assert "cnn is the fastest (0.35 ms per face)" in said and "3 epochs over 11458 faces" in said
+    table["rows"][1]["ferplus_valid_macro_f1"] = 0.7  # now the CNN is best and fastest
+    assert "cnn reads FER+ faces best (macro-F1 0.700) and it is also the fastest" in mr.arch_sentence(table)
+    assert mr.arch_rows(None) == [] and mr.arch_sentence({"rows": "bad"}) == ""

@@ -55,3 +55,16 @@ def test_tables(report):
          "macro_f1": 0.65, "latency_p50_ms": 1.4, "eligible": True}]}
     vt = variants_table_md(variants)
     assert "| int8 (served) | 5.00 | 98.50% |" in vt and "| fp32 | 16.00 |" in vt
+
+
+def test_architecture_comparison_section_has_every_arm_and_the_int8_verdict():
+    from factories import fake_arch_table
+
+    from fer_core.training.model_card import arch_comparison_md
+
+    md = arch_comparison_md(fake_arch_table())
+    table = [line for line in md.splitlines() if line.startswith("| ")]
+    assert len(table) == 3 and table[1].startswith("| efficientnet_b0 | 4.06 |") and "| cnn | 0.81 |" in table[2]
+    assert "1.52 (int8)" in table[1] and "+4.70" in table[1] and "97.0%" in table[1]
+    assert "85.6% of 3370 FER+ valid faces" in md and "does not qualify" in md and "picks dynamic" in md
+    assert "Made-up CPU, 2 cores" in md and "537 steps" in md
