@@ -32,7 +32,7 @@ def _face_series(tl: Timeline, face_id: int | None) -> FaceSeries | None:
 
 
 VALENCE_TRACE_NAME = "valence (positive minus negative)"
-VALENCE_COLOR = "#000000"  # the eighth colour: black, unlike every emotion (fer_core.core.labels.COLORS_HEX)
+VALENCE_COLOR = "#000000"  # black, unlike every emotion colour (fer_core.core.labels.COLORS_HEX)
 VALENCE_PANEL_SHARE = 0.25  # of each face's height: a small panel under the probabilities
 
 

@@ -57,11 +57,10 @@ def hardware() -> str:
 def count_mflops(model) -> float:
     """Floating-point operations of one face through the model, in millions (TensorFlow's profiler
     on the frozen graph; a multiply-add counts two)."""
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
     from fer_core.core.tf_import import tensorflow
 
-    tf = tensorflow()
+    tf = tensorflow()  # first: fer_core.core.tf_import sets up what TensorFlow must come after
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
     size = int(model.input_shape[1])
     fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(
         tf.TensorSpec([1, size, size, 3], tf.float32))
