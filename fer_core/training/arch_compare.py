@@ -122,14 +122,17 @@ def shipped_int8(model: Path, export: Path, args) -> dict:
     """Full-integer int8 of the shipped Keras model against it, measured as for the arms."""
     from fer_core.training.export import export_all
 
-    res = export_all(model, args.ferplus, export, "ferplus", EXPORT_VARIANTS, args.representative)
-    by_name = {v.variant: v for v in res.variants}
-    int8 = by_name["int8"]
-    return {"model": str(model), "split": res.split, "n": res.n_val, "int8_agreement": int8.agreement,
-            "int8_accuracy_drop": int8.accuracy_drop, "int8_qualifies": bool(int8.accuracy_drop <= MAX_ACCURACY_DROP + 1e-9),
-            "variants": {v.variant: {"agreement": v.agreement, "accuracy_drop": v.accuracy_drop,
-                                     "ms_p50": v.latency_p50_ms, "size_mb": round(v.size_mb, 2)} for v in res.variants},
-            "rule_picks": res.chosen.variant, "representative_faces": args.representative}
+    if not (export / VARIANTS_JSON).is_file():
+        export_all(model, args.ferplus, export, "ferplus", EXPORT_VARIANTS, args.representative)
+    res = json.loads((export / VARIANTS_JSON).read_text())
+    int8 = next(v for v in res["variants"] if v["variant"] == "int8")
+    return {"model": str(model), "split": res["split"], "n": res["n"], "int8_agreement": int8["agreement"],
+            "int8_accuracy_drop": int8["accuracy_drop"],
+            "int8_qualifies": bool(int8["accuracy_drop"] <= MAX_ACCURACY_DROP + 1e-9),
+            "variants": {v["variant"]: {"agreement": v["agreement"], "accuracy_drop": v["accuracy_drop"],
+                                        "ms_p50": v["latency_p50_ms"], "size_mb": round(v["size_bytes"] / 1e6, 2)}
+                         for v in res["variants"]},
+            "rule_picks": res["chosen"], "representative_faces": args.representative}
 
 
 def time_rows(rows: list[dict], input_size: int) -> None:
@@ -180,7 +183,7 @@ def compare(args) -> dict:
         "figures": "validation figures of the Keras model at its best epoch (val_selection); ms per face at batch 1, "
                    f"{LATENCY_THREADS} threads, TFLite (LiteRT); int8 qualifies when it loses <= "
                    f"{MAX_ACCURACY_DROP * 100:.0f} point of FER+ valid accuracy against the Keras model",
-        "hardware": hardware(), "other_training_during_timing": busy,
+        "hardware": hardware(), "other_training_during_timing": busy, "note": args.note,
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "rows": [{k: v for k, v in row.items() if not k.endswith("_file")} | {"files": str(out / row["arch"])}
                  for row in ordered],
@@ -204,6 +207,7 @@ def main(argv=None) -> int:
     ap.add_argument("--representative", type=int, default=300, help="training faces for int8 calibration")
     ap.add_argument("--shipped", default=None,
                     help="also measure int8 of this Keras model (models/model.keras; read, never changed)")
+    ap.add_argument("--note", default="", help="what the run's figures mean, in words, kept in the table")
     ap.add_argument("--input-size", type=int, default=64)
     ap.add_argument("--seed", type=int, default=1337)
     args = ap.parse_args(argv)

@@ -138,6 +138,8 @@ def arch_comparison_md(table: Mapping) -> str:
              f"Budget: {budget.get('note', '')} ({budget.get('epochs')} epochs, {budget.get('steps_per_arm')} steps "
              f"of 64 faces per arm). Hardware: {table.get('hardware')}; another training run shared the CPU while "
              f"timing: {'yes' if table.get('other_training_during_timing') else 'no'}. {table.get('figures', '')}."]
+    if table.get("note"):
+        lines += ["", str(table["note"])]
     shipped = table.get("shipped_int8")
     if isinstance(shipped, Mapping):
         lines += ["", f"Shipped model, full-integer int8 (per-channel weights, {shipped.get('representative_faces')} "

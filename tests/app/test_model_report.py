@@ -80,3 +80,13 @@ def test_architecture_rows_and_the_sentence_come_from_the_table():
     table["rows"][1]["ferplus_valid_macro_f1"] = 0.7  # now the CNN is best and fastest
     assert "cnn reads FER+ faces best (macro-F1 0.700) and it is also the fastest" in mr.arch_sentence(table)
     assert mr.arch_rows(None) == [] and mr.arch_sentence({"rows": "bad"}) == ""
+
+
+def test_a_comparison_where_nothing_learnt_says_it_ranks_costs_only():
+    from factories import fake_arch_table
+
+    table = fake_arch_table()
+    for row in table["rows"]:
+        row["ferplus_valid_macro_f1"] = 0.07
+    said = mr.arch_sentence(table)
+    assert "no network learnt much" in said and "best FER+ macro-F1 0.070" in said and "cnn is the fastest" in said
