@@ -58,7 +58,7 @@ def test_photo_path_gives_eight_probabilities_and_csv_columns(model8):
     assert res.classes == CLASSES_8 and len(res.faces) == 2
     for face in res.faces:
         assert face.probs.shape == (8,) and face.label in CLASSES_8
-        assert list(probability_bar_figure(face.probs, face.classes).data[0].x) == list(CLASSES_8)
+        assert list(probability_bar_figure(face.probs, face.classes).data[0].y) == list(CLASSES_8)  # horizontal bars
         assert describe(face.probs, face.classes).count("%") == 3
     rows = list(csv.DictReader(io.StringIO(res.to_csv())))
     assert CONTEMPT in rows[0] and abs(sum(float(rows[0][c]) for c in CLASSES_8) - 1) < 1e-3

@@ -29,6 +29,7 @@ import numpy as np
 
 from fer_core.core.labels import CLASSES
 from fer_core.core.model_folder import CONFIG_NAME, KERAS_NAME, SERVED_NAME
+from fer_core.training.network import DEFAULT_ARCH
 
 VARIANTS = ("fp32", "dynamic", "fp16", "int8")
 MIN_AGREEMENT = 0.98
@@ -114,8 +115,8 @@ def representative_faces(data_path: str, fmt: str, input_size: int, n: int = 300
 
     train = load_dataset(data_path, fmt, "train")
     rng = np.random.default_rng(seed)
-    # Round-robin over the classes in random order: the rare classes' activations (disgust's)
-    # get their share of the ranges int8 is calibrated on.
+    # One face of each class in turn (each class's faces shuffled): the rare classes' activations
+    # (disgust's) get their share of the ranges int8 is calibrated on.
     per_class = [rng.permutation(np.flatnonzero(train.labels == k)).tolist() for k in np.unique(train.labels)]
     idx = [i for group in itertools.zip_longest(*per_class) for i in group if i is not None][:n]
     return preprocess_faces([train.images[i] for i in idx], input_size)
@@ -124,7 +125,7 @@ def representative_faces(data_path: str, fmt: str, input_size: int, n: int = 300
 def write_model_config(out_dir: Path, base: dict, served_model: str, keras_model: str = KERAS_NAME,
                        **extra) -> dict:
     """The model folder's config (CONFIG_NAME): the training config plus which files to load."""
-    from fer_core.training.network import DEFAULT_ARCH, gradcam_layer_for
+    from fer_core.training.network import gradcam_layer_for
     from fer_core.core.preprocess import PREPROCESSING_NAME
 
     cfg = dict(base)
@@ -139,24 +140,22 @@ def write_model_config(out_dir: Path, base: dict, served_model: str, keras_model
 
 
 def make_placeholder(out_dir: str | os.PathLike, input_size: int = 64, seed: int = 0,
-                     arch: str | None = None, classes=CLASSES) -> dict:
-    """Random-init model + fp32 TFLite + config, so the app and engine run before training lands
-    (and tests get a model folder of any architecture and class list).
+                     arch: str = DEFAULT_ARCH) -> dict:
+    """Random-init model + fp32 TFLite + config, so the app and engine run before training lands.
 
     Its predictions are meaningless; the config says ``"placeholder": true``.
     """
-    from fer_core.training.network import DEFAULT_ARCH, build_model
+    from fer_core.training.network import build_model
     from fer_core.core.tf_import import keras as _keras
 
     keras = _keras()
     keras.utils.set_random_seed(seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    arch = arch or DEFAULT_ARCH
-    model = build_model(input_size, num_classes=len(classes), arch=arch)
+    model = build_model(input_size, arch=arch)
     model.save(out / KERAS_NAME)
     (out / SERVED_NAME).write_bytes(convert_keras(model, "fp32"))
-    return write_model_config(out, {"arch": arch, "input_size": input_size, "classes": list(classes)},
+    return write_model_config(out, {"arch": arch, "input_size": input_size},
                               served_model=SERVED_NAME, placeholder=True)
 
 
