@@ -136,7 +136,8 @@ def fake_arch_table() -> dict:
                 "selection": 0.6, "best_epoch": 3, "epochs": 3, "train_faces": 11458, "train_minutes": 7.5,
                 "served_variant": "int8", "served_size_mb": 1.2, "fp32_size_mb": 4.8, "int8_size_mb": 1.2,
                 "int8_agreement": 0.97, "int8_accuracy_drop": drop, "int8_qualifies": drop <= 0.01,
-                "served_ms_p50": ms, "int8_ms_p50": ms, "gradcam_layer": "x", "files": "runs/arch/" + arch}
+                "served_ms_p50": ms, "int8_ms_p50": ms, "gradcam_layer": "x", "run": "runs/arch/" + arch,
+                "served_file": "model_int8.tflite", "int8_file": "model_int8.tflite"}
 
     return {"budget": {"epochs": 3, "ferplus_faces": 10000, "train_faces_per_epoch": 11458, "steps_per_arm": 537,
                        "note": "a short, equal budget"},

@@ -113,7 +113,7 @@ def measure_arm(arch: str, run: Path, args) -> dict:
         "int8_size_mb": round(int8["size_bytes"] / 1e6, 2),
         "int8_agreement": int8["agreement"], "int8_accuracy_drop": int8["accuracy_drop"],
         "int8_qualifies": bool(int8["accuracy_drop"] <= MAX_ACCURACY_DROP + 1e-9),
-        "served_file": str(export / served["file"]), "int8_file": str(export / int8["file"]),
+        "run": str(run), "served_file": served["file"], "int8_file": int8["file"],
         "gradcam_layer": json.loads((run / CONFIG_NAME).read_text())["gradcam_layer"],
     }
 
@@ -143,8 +143,8 @@ def time_rows(rows: list[dict], input_size: int) -> None:
     from fer_core.engine.classifier import Classifier, interleaved_latency_ms
 
     files = [(row, key) for row in rows for key in ("served", "int8")]
-    classifiers = [Classifier.from_path(row[f"{key}_file"], input_size=input_size, threads=LATENCY_THREADS,
-                                        pool_size=1) for row, key in files]
+    classifiers = [Classifier.from_path(Path(row["run"]) / "export" / row[f"{key}_file"], input_size=input_size,
+                                        threads=LATENCY_THREADS, pool_size=1) for row, key in files]
     x1 = np.random.default_rng(0).uniform(0, 255, (1, input_size, input_size, 3)).astype(np.float32)
     for (row, key), (p50, _) in zip(files, interleaved_latency_ms(classifiers, x1, rounds=10, repeats=20)):
         row[f"{key}_ms_p50"] = round(p50, 3)
@@ -185,8 +185,7 @@ def compare(args) -> dict:
                    f"{MAX_ACCURACY_DROP * 100:.0f} point of FER+ valid accuracy against the Keras model",
         "hardware": hardware(), "other_training_during_timing": busy, "note": args.note,
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "rows": [{k: v for k, v in row.items() if not k.endswith("_file")} | {"files": str(out / row["arch"])}
-                 for row in ordered],
+        "rows": ordered,
     }
     if args.shipped:
         table["shipped_int8"] = shipped_int8(Path(args.shipped), out / "shipped_export", args)
