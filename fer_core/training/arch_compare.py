@@ -126,7 +126,7 @@ def shipped_int8(model: Path, export: Path, args) -> dict:
         export_all(model, args.ferplus, export, "ferplus", EXPORT_VARIANTS, args.representative)
     res = json.loads((export / VARIANTS_JSON).read_text())
     int8 = next(v for v in res["variants"] if v["variant"] == "int8")
-    return {"model": str(model), "split": res["split"], "n": res["n"], "int8_agreement": int8["agreement"],
+    return {"model": str(model), "split": "FER+ valid", "n": res["n"], "int8_agreement": int8["agreement"],
             "int8_accuracy_drop": int8["accuracy_drop"],
             "int8_qualifies": bool(int8["accuracy_drop"] <= MAX_ACCURACY_DROP + 1e-9),
             "variants": {v["variant"]: {"agreement": v["agreement"], "accuracy_drop": v["accuracy_drop"],
