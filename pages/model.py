@@ -11,6 +11,7 @@ import streamlit as st
 from fer_core.app import charts
 from fer_core.app import model_report as mr
 from fer_core.app import model_summary as ms
+from fer_core.core import arch_table
 from fer_core.core.model_folder import (CARD_NAME, TRAINING_LOG_NAME, ModelFilesError, load_arch_comparison,
                                   load_class_counts, load_history, load_metrics, load_model_config)
 from pages._common import DISCLAIMER, MODEL_HINT, guard_page, model_dir, show_error
@@ -158,15 +159,15 @@ with tab_eval:
             st.warning(f"The confusion matrix in metrics.json is unusable: {exc}")
 
 with tab_arch:
-    if not mr.arch_rows(architectures):
+    if not arch_table.arch_rows(architectures):
         st.info("No architecture comparison for this model folder (python -m fer_core.training.arch_compare "
                 "writes arch_comparison.json).")
     else:
-        st.markdown(mr.arch_sentence(architectures))
+        st.markdown(arch_table.arch_sentence(architectures))
         st.markdown("**How well each network reads faces**")
-        _table([_rounded(r) for r in mr.arch_rows(architectures, mr.ARCH_QUALITY)])
+        _table([_rounded(r) for r in arch_table.arch_rows(architectures, arch_table.ARCH_QUALITY)])
         st.markdown("**What each costs**")
-        _table([_rounded(r) for r in mr.arch_rows(architectures, mr.ARCH_COST)])
+        _table([_rounded(r) for r in arch_table.arch_rows(architectures, arch_table.ARCH_COST)])
         st.caption(f"Measured on {architectures.get('hardware', 'this machine')}; validation figures of each "
                    "network's Keras model, ms per face of its served TFLite file at batch 1.")
 

@@ -120,7 +120,7 @@ def variants_table_md(variants: Mapping) -> str:
 def arch_comparison_md(table: Mapping) -> str:
     """The architecture comparison (arch_comparison.json) as the card shows it: what it means, the
     table, its budget and hardware, and the shipped model's int8 result when measured."""
-    from fer_core.app.model_report import arch_rows, arch_sentence
+    from fer_core.core.arch_table import arch_rows, arch_sentence
 
     rows = arch_rows(table)
     pct = lambda v: "" if v is None else f"{v * 100:.1f}%"  # noqa: E731

@@ -253,7 +253,7 @@ def test_home_model_and_history_pages_do_not_import_tensorflow(repo_root, tiny_m
 def test_architecture_tab_shows_both_tables_and_what_they_mean(open_page, tiny_model_dir, monkeypatch):
     from factories import fake_arch_table
 
-    from fer_core.app.model_report import arch_sentence
+    from fer_core.core.arch_table import arch_sentence
 
     write_model_side_files(tiny_model_dir)
     (tiny_model_dir / "arch_comparison.json").write_text(json.dumps(fake_arch_table()))
