@@ -109,6 +109,7 @@ except Exception as exc:
     st.stop()
 
 st.subheader("Class probabilities")
-st.plotly_chart(probability_bar_figure(pred.probs, pred.classes), key="explain_probs", config={"displayModeBar": False})
+st.plotly_chart(probability_bar_figure(pred.probs, pred.classes), key="explain_probs",
+                config={"displayModeBar": False})
 st.caption("Warm colours mark the regions whose activations raised the chosen emotion's score most. "
            "Grad-CAM shows what the model looked at, not whether it was right.")

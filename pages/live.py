@@ -159,7 +159,8 @@ def live_panel() -> None:
     shown = "uncertain" if float(last["confidence"]) < threshold else last["label"]
     st.markdown("**Latest:** " + emotion_badge(last["label"], float(last["confidence"]),
                                                shown == "uncertain"), unsafe_allow_html=True)
-    st.caption(f"Valence: {describe_valence([float(last.get(c, 0.0)) for c in classes_in(last)], classes_in(last))}")
+    classes = classes_in(last)
+    st.caption(f"Valence: {describe_valence([float(last.get(c, 0.0)) for c in classes], classes)}")
     t_end = float(last["t"])
     recent = [r for r in records if float(r["t"]) >= t_end - CHART_WINDOW_S]
     tl = Timeline.from_records(recent)

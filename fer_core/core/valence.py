@@ -29,7 +29,8 @@ from fer_core.core.labels import CLASSES
 VALENCES: tuple[str, ...] = ("positive", "neutral", "negative")
 MIXED = "mixed"
 # How valence is computed, in one line for the pages that show it.
-RULE = ("Valence sorts the emotion scores: happy is positive; angry, disgust, fear, sad (and contempt) are negative; neutral "
+RULE = ("Valence sorts the emotion scores: happy is positive; angry, disgust, fear, sad (and contempt) are "
+        "negative; neutral "
         "and surprise (pleasant or not, the face alone does not say) are neutral. \"Mixed\" means the largest "
         "side disagrees with the face's strongest emotion.")
 

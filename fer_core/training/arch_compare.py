@@ -199,7 +199,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=f"models/{ARCH_COMPARISON_NAME}", help="where the table is written")
     ap.add_argument("--archs", default=",".join(ARCHS), help="comma-separated arms (default: all)")
     ap.add_argument("--epochs", type=int, default=2, help="epochs per arm (the same for every arm)")
-    ap.add_argument("--limit", type=int, default=4000, help="FER+ training faces per arm (the same subset for every arm)")
+    ap.add_argument("--limit", type=int, default=4000,
+                    help="FER+ training faces per arm (the same subset for every arm)")
     ap.add_argument("--ferplus", default="../shared/data/ferplus")
     ap.add_argument("--ckplus", default="../shared/data/ckplus48")
     ap.add_argument("--fer2013", default="../shared/data/fer2013")

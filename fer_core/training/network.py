@@ -132,7 +132,8 @@ def coordinate_attention(keras, x, name: str, reduction: int = 32):
     along_w = L.Permute((2, 1, 3), name=f"{name}_perm_w")(L.AveragePooling2D((h, 1), name=f"{name}_pool_w")(x))
     y = L.Concatenate(axis=1, name=f"{name}_cat")([along_h, along_w])  # (h + w, 1, c)
     y = _conv_bn(keras, y, mid, 1, 1, "hard_silu", f"{name}_mix")
-    a_h = L.Conv2D(c, 1, activation="sigmoid", name=f"{name}_att_h")(L.Cropping2D(((0, w), (0, 0)), name=f"{name}_h")(y))
+    y_h = L.Cropping2D(((0, w), (0, 0)), name=f"{name}_h")(y)
+    a_h = L.Conv2D(c, 1, activation="sigmoid", name=f"{name}_att_h")(y_h)  # (h, 1, c)
     y_w = L.Permute((2, 1, 3), name=f"{name}_perm_back")(L.Cropping2D(((h, 0), (0, 0)), name=f"{name}_w")(y))
     a_w = L.Conv2D(c, 1, activation="sigmoid", name=f"{name}_att_w")(y_w)  # (1, w, c)
     return L.Multiply(name=f"{name}_out")([x, a_h, a_w])
@@ -183,7 +184,8 @@ def _residual_block(keras, x, filters: int, stride: int, name: str):
     L = keras.layers
     y = _conv_bn(keras, x, filters, 3, stride, "relu", f"{name}_a")
     y = _conv_bn(keras, y, filters, 3, 1, None, f"{name}_b")
-    skip = x if stride == 1 and int(x.shape[-1]) == filters else _conv_bn(keras, x, filters, 1, stride, None, f"{name}_skip")
+    same = stride == 1 and int(x.shape[-1]) == filters
+    skip = x if same else _conv_bn(keras, x, filters, 1, stride, None, f"{name}_skip")
     return L.Activation("relu", name=f"{name}_out")(L.Add(name=f"{name}_add")([y, skip]))
 
 

@@ -1,7 +1,7 @@
 """Train an emotion classifier (EfficientNet-B0 by default; focal loss + class-weighted sampling).
 
     python -m fer_core.training.train --data ../shared/data/fer2013 --out runs/main --epochs 40
-    python -m fer_core.training.train --arch mobilenetv3_ca ...          # another architecture (fer_core.training.network)
+    python -m fer_core.training.train --arch mobilenetv3_ca ...            # another network (fer_core.training.network)
     python -m fer_core.training.train --out runs/main --resume              # after an interruption
     python -m fer_core.training.train --out runs/main --resume --epochs 60  # extend a run: the cosine stretches
 

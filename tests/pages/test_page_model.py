@@ -262,7 +262,8 @@ def test_architecture_tab_shows_both_tables_and_what_they_mean(open_page, tiny_m
     assert not at.exception, [e.value for e in at.exception]
     assert arch_sentence(fake_arch_table()) in texts(at)
     quality, cost = (d.value for d in at.dataframe if "network" in d.value.columns)
-    assert quality["network"].tolist() == ["efficientnet_b0", "cnn"] and quality["FER+ macro-F1"].tolist() == [0.61, 0.42]
+    assert quality["network"].tolist() == ["efficientnet_b0", "cnn"]
+    assert quality["FER+ macro-F1"].tolist() == [0.61, 0.42]
     assert cost["ms per face"].tolist() == [1.52, 0.35] and cost["int8 pts lost"].tolist() == [4.7, 0.4]
     for frame in (quality, cost):
         assert width_px(frame) <= PAGE_WIDTH_PX and not [c for c in frame.columns if "_" in c]
