@@ -14,7 +14,6 @@ import streamlit as st
 from fer_core.app.charts import probability_bar_figure
 from fer_core.analysis.gradcam import COLORMAPS
 from fer_core.core.imageio import ImageDecodeError
-from fer_core.core.labels import CLASSES
 from fer_core.analysis.photo import analyze_photo, dropped_faces_notice
 from fer_core.app.preview import preview
 from fer_core.core.valence import RULE as VALENCE_RULE, describe as describe_valence
@@ -66,7 +65,7 @@ face_i = c1.selectbox("Face", range(len(result.faces)), index=result.main_face, 
                       key=f"explain_face_{key}", help="Faces are numbered left to right; the largest, most "
                                                       "clearly detected face is chosen first.")
 pred = result.faces[face_i]
-target = c2.selectbox("Explain the emotion", CLASSES, index=CLASSES.index(pred.label),
+target = c2.selectbox("Explain the emotion", pred.classes, index=pred.classes.index(pred.label),
                       key=f"explain_target_{key}_{face_i}",
                       help="Defaults to the predicted emotion of this face.")
 colormap = c3.selectbox("Colormap", list(COLORMAPS), key="explain_colormap")
@@ -79,7 +78,7 @@ st.caption(f"Valence: {describe_valence(pred.probs, pred.classes)}. {VALENCE_RUL
 if result.whole_image:
     st.info("No face was detected, but the image looks like a face crop, so the whole image is explained.")
 
-cam = gradcam_explanation(result.image, pred, CLASSES.index(target), f"{key}:{face_i}")
+cam = gradcam_explanation(result.image, pred, pred.classes.index(target), f"{key}:{face_i}")
 if cam is None:
     st.stop()
 try:
@@ -93,6 +92,7 @@ except Exception as exc:
     st.stop()
 
 st.subheader("Class probabilities")
-st.plotly_chart(probability_bar_figure(pred.probs), key="explain_probs", config={"displayModeBar": False})
+st.plotly_chart(probability_bar_figure(pred.probs, pred.classes), key="explain_probs",
+                config={"displayModeBar": False})
 st.caption("Warm colours mark the regions whose activations raised the chosen emotion's score most. "
            "Grad-CAM shows what the model looked at, not whether it was right.")

@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, relay, webrtc_streamer
 
 from fer_core.app.charts import timeline_figure
-from fer_core.core.labels import CLASSES
+from fer_core.core.labels import classes_in
 from fer_core.core.results import is_uncertain
 from fer_core.analysis.live import FPS_WINDOW_S, LiveSettings, busy_note
 from fer_core.app.frame_relay import NewestFrameRelay
@@ -170,7 +170,8 @@ def live_panel() -> None:
     confidence = float(last["confidence"])
     st.markdown("**Latest:** " + emotion_badge(last["label"], confidence, is_uncertain(confidence, threshold)),
                 unsafe_allow_html=True)
-    st.caption(f"Valence: {describe_valence([float(last.get(c, 0.0)) for c in CLASSES])}")
+    classes = classes_in(last)
+    st.caption(f"Valence: {describe_valence([float(last.get(c, 0.0)) for c in classes], classes)}")
     t_end = float(last["t"])
     recent = [r for r in records if float(r["t"]) >= t_end - CHART_WINDOW_S]
     tl = Timeline.from_records(recent)

@@ -11,8 +11,10 @@ import streamlit as st
 from fer_core.app import charts
 from fer_core.app import model_report as mr
 from fer_core.app import model_summary as ms
-from fer_core.core.model_folder import (CARD_NAME, TRAINING_LOG_NAME, ModelFilesError, load_class_counts, load_history,
-                                  load_metrics, load_model_config, load_reference_figures)
+from fer_core.core import arch_table
+from fer_core.core.model_folder import (CARD_NAME, TRAINING_LOG_NAME, ModelFilesError, load_arch_comparison,
+                                  load_class_counts, load_history, load_metrics, load_model_config,
+                                  load_reference_figures)
 from pages._common import DISCLAIMER, MODEL_HINT, guard_page, model_dir, show_error
 
 guard_page()  # first: the router and the token, however the page was entered
@@ -71,6 +73,7 @@ except ModelFilesError as exc:
 metrics = _read(load_metrics, "evaluation figures (metrics.json)")
 history = _read(load_history, "training history (history.json)")
 counts = _read(load_class_counts, "class counts (class_counts.json)")
+architectures = _read(load_arch_comparison, "architecture comparison (arch_comparison.json)")
 card = _text(CARD_NAME)
 log = _text(TRAINING_LOG_NAME)
 sets = ms.evaluation_sets(metrics, _read(load_reference_figures, "`fer` package's figures (reference_figures.json)"))
@@ -116,7 +119,7 @@ st.markdown(mr.intended_use(card or "") or DISCLAIMER)
 
 st.divider()
 st.header("In detail")
-tab_eval, tab_train, tab_data = st.tabs(["Evaluation", "Training", "Training data"])
+tab_eval, tab_arch, tab_train, tab_data = st.tabs(["Evaluation", "Architectures", "Training", "Training data"])
 
 with tab_eval:
     if not sets:
@@ -156,6 +159,18 @@ with tab_eval:
         except ValueError as exc:
             st.warning(f"The confusion matrix in metrics.json is unusable: {exc}")
 
+with tab_arch:
+    if not arch_table.arch_rows(architectures):
+        st.info("No architecture comparison for this model folder (python -m fer_core.training.arch_compare "
+                "writes arch_comparison.json).")
+    else:
+        st.markdown(arch_table.arch_sentence(architectures))
+        st.markdown("**How well each network reads faces**")
+        _table([_rounded(r) for r in arch_table.arch_rows(architectures, arch_table.ARCH_QUALITY)])
+        st.markdown("**What each costs**")
+        _table([_rounded(r) for r in arch_table.arch_rows(architectures, arch_table.ARCH_COST)])
+        st.caption(f"Measured on {architectures.get('hardware', 'this machine')}; validation figures of each "
+                   "network's Keras model, ms per face of its served TFLite file at batch 1.")
 
 
 def _side_file_figures(data, missing: str, unusable: str, draw, errors=(ValueError,)) -> None:

@@ -15,7 +15,6 @@ import streamlit as st
 
 from fer_core.app.charts import probability_bar_figure
 from fer_core.core.imageio import ImageDecodeError, encode_png
-from fer_core.core.labels import CLASSES
 from fer_core.analysis.photo import analyze_photo, dropped_faces_notice
 from fer_core.app.photo_upload import SessionResults, plan_upload
 from fer_core.app.preview import preview
@@ -85,12 +84,12 @@ for n, item in enumerate(inputs):
         for i, pred in enumerate(result.faces):
             show_face_label(i, pred, threshold)
             st.caption(f"Valence: {describe_valence(pred.probs, pred.classes)}")
-            st.plotly_chart(probability_bar_figure(pred.probs, height=210),
+            st.plotly_chart(probability_bar_figure(pred.probs, pred.classes, height=210),
                             key=f"bars_{key}_{n}_{i}", config={"displayModeBar": False})
             if st.toggle("Explain with Grad-CAM", key=f"cam_{key}_{n}_{i}",
                          help="Highlights the regions that drove this prediction. Loads TensorFlow the "
                               "first time (a few seconds)."):
-                cam = gradcam_explanation(result.image, pred, CLASSES.index(pred.label), f"{key}:{i}")
+                cam = gradcam_explanation(result.image, pred, pred.classes.index(pred.label), f"{key}:{i}")
                 if cam is not None:
                     try:
                         st.image(cam.on_crop(), width=220,

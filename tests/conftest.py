@@ -206,7 +206,7 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'sessions.db'}"
 
 
-def build_tiny_model(directory: Path, input_size: int = 16) -> Path:
+def build_tiny_model(directory: Path, input_size: int = 16, classes: tuple[str, ...] | None = None) -> Path:
     """A small real model in the shipped layout (model.keras, model.tflite, model_config.json).
 
     Random weights, so its predictions mean nothing; it lets app and engine tests load a real
@@ -217,18 +217,19 @@ def build_tiny_model(directory: Path, input_size: int = 16) -> Path:
     from fer_core.core.tf_import import keras as _keras, tensorflow as _tf
 
     keras, tf = _keras(), _tf()
+    classes = tuple(classes or CLASSES)
     directory.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(0)
     inp = keras.Input((input_size, input_size, 3), name="face")
     x = keras.layers.Rescaling(1 / 255.0)(inp)
     x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    out = keras.layers.Dense(len(CLASSES), activation="softmax", name="emotion")(x)
+    out = keras.layers.Dense(len(classes), activation="softmax", name="emotion")(x)
     model = keras.Model(inp, out, name="tiny_fer")
     model.save(directory / KERAS_NAME)
     (directory / SERVED_NAME).write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
-    write_model_config(directory, {"backbone": "tiny test CNN", "input_size": input_size, "gradcam_layer": "conv",
-                                   "served_model": SERVED_NAME, "keras_model": KERAS_NAME})
+    write_model_config(directory, {"backbone": "tiny test CNN", "input_size": input_size, "classes": list(classes),
+                                   "gradcam_layer": "conv", "served_model": SERVED_NAME, "keras_model": KERAS_NAME})
     return directory
 
 

@@ -14,17 +14,18 @@ from fer_core.core.labels import CLASSES
 from fer_core.training.metrics import classification_report
 
 
-def make_records(labels: list[str], faces: int = 1, fps: float = 10.0, seed: int = 0) -> list[dict]:
+def make_records(labels: list[str], faces: int = 1, fps: float = 10.0, seed: int = 0,
+                 classes: tuple[str, ...] = CLASSES) -> list[dict]:
     """Records shaped like the engine's: one per face per frame, probabilities peaked on the label."""
     rng = np.random.default_rng(seed)
     out = []
     for frame, label in enumerate(labels):
         for face in range(faces):
-            p = rng.dirichlet(np.ones(len(CLASSES))) * 0.3
-            p[CLASSES.index(label)] += 0.7
+            p = rng.dirichlet(np.ones(len(classes))) * 0.3
+            p[classes.index(label)] += 0.7
             out.append({"t": frame / fps, "frame": frame, "face_id": face, "x": 10 + face * 50, "y": 20,
                         "w": 40, "h": 40, "label": label, "confidence": float(p.max()),
-                        **{c: float(v) for c, v in zip(CLASSES, p)}})
+                        **{c: float(v) for c, v in zip(classes, p)}})
     return out
 
 
@@ -144,3 +145,24 @@ def meeting_runners(parties: int = 2, timeout: float = 10.0):
             return np.full((len(x), len(CLASSES)), 1.0 / len(CLASSES), np.float32)
 
     return Runner
+
+
+def fake_arch_table() -> dict:
+    """arch_comparison.json as fer_core.training.arch_compare writes it, two made-up arms: the
+    B0 arm reads faces better, the CNN arm is faster."""
+    def row(arch, params, f1, ms, drop):
+        return {"arch": arch, "params": params, "mflops_per_face": 60.5, "ferplus_valid_accuracy": f1 + 0.1,
+                "ferplus_valid_macro_f1": f1, "ckplus_valid_accuracy": 0.8, "public_test_accuracy": 0.5,
+                "selection": 0.6, "best_epoch": 3, "epochs": 3, "train_faces": 11458, "train_minutes": 7.5,
+                "served_variant": "int8", "served_size_mb": 1.2, "fp32_size_mb": 4.8, "int8_size_mb": 1.2,
+                "int8_agreement": 0.97, "int8_accuracy_drop": drop, "int8_qualifies": drop <= 0.01,
+                "served_ms_p50": ms, "int8_ms_p50": ms, "gradcam_layer": "x", "run": "runs/arch/" + arch,
+                "served_file": "model_int8.tflite", "int8_file": "model_int8.tflite"}
+
+    return {"budget": {"epochs": 3, "ferplus_faces": 10000, "train_faces_per_epoch": 11458, "steps_per_arm": 537,
+                       "note": "a short, equal budget"},
+            "hardware": "Made-up CPU, 2 cores", "other_training_during_timing": False,
+            "figures": "made-up figures for tests",
+            "rows": [row("efficientnet_b0", 4_058_538, 0.61, 1.52, 0.047), row("cnn", 812_000, 0.42, 0.35, 0.004)],
+            "shipped_int8": {"int8_agreement": 0.856, "int8_accuracy_drop": 0.047, "int8_qualifies": False, "n": 3370,
+                             "representative_faces": 300, "rule_picks": "dynamic"}}

@@ -2,7 +2,8 @@
 
 Uses the Keras model (TensorFlow, via fer_core.core.tf_import) and a convolutional block whose map
 is at least 7x7 at the model's input size: EfficientNet-B0's last block is 1/32 of the input
-(2x2 at 64x64), so model_config.json names an earlier one (``block3b_add``: 1/8, 8x8 at 64).
+(2x2 at 64x64), so model_config.json names an earlier one (``block3b_add``: 1/8, 8x8 at 64; each
+architecture's choice is fer_core.training.network.gradcam_layer_for).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def pick_gradcam_layer(model, min_size: int = MIN_MAP_SIZE) -> str:
             shape = layer.output.shape
         except (AttributeError, ValueError):
             continue
-        if len(shape) == 4 and shape[1] is not None and shape[1] >= min_size and shape[-1] and shape[-1] > 3:
+        if (len(shape) == 4 and None not in shape[1:3] and min(shape[1:3]) >= min_size
+                and shape[-1] and shape[-1] > 3):  # both sides: attention pools are (h, 1) maps
             best = layer.name
     if best is None:
         raise ValueError(f"The model has no convolutional layer with a map of at least {min_size}x{min_size}.")

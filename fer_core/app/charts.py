@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from fer_core.core.labels import CLASSES, COLORS_HEX
+from fer_core.core.labels import CLASSES, CLASSES_8, COLORS_HEX, CONTEMPT
 from fer_core.app.model_report import check_history
 from fer_core.core.plain_text import plain_label
 from fer_core.core.records import emotion_shares
@@ -32,7 +32,7 @@ def _face_series(tl: Timeline, face_id: int | None) -> FaceSeries | None:
 
 
 VALENCE_TRACE_NAME = "valence (positive minus negative)"
-VALENCE_COLOR = "#000000"  # the eighth colour: black, unlike every emotion (fer_core.core.labels.COLORS_HEX)
+VALENCE_COLOR = "#000000"  # black, unlike every emotion colour (fer_core.core.labels.COLORS_HEX)
 VALENCE_PANEL_SHARE = 0.25  # of each face's height: a small panel under the probabilities
 
 
@@ -151,13 +151,15 @@ def shares_figure(named: Mapping[str, Sequence[Mapping]]) -> go.Figure:
     coloured swatch would stand for one emotion only). The names are user text (a stored source):
     plotly would render HTML in them, so they are made plain."""
     fig = go.Figure()
-    for i, (name, records) in enumerate(named.items()):
-        shares = emotion_shares(records)
+    every = {name: emotion_shares(records) for name, records in named.items()}
+    classes = CLASSES_8 if any(CONTEMPT in shares for shares in every.values()) else CLASSES
+    for i, (name, found) in enumerate(every.items()):
+        shares = {c: found.get(c, 0.0) for c in classes}  # a seven-class session beside an eight-class one
         pattern, label = SESSION_PATTERNS[i % len(SESSION_PATTERNS)], plain_label(name)
-        fig.add_trace(go.Bar(x=list(CLASSES), y=[shares[c] for c in CLASSES], name=label, legendgroup=label,
-                             offsetgroup=str(i), showlegend=False, text=[f"{shares[c]:.0%}" for c in CLASSES],
+        fig.add_trace(go.Bar(x=list(classes), y=[shares[c] for c in classes], name=label, legendgroup=label,
+                             offsetgroup=str(i), showlegend=False, text=[f"{shares[c]:.0%}" for c in classes],
                              textposition="outside",
-                             marker={"color": [COLORS_HEX[c] for c in CLASSES], "line": {"color": "#333", "width": 1},
+                             marker={"color": [COLORS_HEX[c] for c in classes], "line": {"color": "#333", "width": 1},
                                      "pattern": {"shape": pattern, "fgcolor": "#333"}},
                              hovertemplate="%{fullData.name}<br>%{x}: %{y:.0%}<extra></extra>"))
         fig.add_trace(go.Bar(x=[None], y=[None], name=label, legendgroup=label, offsetgroup=str(i), hoverinfo="skip",
@@ -237,7 +239,7 @@ def recall_figure(history: list[dict]) -> go.Figure:
     """Validation recall of each class per epoch: whether minority classes (disgust) are learnt."""
     history = check_history(history)
     fig = go.Figure()
-    for c in CLASSES:
+    for c in CLASSES_8:
         pts = [(r["epoch"], r["val_recall"][c]) for r in history
                if isinstance(r.get("val_recall"), Mapping) and isinstance(r["val_recall"].get(c), (int, float))]
         if pts:
@@ -252,7 +254,7 @@ def class_counts_figure(counts: Mapping) -> go.Figure:
     """Training images per class (CLASSES order), coloured per emotion and labelled with the count."""
     if not isinstance(counts, Mapping):
         raise ValueError("Class counts should be an object mapping class names to image counts.")
-    classes = [c for c in CLASSES if c in counts]
+    classes = [c for c in CLASSES_8 if c in counts]
     values = [int(counts[c]) for c in classes]
     fig = go.Figure(go.Bar(x=classes, y=values, text=values, textposition="outside",
                            marker_color=[COLORS_HEX[c] for c in classes]))

@@ -48,6 +48,11 @@ COLUMN_NAMES = {
     "accuracy_drop": "points lost", "latency_p50_ms": "ms per face",
     "class": "expression", "precision": "precision", "recall": "recall", "f1": "F1",
     "specificity": "specificity", "support": "faces",
+    "arch": "network", "params_m": "params (M)", "mflops_per_face": "MFLOPs",
+    "ferplus_valid_accuracy": "FER+ accuracy", "ferplus_valid_macro_f1": "FER+ macro-F1",
+    "ckplus_valid_accuracy": "CK+ accuracy", "served_ms_p50": "ms per face", "served_variant": "served as",
+    "served_size_mb": "file (MB)", "int8_agreement": "int8 agrees", "int8_accuracy_drop": "int8 pts lost",
+    "int8_ms_p50": "int8 ms", "epochs": "epochs", "train_minutes": "training minutes",
 }
 
 
@@ -56,8 +61,9 @@ def human_columns(rows: list[dict]) -> list[dict]:
     out = []
     for row in rows:
         row = dict(row)
-        if isinstance(row.get("accuracy_drop"), float):
-            row["accuracy_drop"] = round(row["accuracy_drop"] * 100, 2)
+        for key in ("accuracy_drop", "int8_accuracy_drop"):
+            if isinstance(row.get(key), float):
+                row[key] = round(row[key] * 100, 2)
         out.append({COLUMN_NAMES.get(k, k.replace("_", " ")): v for k, v in row.items()})
     return out
 
@@ -77,10 +83,10 @@ def headline(report: Mapping) -> dict:
 
 
 def per_class_rows(report: Mapping) -> list[dict]:
-    """One row per class (CLASSES order): precision, recall, F1, specificity, support."""
+    """One row per class (the report's class order): precision, recall, F1, specificity, support."""
     per = report.get("per_class") or {}
     rows = []
-    for c in CLASSES:
+    for c in report.get("classes") or CLASSES:
         v = per.get(c)
         if not isinstance(v, Mapping):
             continue

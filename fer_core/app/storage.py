@@ -24,8 +24,8 @@ import sqlalchemy as sa
 
 from fer_core import REPO_ROOT
 from fer_core.core.environ import env_text
-from fer_core.core.labels import CLASSES
-from fer_core.core.records import FLOAT_COLUMNS, INT_COLUMNS, RECORD_COLUMNS, dominant_emotion
+from fer_core.core.labels import classes_in
+from fer_core.core.records import FLOAT_COLUMNS, INT_COLUMNS, OPTIONAL_COLUMNS, RECORD_COLUMNS, dominant_emotion
 
 LOG = logging.getLogger(__name__)
 DEFAULT_DB_PATH = REPO_ROOT / "sessions.db"
@@ -60,6 +60,7 @@ records_table = sa.Table(
     *(sa.Column(c, sa.Integer, nullable=False) for c in INT_COLUMNS),
     *(sa.Column(c, sa.Float, nullable=False) for c in FLOAT_COLUMNS),
     sa.Column("label", sa.String(20), nullable=False),
+    *(sa.Column(c, sa.Float, nullable=True) for c in OPTIONAL_COLUMNS),  # an eight-class model's contempt
     sa.Index("ix_fer_records_session", "session_id", "seq"),
 )
 
@@ -146,16 +147,18 @@ def clean_records(records: Iterable[Mapping]) -> list[dict]:
         missing = [c for c in RECORD_COLUMNS if c not in rec]
         if missing:
             raise ValueError(f"Record {i} lacks {', '.join(missing)}; records need {', '.join(RECORD_COLUMNS)}.")
+        floats = (*FLOAT_COLUMNS, *(c for c in OPTIONAL_COLUMNS if rec.get(c) is not None))
         try:
             row = {c: int(rec[c]) for c in INT_COLUMNS}
-            row.update({c: float(rec[c]) for c in FLOAT_COLUMNS})
+            row.update({c: float(rec[c]) for c in floats})
         except (TypeError, ValueError) as exc:
             raise ValueError(f"Record {i} has a non-numeric value ({exc}).") from None
-        bad = [c for c in FLOAT_COLUMNS if not math.isfinite(row[c])]
+        bad = [c for c in floats if not math.isfinite(row[c])]
         if bad:
             raise ValueError(f"Record {i} has non-finite {', '.join(bad)}.")
-        if rec["label"] not in CLASSES:
-            raise ValueError(f"Record {i} has label {rec['label']!r}; expected one of {', '.join(CLASSES)}.")
+        classes = classes_in(row)
+        if rec["label"] not in classes:
+            raise ValueError(f"Record {i} has label {rec['label']!r}; expected one of {', '.join(classes)}.")
         row["label"] = str(rec["label"])
         out.append(row)
     return out
@@ -245,8 +248,8 @@ class SessionStore:
             start = conn.execute(sa.select(sa.func.coalesce(sa.func.max(records_table.c.seq), -1)).where(where)
                                  ).scalar_one() + 1
             conn.execute(sa.insert(records_table), [{"session_id": sid, "seq": start + i, **r} for i, r in enumerate(rows)])
-            stored = conn.execute(sa.select(*(records_table.c[c] for c in RECORD_COLUMNS)).where(where)).mappings().all()
-            summary = _summary([dict(r) for r in stored], _parse_meta(meta_json[0], sid))
+            stored = conn.execute(sa.select(*_STORED).where(where)).mappings().all()
+            summary = _summary([_record(r) for r in stored], _parse_meta(meta_json[0], sid))
             conn.execute(sa.update(sessions_table).where(sessions_table.c.id == sid).values(**summary))
 
     def list_sessions(self) -> list[dict]:
@@ -264,12 +267,11 @@ class SessionStore:
             if head is None:
                 raise SessionNotFoundError(sid)
             rows = conn.execute(
-                sa.select(*(records_table.c[c] for c in RECORD_COLUMNS))
-                .where(records_table.c.session_id == sid).order_by(records_table.c.seq)
+                sa.select(*_STORED).where(records_table.c.session_id == sid).order_by(records_table.c.seq)
             ).mappings().all()
         info = {k: v for k, v in head.items() if k != "meta_json"}
         info["meta"] = _parse_meta(head["meta_json"], sid)
-        return info, [dict(r) for r in rows]
+        return info, [_record(r) for r in rows]
 
     def delete_session(self, session_id: int) -> None:
         """Delete one session and its records; a missing id raises SessionNotFoundError."""
@@ -297,6 +299,14 @@ class SessionStore:
 
     def _begin(self):
         return _Guard(self.engine.begin, self.url)
+
+
+_STORED = tuple(records_table.c[c] for c in (*RECORD_COLUMNS, *OPTIONAL_COLUMNS))
+
+
+def _record(row: Mapping) -> dict:
+    """A stored row as a record: a seven-class model's rows have no contempt column (NULL)."""
+    return {k: v for k, v in row.items() if not (k in OPTIONAL_COLUMNS and v is None)}
 
 
 def _summary(rows: list[dict], meta: Mapping) -> dict:
@@ -390,6 +400,7 @@ def _create_tables(engine: sa.Engine, attempts: int = 3) -> None:
         with engine.connect() as conn:  # an unreachable server fails here, once, without retries
             try:
                 _metadata.create_all(conn)
+                _add_optional_columns(conn)
                 conn.commit()
                 return
             except sa.exc.SQLAlchemyError:
@@ -397,6 +408,14 @@ def _create_tables(engine: sa.Engine, attempts: int = 3) -> None:
                 if attempt == attempts - 1:
                     raise
         time.sleep(0.2 * (attempt + 1))
+
+
+def _add_optional_columns(conn) -> None:
+    """Add the columns later app versions brought (contempt) to a records table made before them."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns(records_table.name)}
+    for name in OPTIONAL_COLUMNS:
+        if name not in have:
+            conn.exec_driver_sql(f"ALTER TABLE {records_table.name} ADD COLUMN {name} FLOAT")
 
 
 def _never_reuse_ids(engine: sa.Engine) -> None:

@@ -1,8 +1,13 @@
-"""The seven emotion classes, their order, aliases and display colours."""
+"""The seven emotion classes (and contempt, the eighth some models have), their order, aliases and
+display colours."""
 
 from __future__ import annotations
 
 CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+# AffectNet's eighth class, also in FER+'s votes and CK+: a model folder may list the seven or these eight.
+CONTEMPT = "contempt"
+CLASSES_8: tuple[str, ...] = (*CLASSES, CONTEMPT)
+CLASS_LISTS: tuple[tuple[str, ...], ...] = (CLASSES, CLASSES_8)
 
 # fer2013.csv encodes emotion 0..6 in a different order from ours.
 FER2013_CSV_ORDER: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -36,6 +41,7 @@ COLORS_HEX: dict[str, str] = {
     "neutral": "#BBBBBB",   # grey (Tol)
     "sad": "#0072B2",       # blue (Okabe-Ito)
     "surprise": "#33BBEE",  # cyan (Tol vibrant)
+    "contempt": "#900000",  # maroon: the colour farthest from the other seven and black under all three visions
 }
 
 
@@ -55,6 +61,12 @@ def hex_rgb(colour: str) -> tuple[int, int, int]:
     """'#RRGGBB' as an (R, G, B) tuple."""
     h = colour.lstrip("#")
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+def classes_in(columns) -> tuple[str, ...]:
+    """The class list a record, a probability mapping or a column list carries: the eight when it
+    has a contempt entry, else the seven."""
+    return CLASSES_8 if CONTEMPT in columns else CLASSES
 
 
 def color_rgb(label: str) -> tuple[int, int, int]:

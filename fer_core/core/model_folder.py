@@ -13,13 +13,13 @@ from pathlib import Path
 
 from fer_core import REPO_ROOT
 from fer_core.core.environ import env_text
-from fer_core.core.labels import CLASSES
+from fer_core.core.labels import CLASS_LISTS, CLASSES
 from fer_core.core.preprocess import PREPROCESSING_DOC, PREPROCESSING_NAME
 
 # The model folder's layout (models/, or FER_MODEL_DIR).
 KERAS_NAME = "model.keras"  # the Keras model: Grad-CAM, evaluation, export
 SERVED_NAME = "model.tflite"  # the TFLite model the app serves (the config's default served_model)
-CONFIG_NAME = "model_config.json"  # input_size, classes, preprocessing, gradcam_layer, served_model
+CONFIG_NAME = "model_config.json"  # arch, input_size, classes, preprocessing, gradcam_layer, served_model
 METRICS_NAME = "metrics.json"
 HISTORY_NAME = "history.json"
 CLASS_COUNTS_NAME = "class_counts.json"
@@ -28,6 +28,7 @@ REFERENCE_NAME = "reference_figures.json"  # the `fer` package's figures on the 
 TRAINING_LOG_NAME = "TRAINING_LOG.md"
 CONFUSION_MATRIX_NAME = "confusion_matrix.png"
 TRAINING_CURVES_NAME = "training_curves.png"
+ARCH_COMPARISON_NAME = "arch_comparison.json"  # fer_core.training.arch_compare: the architectures side by side
 REQUIRED_KEYS = ("input_size", "classes")
 
 
@@ -82,11 +83,12 @@ def load_model_config(model_dir: str | os.PathLike | None = None) -> dict:
         raise ModelFilesError(f"The model config {d / CONFIG_NAME} has a non-integer input_size.") from None
     if cfg["input_size"] < 8:
         raise ModelFilesError(f"The model config {d / CONFIG_NAME} has an implausible input_size {cfg['input_size']}.")
-    if list(cfg["classes"]) != list(CLASSES):
+    known = [list(c) for c in CLASS_LISTS]
+    if not isinstance(cfg["classes"], list) or cfg["classes"] not in known:
         raise ModelFilesError(
-            f"The model config {d / CONFIG_NAME} lists classes {cfg['classes']}; this app expects {list(CLASSES)}."
+            f"The model config {d / CONFIG_NAME} lists classes {cfg['classes']}; this app expects "
+            + " or ".join(str(c) for c in known) + "."
         )
-    cfg["classes"] = list(CLASSES)
     cfg.setdefault("preprocessing", PREPROCESSING_NAME)
     if cfg["preprocessing"] != PREPROCESSING_NAME:  # faces would reach the model unlike in training
         raise ModelFilesError(f"The model config {d / CONFIG_NAME} names preprocessing {cfg['preprocessing']!r}; "
@@ -149,3 +151,8 @@ def load_reference_figures(model_dir: str | os.PathLike | None = None) -> dict[s
         raise ModelFilesError(f"The reference figures file {_dir(model_dir) / REFERENCE_NAME} should hold "
                               '{"figures": {"<evaluation set>": {"accuracy": <number>, ...}}}.')
     return {str(k): {m: float(x) for m, x in v.items()} for k, v in figures.items()}
+
+
+def load_arch_comparison(model_dir: str | os.PathLike | None = None) -> dict | None:
+    """The architecture comparison table (fer_core.training.arch_compare), or None when absent."""
+    return _optional_json(model_dir, ARCH_COMPARISON_NAME, "architecture comparison")

@@ -13,12 +13,24 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from fer_core.core.labels import CLASSES
+from fer_core.core.labels import CLASSES, CONTEMPT, classes_in
 from fer_core.core.results import FacePrediction
 
 INT_COLUMNS: tuple[str, ...] = ("frame", "face_id", "x", "y", "w", "h")
 FLOAT_COLUMNS: tuple[str, ...] = ("t", "confidence", *CLASSES)
 RECORD_COLUMNS: tuple[str, ...] = ("t", "frame", "face_id", "x", "y", "w", "h", "label", "confidence", *CLASSES)
+# An eight-class model's records carry this column too (fer_core.core.labels.CLASSES_8).
+OPTIONAL_COLUMNS: tuple[str, ...] = (CONTEMPT,)
+
+
+def record_classes(records: Sequence[Mapping]) -> tuple[str, ...]:
+    """The classes of a record table: the eight when its records have a contempt column, else the seven."""
+    return classes_in(records[0]) if len(records) else CLASSES
+
+
+def record_columns(records: Sequence[Mapping]) -> tuple[str, ...]:
+    """RECORD_COLUMNS, plus contempt for an eight-class model's records."""
+    return (*RECORD_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in record_classes(records)))
 
 
 def make_record(pred: FacePrediction, t: float, frame: int, face_id: int | None = None) -> dict:
@@ -34,8 +46,10 @@ def make_record(pred: FacePrediction, t: float, frame: int, face_id: int | None 
     return rec
 
 
-def probability_matrix(records: Sequence[Mapping], classes: Sequence[str] = CLASSES) -> np.ndarray:
-    """(n, classes) probabilities of the records; a missing or empty class column counts as 0."""
+def probability_matrix(records: Sequence[Mapping], classes: Sequence[str] | None = None) -> np.ndarray:
+    """(n, classes) probabilities of the records (default: their own classes, record_classes); a
+    missing or empty class column counts as 0."""
+    classes = record_classes(records) if classes is None else classes
     rows = [[float(r.get(c, 0.0) or 0.0) for c in classes] for r in records]
     return np.asarray(rows, np.float64).reshape(-1, len(classes))
 
@@ -61,23 +75,24 @@ def dominant_index(probs: np.ndarray) -> int | None:
 
 
 def emotion_shares(records: Sequence[Mapping]) -> dict[str, float]:
-    """Share of records (faces x frames) whose most probable emotion is each class, in CLASSES order."""
+    """Share of records (faces x frames) whose most probable emotion is each class, in class order."""
     counts = top_class_counts(probability_matrix(records))
     n = int(counts.sum())
-    return {c: (int(k) / n if n else 0.0) for c, k in zip(CLASSES, counts)}
+    return {c: (int(k) / n if n else 0.0) for c, k in zip(record_classes(records), counts)}
 
 
 def dominant_emotion(records: Sequence[Mapping]) -> str | None:
     """dominant_index over the records' probabilities, as a class name; None for no records."""
     k = dominant_index(probability_matrix(records))
-    return None if k is None else CLASSES[k]
+    return None if k is None else record_classes(records)[k]
 
 
 def records_to_csv(records: Sequence[Mapping]) -> str:
-    """The record table as CSV: RECORD_COLUMNS, other keys left out, missing ones empty."""
+    """The record table as CSV: record_columns, other keys left out, missing ones empty."""
+    columns = record_columns(records)
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=RECORD_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in records:
-        w.writerow({k: r.get(k, "") for k in RECORD_COLUMNS})
+        w.writerow({k: r.get(k, "") for k in columns})
     return buf.getvalue()

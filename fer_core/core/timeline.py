@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fer_core.core.labels import CLASSES
-from fer_core.core.records import dominant_index, probability_matrix, top_class_counts
+from fer_core.core.records import dominant_index, probability_matrix, record_classes, top_class_counts
 from fer_core.core.valence import net_valence
 
 # The per-face table's columns (Timeline.face_table) and their headings for people.
@@ -54,9 +54,11 @@ class Timeline:
 
     # ------------------------------------------------------------- building
     @classmethod
-    def from_records(cls, records: Iterable[dict], classes: Sequence[str] = CLASSES) -> Timeline:
-        """Group records by face_id and sort them by time; rows missing a class column count as 0."""
-        classes = tuple(classes)
+    def from_records(cls, records: Iterable[dict], classes: Sequence[str] | None = None) -> Timeline:
+        """Group records by face_id and sort them by time; rows missing a class column count as 0.
+        ``classes`` defaults to the records' own (seven, or eight with contempt)."""
+        records = list(records)
+        classes = tuple(record_classes(records) if classes is None else classes)
         groups: dict[int, list[dict]] = {}
         for r in records:
             try:

@@ -1,9 +1,9 @@
-"""Valence: the seven emotion probabilities sorted into positive, neutral and negative.
+"""Valence: the emotion probabilities sorted into positive, neutral and negative.
 
 The one definition the dashboard uses (face summaries, the valence line on every timeline):
 
 - positive = happy
-- negative = angry + disgust + fear + sad
+- negative = angry + disgust + fear + sad (+ contempt, for a model with the eighth class)
 - neutral  = neutral + surprise. A surprised face can be pleasant (a gift) or unpleasant (a
   shock) and the face alone does not say which, so surprise counts as neither side (models of
   affect put it near zero valence, with high arousal): net valence (positive minus negative) is
@@ -29,7 +29,8 @@ from fer_core.core.labels import CLASSES
 VALENCES: tuple[str, ...] = ("positive", "neutral", "negative")
 MIXED = "mixed"
 # How valence is computed, in one line for the pages that show it.
-RULE = ("Valence sorts the seven scores: happy is positive; angry, disgust, fear and sad are negative; neutral "
+RULE = ("Valence sorts the emotion scores: happy is positive; angry, disgust, fear, sad (and contempt) are "
+        "negative; neutral "
         "and surprise (pleasant or not, the face alone does not say) are neutral. \"Mixed\" means the largest "
         "side disagrees with the face's strongest emotion.")
 
@@ -42,6 +43,7 @@ WEIGHTS: dict[str, tuple[float, float, float]] = {
     "neutral": (0.0, 1.0, 0.0),
     "sad": (0.0, 0.0, 1.0),
     "surprise": (0.0, 1.0, 0.0),
+    "contempt": (0.0, 0.0, 1.0),
 }
 
 

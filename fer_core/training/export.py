@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import itertools
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ import numpy as np
 
 from fer_core.core.labels import CLASSES
 from fer_core.core.model_folder import KERAS_NAME, SERVED_NAME, write_model_config
+from fer_core.training.network import DEFAULT_ARCH
 
 VARIANTS = ("fp32", "dynamic", "fp16", "int8")
 MIN_AGREEMENT = 0.98
@@ -113,11 +115,15 @@ def representative_faces(data_path: str, fmt: str, input_size: int, n: int = 300
 
     train = load_dataset(data_path, fmt, "train")
     rng = np.random.default_rng(seed)
-    idx = rng.permutation(len(train))[:n]
+    # One face of each class in turn (each class's faces shuffled): the rare classes' activations
+    # (disgust's) get their share of the ranges int8 is calibrated on.
+    per_class = [rng.permutation(np.flatnonzero(train.labels == k)).tolist() for k in np.unique(train.labels)]
+    idx = [i for group in itertools.zip_longest(*per_class) for i in group if i is not None][:n]
     return preprocess_faces([train.images[i] for i in idx], input_size)
 
 
-def make_placeholder(out_dir: str | os.PathLike, input_size: int = 64, seed: int = 0) -> dict:
+def make_placeholder(out_dir: str | os.PathLike, input_size: int = 64, seed: int = 0,
+                     arch: str = DEFAULT_ARCH) -> dict:
     """Random-init model + fp32 TFLite + config, so the app and engine run before training lands.
 
     Its predictions are meaningless; the config says ``"placeholder": true``.
@@ -129,11 +135,11 @@ def make_placeholder(out_dir: str | os.PathLike, input_size: int = 64, seed: int
     keras.utils.set_random_seed(seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model = build_model(input_size)
+    model = build_model(input_size, arch=arch)
     model.save(out / KERAS_NAME)
     (out / SERVED_NAME).write_bytes(convert_keras(model, "fp32"))
-    return write_model_config(out, {"backbone": "keras.applications.EfficientNetB0", "input_size": input_size,
-                                    "gradcam_layer": gradcam_layer_for(input_size), "served_model": SERVED_NAME,
+    return write_model_config(out, {"arch": arch, "input_size": input_size,
+                                    "gradcam_layer": gradcam_layer_for(input_size, arch), "served_model": SERVED_NAME,
                                     "keras_model": KERAS_NAME, "placeholder": True})
 
 

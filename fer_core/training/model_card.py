@@ -121,3 +121,36 @@ def variants_table_md(variants: Mapping) -> str:
                      f"{v['latency_p50_ms']:.2f}", "yes" if v["eligible"] else "no"))
     return _md_table(("variant", "MB", "agreement", "accuracy", "drop (pt)", "macro-F1", "p50 ms (1 face, 2 threads)",
                       "eligible"), rows)
+
+
+def arch_comparison_md(table: Mapping) -> str:
+    """The architecture comparison (arch_comparison.json) as the card shows it: what it means, the
+    table, its budget and hardware, and the shipped model's int8 result when measured."""
+    from fer_core.core.arch_table import arch_rows, arch_sentence
+
+    rows = arch_rows(table)
+    pct = lambda v: "" if v is None else f"{v * 100:.1f}%"  # noqa: E731
+    num = lambda v, f: "" if v is None else format(v, f)  # noqa: E731
+    body = _md_table(
+        ("network", "params (M)", "MFLOPs/face", "FER+ acc", "FER+ macro-F1", "CK+ acc", "served ms/face",
+         "served (MB)", "int8 agrees", "int8 pt lost", "int8 ms/face", "epochs", "min"),
+        [(r["arch"], r["params_m"], num(r["mflops_per_face"], ".1f"), num(r["ferplus_valid_accuracy"], ".4f"),
+          num(r["ferplus_valid_macro_f1"], ".4f"), num(r["ckplus_valid_accuracy"], ".4f"),
+          f"{num(r['served_ms_p50'], '.2f')} ({r['served_variant']})", r["served_size_mb"], pct(r["int8_agreement"]),
+          num(None if r["int8_accuracy_drop"] is None else r["int8_accuracy_drop"] * 100, "+.2f"),
+          num(r["int8_ms_p50"], ".2f"), r["epochs"], r["train_minutes"]) for r in rows])
+    budget = table.get("budget") or {}
+    lines = [arch_sentence(table), "", body, "",
+             f"Budget: {budget.get('note', '')} ({budget.get('epochs')} epochs, {budget.get('steps_per_arm')} steps "
+             f"of 64 faces per arm). Hardware: {table.get('hardware')}; another training run shared the CPU while "
+             f"timing: {'yes' if table.get('other_training_during_timing') else 'no'}. {table.get('figures', '')}."]
+    if table.get("note"):
+        lines += ["", str(table["note"])]
+    shipped = table.get("shipped_int8")
+    if isinstance(shipped, Mapping):
+        lines += ["", f"Shipped model, full-integer int8 (per-channel weights, {shipped.get('representative_faces')} "
+                      f"training faces to calibrate): agrees with Keras on {pct(shipped.get('int8_agreement'))} of "
+                      f"{shipped.get('n')} FER+ valid faces, {shipped.get('int8_accuracy_drop', 0) * 100:+.2f} points "
+                      f"of accuracy lost: {'qualifies' if shipped.get('int8_qualifies') else 'does not qualify'} "
+                      f"(<= 1 point); the served-variant rule picks {shipped.get('rule_picks')}."]
+    return "\n".join(lines)

@@ -58,7 +58,7 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
     from fer_core.engine.classifier import Classifier
     from fer_core.training.evaluate import evaluate
     from fer_core.training.model_card import confusion_matrix_png, training_curves_png
-    from fer_core.training.network import gradcam_layer_for
+    from fer_core.training.network import DEFAULT_ARCH, gradcam_layer_for
     from fer_core.core.tf_import import keras as _keras
 
     keras = _keras()
@@ -73,7 +73,7 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
     shutil.copyfile(exp.served_path, out / SERVED_NAME)
     base_cfg.pop("placeholder", None)
     served_cfg = write_model_config(out, {
-        **base_cfg, "gradcam_layer": base_cfg["gradcam_layer"] or gradcam_layer_for(base_cfg["input_size"]),
+        **base_cfg, "gradcam_layer": base_cfg["gradcam_layer"] or gradcam_layer_for(base_cfg["input_size"], base_cfg.get("arch", DEFAULT_ARCH)),
         "served_model": SERVED_NAME, "keras_model": KERAS_NAME, "served_variant": exp.chosen.variant})
     for name in (HISTORY_NAME, CLASS_COUNTS_NAME):
         if (run / name).is_file():

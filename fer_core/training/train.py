@@ -1,6 +1,7 @@
-"""Train the EfficientNet-B0 emotion classifier (focal loss + class-weighted sampling).
+"""Train an emotion classifier (EfficientNet-B0 by default; focal loss + class-weighted sampling).
 
     python -m fer_core.training.train --data ../shared/data/fer2013 --out runs/main --epochs 40
+    python -m fer_core.training.train --arch mobilenetv3_ca ...            # another network (fer_core.training.network)
     python -m fer_core.training.train --out runs/main --resume              # after an interruption
     python -m fer_core.training.train --out runs/main --resume --epochs 60  # extend a run: the cosine stretches
 
@@ -35,7 +36,7 @@ from fer_core.training.augment import augment_batch, parse_groups
 from fer_core.training.data import FORMATS, DatasetError, FaceDataset, load_dataset, load_validation_split
 from fer_core.core.labels import CLASSES
 from fer_core.training.metrics import classification_report
-from fer_core.training.network import DEFAULT_INPUT_SIZE, gradcam_layer_for
+from fer_core.training.network import ARCHS, DEFAULT_ARCH, DEFAULT_INPUT_SIZE, gradcam_layer_for
 from fer_core.core.model_folder import CLASS_COUNTS_NAME, HISTORY_NAME, KERAS_NAME, write_model_config
 from fer_core.core.preprocess import preprocess_faces
 from fer_core.training.sampler import weighted_batches
@@ -59,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"length of the cosine schedule (default {DEFAULT_EPOCHS}; with --resume, the run's own)")
     ap.add_argument("--resume", action="store_true",
                     help="continue the run in --out with its own arguments (and a new --epochs, if given)")
+    ap.add_argument("--arch", choices=ARCHS, default=DEFAULT_ARCH,
+                    help="network (fer_core.training.network): the seed papers' architectures side by side")
     ap.add_argument("--init-from", default=None, help="start from the weights of an existing .keras model")
     ap.add_argument("--input-size", type=int, default=DEFAULT_INPUT_SIZE)
     ap.add_argument("--batch-size", type=int, default=64)
@@ -498,8 +501,8 @@ def make_callbacks(run_dir: Path, args, data: TrainingData, best_so_far: float |
 
 
 def model_config(args, val_name: str) -> dict:
-    return {"backbone": "keras.applications.EfficientNetB0", "input_size": args.input_size,
-            "gradcam_layer": gradcam_layer_for(args.input_size), "validation_split": val_name}
+    return {"arch": args.arch, "input_size": args.input_size,
+            "gradcam_layer": gradcam_layer_for(args.input_size, args.arch), "validation_split": val_name}
 
 
 def start_fresh(run_dir: Path) -> None:
@@ -538,7 +541,8 @@ def main(argv=None) -> int:
     keras.utils.set_random_seed(args.seed)
 
     # A resumed run's weights and optimizer state come back through BackupAndRestore in fit().
-    model = build_model(args.input_size, dropout=args.dropout, weights=None if resuming else args.weights)
+    model = build_model(args.input_size, dropout=args.dropout, weights=None if resuming else args.weights,
+                        arch=args.arch)
     if args.init_from and not resuming:
         model.set_weights(keras.models.load_model(args.init_from, compile=False).get_weights())
         print(f"initialised from {args.init_from}", flush=True)
@@ -565,7 +569,7 @@ def main(argv=None) -> int:
               callbacks=make_callbacks(run_dir, args, data, best_so_far), verbose=2)
 
     # The shipped model: the best epoch's weights in a fresh, uncompiled model (no optimizer state).
-    final = build_model(args.input_size, dropout=args.dropout)
+    final = build_model(args.input_size, dropout=args.dropout, arch=args.arch)
     if (run_dir / BEST_WEIGHTS_NAME).exists():
         final.load_weights(run_dir / BEST_WEIGHTS_NAME)
     else:

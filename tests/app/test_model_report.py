@@ -69,3 +69,13 @@ def test_human_columns():
 def test_intended_use_from_the_card():
     assert mr.intended_use(CARD) == "Intended: trying the test app. Not to be used for judging anybody."
     assert mr.intended_use("# card without it") == ""
+
+
+def test_architecture_columns_have_human_names_and_int8_loss_in_points():
+    from factories import fake_arch_table
+
+    from fer_core.core.arch_table import ARCH_COLUMNS, arch_rows
+
+    row = mr.human_columns(arch_rows(fake_arch_table()))[0]
+    assert len(row) == len(ARCH_COLUMNS) and not [k for k in row if "_" in k]
+    assert row["int8 pts lost"] == pytest.approx(4.7) and row["network"] == "efficientnet_b0"

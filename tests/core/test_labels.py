@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fer_core.app.charts import VALENCE_COLOR
-from fer_core.core.labels import CLASSES, COLORS_HEX, color_rgb, dark_ink, hex_rgb
+from fer_core.core.labels import CLASSES_8, COLORS_HEX, color_rgb, dark_ink, hex_rgb
 
 # Machado, Oliveira & Fernandes (2009), severity 1.0: linear-RGB simulation of each dichromacy.
 SIMULATIONS = {
@@ -58,8 +58,8 @@ def test_delta_e2000_matches_the_published_test_data():
 
 
 @pytest.mark.parametrize("vision", list(SIMULATIONS))
-def test_all_seven_colours_and_the_valence_line_stay_apart(vision):
-    """Timelines draw all seven emotions and the valence line together: every pair must differ."""
+def test_all_eight_colours_and_the_valence_line_stay_apart(vision):
+    """Timelines draw every emotion (contempt too) and the valence line together: every pair must differ."""
     colours = {**COLORS_HEX, "valence": VALENCE_COLOR}
     labs = {name: _lab(hex_colour, SIMULATIONS[vision]) for name, hex_colour in colours.items()}
     close = [(a, b, round(delta_e2000(labs[a], labs[b]), 1)) for a, b in itertools.combinations(colours, 2)
@@ -71,7 +71,7 @@ def test_angry_and_surprise_are_different_hues():
     """The issue's pair: vermillion angry and orange surprise looked alike on a timeline."""
     hue = {c: np.degrees(np.arctan2(*_lab(COLORS_HEX[c], np.eye(3))[[2, 1]])) % 360 for c in ("angry", "surprise")}
     assert abs((hue["angry"] - hue["surprise"] + 180) % 360 - 180) > 90
-    assert set(COLORS_HEX) == set(CLASSES) and color_rgb("angry") == (0xD5, 0x5E, 0x00)
+    assert set(COLORS_HEX) == set(CLASSES_8) and color_rgb("angry") == (0xD5, 0x5E, 0x00)
 
 
 def test_labels_are_inked_black_on_light_colours_and_white_on_dark_ones():

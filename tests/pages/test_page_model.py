@@ -248,3 +248,22 @@ def test_home_model_and_history_pages_do_not_import_tensorflow(repo_root, tiny_m
                          capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_architecture_tab_shows_both_tables_and_what_they_mean(open_page, tiny_model_dir, monkeypatch):
+    from factories import fake_arch_table
+
+    from fer_core.core.arch_table import arch_sentence
+
+    write_model_side_files(tiny_model_dir)
+    (tiny_model_dir / "arch_comparison.json").write_text(json.dumps(fake_arch_table()))
+    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_dir))
+    at = open_page("pages/model.py")
+    assert not at.exception, [e.value for e in at.exception]
+    assert arch_sentence(fake_arch_table()) in texts(at)
+    quality, cost = (d.value for d in at.dataframe if "network" in d.value.columns)
+    assert quality["network"].tolist() == ["efficientnet_b0", "cnn"]
+    assert quality["FER+ macro-F1"].tolist() == [0.61, 0.42]
+    assert cost["ms per face"].tolist() == [1.52, 0.35] and cost["int8 pts lost"].tolist() == [4.7, 0.4]
+    for frame in (quality, cost):
+        assert width_px(frame) <= PAGE_WIDTH_PX and not [c for c in frame.columns if "_" in c]

@@ -64,3 +64,16 @@ def test_the_shipped_card_quotes_the_reference_figures_file(repo_root):
     figures = load_reference_figures(repo_root / "models")
     assert set(figures) >= {"FER+ valid", "FER-2013 PublicTest"}
     assert reference_table_md(figures) in (repo_root / "models" / CARD_NAME).read_text(encoding="utf-8")
+
+
+def test_architecture_comparison_section_has_every_arm_and_the_int8_verdict():
+    from factories import fake_arch_table
+
+    from fer_core.training.model_card import arch_comparison_md
+
+    md = arch_comparison_md(fake_arch_table())
+    table = [line for line in md.splitlines() if line.startswith("| ")]
+    assert len(table) == 3 and table[1].startswith("| efficientnet_b0 | 4.06 |") and "| cnn | 0.81 |" in table[2]
+    assert "1.52 (int8)" in table[1] and "+4.70" in table[1] and "97.0%" in table[1]
+    assert "85.6% of 3370 FER+ valid faces" in md and "does not qualify" in md and "picks dynamic" in md
+    assert "Made-up CPU, 2 cores" in md and "537 steps" in md
