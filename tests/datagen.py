@@ -150,3 +150,17 @@ def write_ckplus(root: Path, subjects: dict[int, dict[str, int]], seed: int = 0)
                 write_image(root / folder / f"S{subject:03d}_{seq:03d}_{frame + 10:08d}.png",
                             synth_face(CLASSES.index(cls) if cls else 0, rng))
     return root
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def toy_outputs(n: int = 4000, true_t: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A toy model whose logits are calibrated at temperature ``true_t``: labels are drawn from
+    softmax(z), and the model reports softmax(z * true_t), i.e. it is over-confident for t > 1."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0, 2.0, (n, 7))
+    y = np.array([rng.choice(7, p=p) for p in softmax(z)])
+    return softmax(z * true_t).astype(np.float32), y

@@ -437,23 +437,26 @@ def test_connection_refused_at_start_up_is_a_clear_message():
     assert "refused" in message and "hunter2" not in message
 
 
+def _timed(call, outcome: dict):
+    """``call`` as a thread target that leaves its value or StorageError text and its seconds in ``outcome``."""
+    def run() -> None:
+        start = time.monotonic()
+        try:
+            outcome["value"] = call()
+        except StorageError as exc:
+            outcome["error"] = str(exc)
+        outcome["seconds"] = time.monotonic() - start
+    return run
+
+
 def test_a_postgresql_table_locked_by_another_client_fails_in_seconds_not_minutes(pg_url):
     """An ACCESS EXCLUSIVE lock held by someone else blocked History for 88 s (issue 29): now the
     lock timeout turns it into the busy message within about 5 s, and the data is still there after."""
-    import threading
-
     store = SessionStore(pg_url)
     sid = store.save_session("video", make_records(["happy"] * 3))
     holder = sa.create_engine(pg_url)
     outcome: dict = {}
-
-    def list_them() -> None:
-        start = time.monotonic()
-        try:
-            outcome["value"] = store.list_sessions()
-        except StorageError as exc:
-            outcome["error"] = str(exc)
-        outcome["seconds"] = time.monotonic() - start
+    list_them = _timed(store.list_sessions, outcome)
 
     try:
         with holder.connect() as conn:
@@ -486,14 +489,7 @@ def test_a_stalled_postgresql_server_fails_in_seconds_and_recovers(pg_url):
     store = SessionStore(pg_url)
     sid = store.save_session("video", make_records(["happy"] * 3))  # the pool now holds a connection
     outcome: dict = {}
-
-    def list_them() -> None:
-        start = time.monotonic()
-        try:
-            outcome["value"] = store.list_sessions()
-        except StorageError as exc:
-            outcome["error"] = str(exc)
-        outcome["seconds"] = time.monotonic() - start
+    list_them = _timed(store.list_sessions, outcome)
 
     pids = _server_pids(pg_url)
     for pid in pids:

@@ -7,31 +7,16 @@ import json
 import numpy as np
 import pytest
 
+from datagen import toy_outputs
+
 from fer_core.core.calibration import Calibration, folder_calibration, log_prior
 from fer_core.core.labels import CLASSES
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
-
-
-
-def toy_outputs(n: int = 4000, true_t: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A toy model whose logits are calibrated at temperature ``true_t``: labels are drawn from
-    softmax(z), and the model reports softmax(z * true_t), i.e. it is over-confident for t > 1."""
-    rng = np.random.default_rng(seed)
-    z = rng.normal(0, 2.0, (n, 7))
-    y = np.array([rng.choice(7, p=p) for p in _softmax(z)])
-    return _softmax(z * true_t).astype(np.float32), y
-
 
 
 def test_identity_leaves_outputs_alone():
     p, _ = toy_outputs(50)
     assert Calibration().is_identity()
     assert Calibration().apply(p) is p
-
 
 
 def test_logit_adjustment_favours_rare_classes():
@@ -44,7 +29,6 @@ def test_logit_adjustment_favours_rare_classes():
     np.testing.assert_allclose(adjusted.sum(1), 1.0, rtol=1e-5)
 
 
-
 def test_config_round_trip_and_bad_entries(tmp_path):
     cal = Calibration(1.7, 0.5, tuple(np.log(np.full(7, 1 / 7)).round(5)))
     assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict())), 7) == cal
@@ -53,7 +37,6 @@ def test_config_round_trip_and_bad_entries(tmp_path):
         Calibration.from_dict({"temperature": 1.0, "tau": 1.0, "log_prior": [0.0] * 8}, 7)
     with pytest.raises(ValueError, match="positive"):
         Calibration.from_dict({"temperature": 0})
-
 
 
 def test_folder_calibration_reads_the_model_config(tiny_model_files, tmp_path):
@@ -70,7 +53,6 @@ def test_folder_calibration_reads_the_model_config(tiny_model_files, tmp_path):
     (d / CONFIG_NAME).write_text(json.dumps({**cfg, "calibration": {"temperature": -1}}))
     with pytest.raises(ModelFilesError, match="calibration"):
         folder_calibration(d)
-
 
 
 def test_served_classifier_applies_the_folder_calibration(tiny_model_files, tmp_path):

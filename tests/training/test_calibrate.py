@@ -5,25 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from datagen import softmax, toy_outputs
+
 from fer_core.core.calibration import Calibration, log_prior
 from fer_core.core.labels import CLASSES
 from fer_core.training.calibrate import choose_calibration, expected_calibration_error, fit_temperature, per_class_ece
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
-
-
-
-def toy_outputs(n: int = 4000, true_t: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A toy model whose logits are calibrated at temperature ``true_t``: labels are drawn from
-    softmax(z), and the model reports softmax(z * true_t), i.e. it is over-confident for t > 1."""
-    rng = np.random.default_rng(seed)
-    z = rng.normal(0, 2.0, (n, 7))
-    y = np.array([rng.choice(7, p=p) for p in _softmax(z)])
-    return _softmax(z * true_t).astype(np.float32), y
-
 
 
 def test_temperature_fit_recovers_an_overconfident_toy_model():
@@ -35,7 +21,6 @@ def test_temperature_fit_recovers_an_overconfident_toy_model():
     np.testing.assert_array_equal(fixed.argmax(1), p.argmax(1))  # temperature never changes the answer
 
 
-
 def test_choose_calibration_picks_tau_by_the_rule_and_fits_t():
     rng = np.random.default_rng(1)
     # a model biased toward neutral: the adjustment by the neutral-heavy prior undoes it
@@ -43,7 +28,7 @@ def test_choose_calibration_picks_tau_by_the_rule_and_fits_t():
     z = rng.normal(0, 1.0, (1500, 7))
     z[np.arange(1500), y] += 2.0
     z[:, CLASSES.index("neutral")] += 1.5
-    p = _softmax(z).astype(np.float32)
+    p = softmax(z).astype(np.float32)
     counts = {c: 100 for c in CLASSES}
     counts["neutral"] = 2000
     probs = {"ferplus_valid": p[:500], "ckplus_valid": p[500:1000], "public_test": p[1000:]}
