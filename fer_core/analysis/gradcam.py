@@ -119,8 +119,10 @@ def gradcam_with_probs(keras_model, face_rgb: np.ndarray, class_index: int | Non
         cam = cam - cam.min()
     cam = cam / cam.max() if cam.max() > 0 else cam
     h, w = np.asarray(face_rgb).shape[:2]
-    heat = cv2.resize(cam.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
-    return np.clip(heat, 0.0, 1.0), probs[0].numpy().astype(np.float32)
+    heat = np.clip(cv2.resize(cam.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC), 0.0, None)
+    # Cubic upsampling can undershoot the coarse map's peak; rescale so the hottest pixel is 1 again.
+    peak = float(heat.max())
+    return (heat / peak if peak > 0 else heat), probs[0].numpy().astype(np.float32)
 
 
 def colorize(heatmap: np.ndarray, colormap: str = "jet") -> np.ndarray:
