@@ -15,7 +15,7 @@ from fer_core.app.charts import probability_bar_figure
 from fer_core.analysis.gradcam import COLORMAPS
 from fer_core.core.imageio import ImageDecodeError
 from fer_core.analysis.photo import analyze_photo, dropped_faces_notice
-from fer_core.app.preview import preview
+from fer_core.app.preview import enlarged, preview
 from fer_core.core.valence import RULE as VALENCE_RULE, describe as describe_valence
 from pages._analysis import digest, emotion_badge, gradcam_explanation, photo_page_start, show_error_safely
 from pages._common import guard_page, plain, show_error
@@ -83,8 +83,8 @@ if cam is None:
     st.stop()
 try:
     left, mid, right = st.columns([1, 1, 2])
-    left.image(cam.crop, caption=f"Face {face_i + 1}", width="stretch")
-    mid.image(cam.on_crop(colormap, alpha), caption=f"Grad-CAM: '{target}'", width="stretch")
+    left.image(enlarged(cam.crop), caption=f"Face {face_i + 1}", width="content")  # sharp, never browser-scaled up
+    mid.image(enlarged(cam.on_crop(colormap, alpha)), caption=f"Grad-CAM: '{target}'", width="content")
     right.image(preview(cam.on_image(result.image, colormap, alpha, outline=True)),
                 caption="Heatmap over the full image", width="stretch")
 except Exception as exc:

@@ -299,6 +299,24 @@ def texts(at, *kinds: str) -> str:
 
 
 @pytest.fixture
+def image_widths(monkeypatch) -> list:
+    """The width every st.image call of the page asks for ("content" is Streamlit's default)."""
+    import streamlit
+    from streamlit.delta_generator import DeltaGenerator
+
+    seen: list = []
+    original = DeltaGenerator.image
+
+    def spy(self, image, *args, **kwargs):
+        seen.append(kwargs.get("width", "content"))
+        return original(self, image, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "image", spy)
+    monkeypatch.setattr(streamlit, "image", lambda *a, **k: spy(streamlit._main, *a, **k))
+    return seen
+
+
+@pytest.fixture
 def tiny_model(tiny_model_files: Path, monkeypatch) -> Path:
     """The app serves the tiny model (FER_MODEL_DIR), whatever models/ holds."""
     monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_files))

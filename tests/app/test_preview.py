@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_core.app.preview import MAX_WIDTH, preview
+from fer_core.app.preview import CROP_SIDE, MAX_WIDTH, enlarged, preview
 
 
 @pytest.mark.parametrize("h,w,expected", [
@@ -15,6 +15,26 @@ from fer_core.app.preview import MAX_WIDTH, preview
 def test_shapes(h, w, expected):
     out = preview(np.full((h, w, 3), 100, np.uint8))
     assert out.shape == (*expected, 3) and out.dtype == np.uint8 and int(out[0, 0, 0]) == 100
+
+
+@pytest.mark.parametrize("h,w,expected", [
+    (120, 120, (CROP_SIDE, CROP_SIDE)), (48, 96, (CROP_SIDE // 2, CROP_SIDE)), (1, 3, (107, CROP_SIDE)),
+    (CROP_SIDE, 40, (CROP_SIDE, 40)), (500, 500, (500, 500)),
+])
+def test_small_crops_are_enlarged_to_the_crop_side(h, w, expected):
+    out = enlarged(np.full((h, w, 3), 100, np.uint8))
+    assert out.shape == (*expected, 3) and out.dtype == np.uint8 and int(out[h // 2 * out.shape[0] // h, 0, 0]) == 100
+
+
+def test_enlarging_keeps_an_edge_sharper_than_the_browsers_bilinear_smoothing():
+    """A 120 px crop at column width looked blurred: Lanczos keeps a step steeper than linear scaling."""
+    import cv2
+
+    step = np.zeros((120, 120, 3), np.uint8)
+    step[:, 60:] = 255
+    ours = enlarged(step)[0, :, 0].astype(float)
+    linear = cv2.resize(step, ours.shape[:1] * 2, interpolation=cv2.INTER_LINEAR)[0, :, 0].astype(float)
+    assert np.abs(np.diff(ours)).max() > np.abs(np.diff(linear)).max()
 
 
 def test_narrow_images_are_not_copied():

@@ -30,6 +30,12 @@ def face_box(at):
     return next(s for s in at.selectbox if str(s.key).startswith("explain_face_"))
 
 
+def test_face_crops_are_enlarged_here_never_stretched_by_the_browser(open_page, image_widths):
+    at = with_sample(open_page("pages/explain.py"))
+    assert_clean(at)
+    assert image_widths[-3:] == ["content", "content", "stretch"]  # crop, its heatmap, the whole photo
+
+
 def test_renders_and_asks_for_a_photo(open_page):
     at = open_page("pages/explain.py")
     assert_clean(at)

@@ -20,24 +20,6 @@ from fer_core.bench.scenes import backdrop
 pytestmark = pytest.mark.usefixtures("tiny_model")
 
 
-@pytest.fixture
-def image_widths(monkeypatch) -> list:
-    """The width every st.image call of the page asks for ("content" is Streamlit's default)."""
-    import streamlit
-    from streamlit.delta_generator import DeltaGenerator
-
-    seen: list = []
-    original = DeltaGenerator.image
-
-    def spy(self, image, *args, **kwargs):
-        seen.append(kwargs.get("width", "content"))
-        return original(self, image, *args, **kwargs)
-
-    monkeypatch.setattr(DeltaGenerator, "image", spy)
-    monkeypatch.setattr(streamlit, "image", lambda *a, **k: spy(streamlit._main, *a, **k))
-    return seen
-
-
 def png(rgb: np.ndarray) -> bytes:
     return cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
 
