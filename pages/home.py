@@ -9,14 +9,23 @@ from pages._common import APP_TITLE, MODEL_HINT, guard_page, load_classifier, mo
 
 guard_page()  # first: the router and the token, however the page was entered
 
+directory = model_dir()
+config_error: ModelFilesError | None = None
+try:
+    config = load_model_config(directory)
+except ModelFilesError as exc:
+    config, config_error = None, exc
+classes = tuple(config["classes"]) if config else CLASSES  # the loaded model's expressions
+
 st.title(APP_TITLE)
 st.markdown(
-    "This dashboard finds faces in a webcam stream, a photo or a video clip and estimates which of seven "
-    "facial expressions each face shows, with a confidence for every one: "
-    + ", ".join(f"<span style='color:{COLORS_HEX[c]}'>&#9632;</span> **{c}**" for c in CLASSES)
+    "This dashboard finds faces in a webcam stream, a photo or a video clip and estimates which of "
+    f"{len(classes)} facial expressions each face shows, with a confidence for every one: "
+    + ", ".join(f"<span style='color:{COLORS_HEX[c]}'>&#9632;</span> **{c}**" for c in classes)
     + ". The model was trained by this project on FER+, the faces of the public FER-2013 collection each "
-    "labelled by ten people, starting from a network that had first learnt to recognise everyday objects "
-    "(ImageNet); everything runs on this server and nothing is sent to third parties.",
+    "labelled by ten people, and on posed expressions of the CK+ collection, starting from a network that "
+    "had first learnt to recognise everyday objects (ImageNet); everything runs on this server and nothing "
+    "is sent to third parties.",
     unsafe_allow_html=True,
 )
 
@@ -39,12 +48,8 @@ for path, label, text in GUIDE:
     right.markdown(text)
 
 st.subheader("How good is the model?")
-directory = model_dir()
-try:
-    config = load_model_config(directory)
-except ModelFilesError as exc:
-    config = None
-    show_error(f"No usable model: {exc}", MODEL_HINT)
+if config_error is not None:
+    show_error(f"No usable model: {config_error}", MODEL_HINT)
 
 classifier = load_classifier() if config is not None else None
 if classifier is not None:

@@ -10,6 +10,7 @@ import pytest
 from conftest import assert_clean, streamlit_server, texts
 from factories import write_model_side_files
 
+from fer_core.core.labels import CLASSES
 from fer_core.core.model_folder import CONFIG_NAME, SERVED_NAME
 from fer_core.app.model_summary import class_notes
 from ui.guard import DISCLAIMER
@@ -97,12 +98,13 @@ def test_router_lists_every_page_and_each_shows_the_notice(open_page, tiny_model
 
 
 def test_home_says_what_the_model_was_trained_on(open_page, tiny_model):
-    """FER+ votes from an ImageNet start, not "trained on FER-2013" (whose own labels it never used)."""
+    """FER+ votes and CK+ posed faces from an ImageNet start, not just "trained on FER-2013"; the number of
+    expressions is the loaded model's."""
     at = open_page()
     assert_clean(at)
     intro = at.markdown[0].value
-    assert "FER+" in intro and "ten people" in intro and "ImageNet" in intro
-    assert "on FER-2013" not in intro
+    assert "FER+" in intro and "ten people" in intro and "CK+" in intro and "ImageNet" in intro
+    assert "on FER-2013" not in intro and f"which of {len(CLASSES)} facial expressions" in intro
 
 
 def test_icons_need_no_system_font_and_fetch_nothing(open_page, tiny_model, repo_root, monkeypatch):

@@ -132,3 +132,6 @@ def test_photo_history_and_model_pages_serve_an_eight_class_folder(open_page, se
     assert at.dataframe[0].value["dominant emotion"].tolist() == [CONTEMPT]
 
     assert_clean(open_page("pages/model.py"))
+    home = open_page()
+    assert_clean(home)
+    assert "which of 8 facial expressions" in home.markdown[0].value and f"**{CONTEMPT}**" in home.markdown[0].value
