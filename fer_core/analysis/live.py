@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from fer_core.core.results import FacePrediction
 from fer_core.engine.tracker import DEFAULT_ALPHA, DEFAULT_SMOOTHING, DEFAULT_WINDOW, SMOOTHING_METHODS, FaceTracker
 
 MAX_QUEUED_RECORDS = 100_000
+# The stages process() times (CPU of the calling thread), in order; the page's callback adds the
+# frame conversions around it (fer_core.app.live_session) and the live bench reads them all.
+STAGES = ("mirror", "detect", "classify", "annotate")
 FPS_WINDOW_S = 3.0  # the frame rate shown is frames analysed in the last this-many seconds / seconds
 BUSY_SHARE = 0.9  # analysing fewer than this share of the camera's frames is worth telling the user
 
@@ -75,6 +78,7 @@ class LiveStats:
     n_faces: int = 0
     frames: int = 0           # analysed
     dropped: int = 0          # arrived while another frame was being analysed, never analysed
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU ms per stage (STAGES, ...) since the start
 
 
 def busy_note(stats: LiveStats) -> str | None:
@@ -153,14 +157,21 @@ class LiveProcessor:
             return 0.0
         return sum(n for t, n in times if t > now - window) / window
 
+    def add_cpu_ms(self, stage: str, ms: float) -> None:
+        """Count CPU time spent on this stream outside process() (the frame conversions around it)."""
+        with self._lock:
+            self._stats.cpu_ms[stage] = self._stats.cpu_ms.get(stage, 0.0) + ms
+
     # ------------------------------------------------------------ processing
     def process(self, rgb: np.ndarray, skipped: int = 0) -> np.ndarray:
         """One RGB frame in, the annotated frame out; records queued for the page. ``skipped``: frames
         that arrived since the last call and were dropped unanalysed (counted for the busy note)."""
         with self._lock:
             start = self._clock()
+            laps = [time.thread_time()]  # a CPU clock per stage: the profile (a few us a frame)
             s = self._settings
             img = np.ascontiguousarray(rgb[:, ::-1] if s.mirror else rgb)
+            laps.append(time.thread_time())
             h, w = img.shape[:2]
             i = self._frame
             if self._t0 is None:
@@ -169,14 +180,17 @@ class LiveProcessor:
                 tracks = self._tracker.update(self.detector.detect(img), frame=i)
             else:
                 tracks = self._tracker.predict(i)
+            laps.append(time.thread_time())
             visible = [(t, b) for t in tracks if (b := clip_box(t.box, w, h)) is not None]
             if visible and (i % s.classify_every == 0 or any(t.probs is None for t, _ in visible)):
                 crops = [crop_face(img, b, s.margin, align=False) for _, b in visible]
                 for (t, _), p in zip(visible, self.classifier.predict(crops)):
                     self._tracker.smooth(t, p)
+            laps.append(time.thread_time())
             preds = [FacePrediction(b, t.probs, track_id=t.id, classes=self.classifier.classes)
                      for t, b in visible if t.probs is not None]
             out = annotate_frame(img, preds, threshold=s.threshold, show_bars=s.show_bars)
+            laps.append(time.thread_time())
             t_rel = start - self._t0
             if preds and t_rel - self._last_record >= s.record_interval_s:
                 self._last_record = t_rel
@@ -190,6 +204,8 @@ class LiveProcessor:
             _trim(self._arrivals, start)
             _trim(self._offered, start)
             st.dropped += skipped
+            for stage, a, b in zip(STAGES, laps, laps[1:]):
+                st.cpu_ms[stage] = st.cpu_ms.get(stage, 0.0) + (b - a) * 1000.0
             ms = (end - start) * 1000.0
             st.process_ms = ms if st.frames == 0 else 0.9 * st.process_ms + 0.1 * ms
             st.n_faces = len(preds)
