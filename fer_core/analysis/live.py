@@ -190,7 +190,7 @@ class LiveProcessor:
         that arrived since the last call and were dropped unanalysed (counted for the busy note)."""
         with self._lock:
             start = self._clock()
-            laps = [time.thread_time()]  # a CPU clock per stage: the profile (a few us a frame)
+            laps = [time.thread_time()]  # a CPU clock per stage, for the profile (5 reads: under 0.1 ms a frame)
             s = self._settings
             # cv2.flip: 0.04 CPU ms for 640x480 against 1.6 ms for numpy's reversed-stride copy
             img = np.ascontiguousarray(rgb)
