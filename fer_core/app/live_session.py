@@ -64,8 +64,15 @@ class LiveSession:
         """streamlit-webrtc's queued-frames callback: the frames that arrived since the last call. Only
         the newest is analysed; the others are dropped and counted, so a busy server shows a current
         video at a lower rate instead of an ever later one (and the page says it is busy)."""
+        c0 = time.thread_time()
         rgb = frames[-1].to_ndarray(format="rgb24")
-        return [av.VideoFrame.from_ndarray(self.process(rgb, skipped=len(frames) - 1), format="rgb24")]
+        c1 = time.thread_time()
+        out = self.process(rgb, skipped=len(frames) - 1)
+        c2 = time.thread_time()
+        frame = av.VideoFrame.from_ndarray(out, format="rgb24")
+        self.processor.add_cpu_ms("to_rgb", (c1 - c0) * 1000.0)
+        self.processor.add_cpu_ms("from_rgb", (time.thread_time() - c2) * 1000.0)
+        return [frame]
 
     def process(self, rgb: np.ndarray, skipped: int = 0) -> np.ndarray:
         """The video callback's work: the annotated frame, or the frame itself after an error (kept for

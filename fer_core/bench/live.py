@@ -114,16 +114,18 @@ def _serve(conn, mirror: bool) -> None:
             sessions.append(live)
             conn.send(answer.sdp)
         elif msg[0] == "mark":
-            mark = (time.perf_counter(), _cpu_s(resource.RUSAGE_SELF))
+            mark = (time.perf_counter(), _cpu_s(resource.RUSAGE_SELF), thread_cpu_s(),
+                    [live.processor.stats for live in sessions])
             conn.send("ok")
         elif msg[0] == "stop":
             wall, cpu = time.perf_counter() - mark[0], _cpu_s(resource.RUSAGE_SELF) - mark[1]
             stats = [live.processor.stats for live in sessions]
+            profile = cpu_profile(mark[3], stats, mark[2], thread_cpu_s(), cpu)
             conn.send(({"cpu_cores_busy": round(cpu / wall, 2), "peak_rss_mb": round(_peak_rss_mb(), 1),
                        "analysed_fps": [round(s.fps, 1) for s in stats],
                        "camera_fps": [round(s.camera_fps, 1) for s in stats],
                        "process_ms_per_frame": [round(s.process_ms, 2) for s in stats],
-                       "classifier_interpreters": classifier._created}, analysed))
+                       "classifier_interpreters": classifier._created, "profile": profile}, analysed))
             for w in workers:
                 w.stop(timeout=1)
             return
@@ -143,6 +145,71 @@ def _timed(on_frames, log: dict[int, tuple[float, float]]):
             log[n] = (start, time.perf_counter())
         return out
     return callback
+
+
+# Server threads by the name Python gives them (others are native: codec, OpenCV): what each does.
+THREAD_ROLES = (("video-decoder", "decode (aiortc decoder thread)"),
+                ("async_media_processor", "frame callback, rest"),
+                ("asyncio", "encode (aiortc executor threads)"),
+                ("webrtc-loop", "event loop (RTP, SRTP, ICE, relay)"))
+# The frame callback's own stages (LiveStats.cpu_ms), in the order a frame meets them.
+CALLBACK_STAGES = (("to_rgb", "to RGB (frame.to_ndarray)"), ("mirror", "mirror copy"), ("detect", "detect / track"),
+                   ("classify", "classify (crops, model, smoothing)"), ("annotate", "annotate"),
+                   ("from_rgb", "from RGB (VideoFrame.from_ndarray)"))
+
+
+def thread_cpu_s() -> dict[str, float]:
+    """CPU seconds so far of each of this process's threads, by role (THREAD_ROLES; 'other threads' for
+    the rest): Python's threads from their CPU clocks, native ones (codec, OpenCV) from /proc, in
+    clock ticks. aiortc's codec threads are invisible to a Python profiler."""
+    python = {t.native_id: t for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for tid in os.listdir("/proc/self/task"):
+        thread = python.get(int(tid))
+        try:
+            if thread is not None:
+                name, cpu = thread.name, time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+            else:
+                with open(f"/proc/self/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                name, cpu = "", (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        except OSError:  # the thread ended meanwhile
+            continue
+        role = next((r for prefix, r in THREAD_ROLES if name.startswith(prefix)), "other threads")
+        out[role] = out.get(role, 0.0) + cpu
+    return out
+
+
+def cpu_profile(before: list, after: list, threads0: dict[str, float], threads1: dict[str, float],
+                process_cpu_s: float) -> dict:
+    """Server CPU ms per analysed frame, by stage, between two readings of every session's LiveStats
+    and of the threads (thread_cpu_s): the callback's stages as LiveStats timed them, the rest of the
+    callback thread, and the other threads by role; 'unaccounted' is threads that ended meanwhile."""
+    frames = sum(a.frames for a in after) - sum(b.frames for b in before)
+    if frames <= 0:
+        return {"frames": 0}
+    ms = {}
+    for key, label in CALLBACK_STAGES:
+        ms[label] = sum(a.cpu_ms.get(key, 0.0) - b.cpu_ms.get(key, 0.0) for a, b in zip(after, before)) / frames
+    threads = {r: (threads1.get(r, 0.0) - threads0.get(r, 0.0)) * 1000.0 / frames for r in threads1}
+    callback = threads.pop("frame callback, rest", 0.0)
+    ms["frame callback, rest"] = max(0.0, callback - sum(ms.values()))
+    ms.update(threads)
+    total = process_cpu_s * 1000.0 / frames
+    ms["unaccounted"] = max(0.0, total - sum(ms.values()))
+    return {"frames": frames, "total_ms": round(total, 2), "ms": {k: round(v, 2) for k, v in ms.items()}}
+
+
+def profile_table(profile: dict) -> str:
+    """The profile as a small text table: stage, CPU ms per analysed frame, share of the total."""
+    if not profile.get("frames"):
+        return "no frames analysed"
+    total = profile["total_ms"]
+    rows = [f"{'stage':<40} {'ms/frame':>9} {'share':>6}"]
+    rows += [f"{k:<40} {v:>9.2f} {v / total:>6.0%}" for k, v in profile["ms"].items()]
+    rows.append(f"{'server CPU per analysed frame':<40} {total:>9.2f} {'':>6}  ({profile['frames']} frames)")
+    return "\n".join(rows)
 
 
 async def _make_relay(cls):
@@ -324,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring (connection, first frames)")
     ap.add_argument("--no-mirror", action="store_true", help="the page's preview mirror switch off")
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("--profile", action="store_true",
+                    help="also print where the server's CPU goes per analysed frame, by stage")
     args = ap.parse_args(argv)
     if args.sessions < 1 or args.seconds <= 0:
         ap.error("--sessions must be 1 or more and --seconds more than 0")
@@ -334,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     report = asyncio.run(_bench(args.sessions, args.seconds, args.warmup, not args.no_mirror))
     text = json.dumps(report, indent=1)
     print(text)
+    if args.profile:
+        print(profile_table(report["server"]["profile"]))
     if args.json:
         with open(args.json, "w") as f:
             f.write(text)

@@ -28,6 +28,7 @@ class FeedProcessor:
     def __init__(self, records: list[dict], fail: bool = False) -> None:
         self.settings = LiveSettings()
         self._todo, self._queue, self._fail = list(records), [], fail
+        self.cpu_ms: dict[str, float] = {}
 
     def process(self, rgb, skipped=0):
         self.got = (rgb.copy(), skipped)
@@ -36,6 +37,9 @@ class FeedProcessor:
         if self._todo:
             self._queue.append(self._todo.pop(0))
         return rgb[::-1]
+
+    def add_cpu_ms(self, stage: str, ms: float) -> None:
+        self.cpu_ms[stage] = self.cpu_ms.get(stage, 0.0) + ms
 
     def drain_records(self) -> list[dict]:
         out, self._queue = self._queue, []
@@ -233,6 +237,7 @@ def test_queued_frames_callback_analyses_the_newest_and_counts_the_rest():
     rgb, skipped = feed.got
     assert skipped == 2 and (rgb == 30).all()  # the newest frame only
     assert len(out) == 1 and out[0].to_ndarray(format="rgb24").shape == (4, 6, 3)
+    assert set(feed.cpu_ms) == {"to_rgb", "from_rgb"} and min(feed.cpu_ms.values()) >= 0  # the profile's stages
     feed._fail = True  # a failing frame goes back as it came, and the stream goes on
     assert (asyncio.run(live.on_frames(frames[:1]))[0].to_ndarray(format="rgb24") == 10).all()
     assert "detector exploded" in live.frame_error

@@ -52,3 +52,45 @@ def test_one_session_end_to_end(tmp_path):
     assert report["first_frame_s_max"] == session["first_frame_s"]
     server = report["server"]
     assert server["cpu_cores_busy"] > 0 and server["peak_rss_mb"] > 0 and server["camera_fps"][0] > 0
+
+
+def test_cpu_profile_splits_server_cpu_per_analysed_frame_by_stage():
+    from fer_core.analysis.live import LiveStats
+    from fer_core.bench.live import cpu_profile, profile_table
+
+    before = [LiveStats(frames=10, cpu_ms={"detect": 50.0, "classify": 20.0})]
+    after = [LiveStats(frames=30, cpu_ms={"to_rgb": 10.0, "detect": 150.0, "classify": 60.0, "annotate": 10.0})]
+    threads0 = {"frame callback, rest": 1.0, "encode (aiortc executor threads)": 0.5}
+    threads1 = {"frame callback, rest": 1.3, "encode (aiortc executor threads)": 0.6, "other threads": 0.02}
+    p = cpu_profile(before, after, threads0, threads1, process_cpu_s=0.5)
+    assert p["frames"] == 20 and p["total_ms"] == 25.0
+    ms = p["ms"]
+    assert (ms["to RGB (frame.to_ndarray)"], ms["detect / track"], ms["classify (crops, model, smoothing)"]) == (0.5, 5.0, 2.0)
+    assert ms["frame callback, rest"] == 7.0  # 300 ms on the callback thread, 160 of them in its stages
+    assert ms["encode (aiortc executor threads)"] == 5.0 and ms["other threads"] == 1.0
+    assert ms["unaccounted"] == pytest.approx(25.0 - 8.0 - 7.0 - 5.0 - 1.0)  # threads that ended
+    table = profile_table(p)
+    assert "detect / track" in table and "25.00" in table and "20 frames" in table
+    assert profile_table(cpu_profile(after, after, threads1, threads1, 0.0)) == "no frames analysed"
+
+
+def test_thread_cpu_is_read_per_role():
+    import threading
+    import time
+
+    from fer_core.bench.live import thread_cpu_s
+
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            sum(range(1000))
+
+    t = threading.Thread(target=spin, name="video-decoder-test")
+    before = thread_cpu_s().get("decode (aiortc decoder thread)", 0.0)
+    t.start()
+    time.sleep(0.3)
+    during = thread_cpu_s()
+    stop.set()
+    t.join()
+    assert during["decode (aiortc decoder thread)"] > before and during["other threads"] > 0
