@@ -56,7 +56,8 @@ def confusion_table_md(report: Mapping) -> str:
     for i, (name, counts) in enumerate(zip(classes, cm)):
         total = int(counts.sum())
         cells = [f"{v / total:.0%}" if total else "-" for v in counts]
-        cells[i] = f"**{cells[i]}**"
+        if total:
+            cells[i] = f"**{cells[i]}**"
         rows.append((name, *cells, total))
     return _md_table(("true \u2193 predicted \u2192", *classes, "faces"), rows)
 
