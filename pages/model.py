@@ -44,15 +44,6 @@ def _text(name: str) -> str | None:
         return None
 
 
-def _markdown_with_images(text: str) -> None:
-    """Markdown whose local images (confusion matrix, curves) are shown with st.image."""
-    for kind, value in mr.split_markdown_images(text, directory):
-        if kind == "image":
-            st.image(value)
-        else:
-            st.markdown(value)
-
-
 def _rounded(row: dict) -> dict:
     """Floats to 3 decimals: a table of 16-digit numbers is wider than the page."""
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
@@ -210,11 +201,11 @@ st.subheader("Model card")
 if card is None:
     st.info("No model card (models/MODEL_CARD.md) for this model yet.")
 else:
-    for n, (title, body) in enumerate(mr.card_sections(card)):
+    for title, body in mr.card_sections(card):
         with st.expander(title, expanded=False):
-            _markdown_with_images(body)
+            st.markdown(mr.images_as_text(body))
 
 if log is not None:
     st.subheader("Training log")
     with st.expander("How the model was trained: runs, tests and what was not shipped", expanded=False):
-        _markdown_with_images(log)
+        st.markdown(mr.images_as_text(log))

@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from fer_core.core.labels import CLASSES
 from fer_core.training.metrics import classification_report
@@ -68,7 +67,7 @@ CARD = """# Model card: test model
 
 Made-up figures for tests.
 
-![confusion matrix](confusion_matrix.png)
+![old figure](old_figure.png)
 
 ## Intended use
 Intended: trying the test app. Not to be used for judging anybody.
@@ -96,8 +95,8 @@ Run `t1` trained for 2 epochs; McNemar p = 0.5.
 
 
 def write_model_side_files(directory: Path, seed: int = 0) -> dict:
-    """Write metrics.json ({keras, served}), history.json, class_counts.json, MODEL_CARD.md, TRAINING_LOG.md,
-    reference_figures.json and the card's image."""
+    """Write metrics.json ({keras, served}), history.json, class_counts.json, MODEL_CARD.md, TRAINING_LOG.md
+    and reference_figures.json."""
     metrics = {"keras": fake_report(seed, skill=0.72), "served": fake_report(seed + 1, skill=0.7),
                "served_model": "model.tflite", "served_variant": "int8", "split": "public_test",
                "variants": [{"variant": v, "file": f"model_{v}.tflite", "size_bytes": size, "agreement": agree,
@@ -112,7 +111,6 @@ def write_model_side_files(directory: Path, seed: int = 0) -> dict:
     (directory / "MODEL_CARD.md").write_text(CARD)
     (directory / "TRAINING_LOG.md").write_text(TRAINING_LOG)
     (directory / "reference_figures.json").write_text(json.dumps({"figures": REFERENCE_FIGURES}))
-    Image.fromarray(np.full((20, 20, 3), 128, np.uint8)).save(directory / "confusion_matrix.png")
     return {"metrics": metrics, "counts": counts}
 
 

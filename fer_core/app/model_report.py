@@ -1,6 +1,6 @@
 """Reading the shipped model's reports: tables from metrics.json, a checked history.json, and the
-model card (written by fer_core.training.model_card and by hand; read only here) cut into sections
-with its images found and its intended-use section picked out.
+model card (written by hand and by fer_core.training.model_card; read only here) cut into sections,
+its images reduced to their alt text and its intended-use section picked out.
 
 Pure functions returning plain rows and text, so the Model and Home pages stay layout only; the
 figures drawn from the same files are in fer_core.app.charts. No TensorFlow.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
 
 from fer_core.core.labels import CLASSES
 
@@ -108,32 +107,11 @@ def check_history(history) -> list[dict]:
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 
 
-def split_markdown_images(text: str, base_dir: str | Path) -> list[tuple[str, str]]:
-    """Split a model card into ("markdown", text) and ("image", path) parts.
-
-    Streamlit's markdown cannot show images by relative path, so local images (the confusion
-    matrix) become separate parts; remote or missing images become their alt text (no page
-    makes the browser fetch from a third party).
-    """
-    base = Path(base_dir)
-    parts: list[tuple[str, str]] = []
-    buf, pos = [], 0
-    for m in _IMAGE.finditer(text):
-        alt, target = m.group(1), m.group(2)
-        local = base / target
-        buf.append(text[pos:m.start()])
-        pos = m.end()
-        if "://" in target or not local.is_file():
-            buf.append(f"*[image: {alt or target}]*")
-            continue
-        if "".join(buf).strip():
-            parts.append(("markdown", "".join(buf)))
-        buf = []
-        parts.append(("image", str(local)))
-    buf.append(text[pos:])
-    if "".join(buf).strip():
-        parts.append(("markdown", "".join(buf)))
-    return parts
+def images_as_text(text: str) -> str:
+    """Markdown (the card, the training log) with every image as its alt text: the card shows its
+    figures as tables, Streamlit cannot show a local image by path, and a remote one would make the
+    browser fetch from a third party."""
+    return _IMAGE.sub(lambda m: f"*[image: {m.group(1) or m.group(2)}]*", text)
 
 
 def card_sections(text: str) -> list[tuple[str, str]]:

@@ -26,8 +26,6 @@ CLASS_COUNTS_NAME = "class_counts.json"
 CARD_NAME = "MODEL_CARD.md"
 REFERENCE_NAME = "reference_figures.json"  # the `fer` package's figures on the same evaluation sets
 TRAINING_LOG_NAME = "TRAINING_LOG.md"
-CONFUSION_MATRIX_NAME = "confusion_matrix.png"
-TRAINING_CURVES_NAME = "training_curves.png"
 ARCH_COMPARISON_NAME = "arch_comparison.json"  # fer_core.training.arch_compare: the architectures side by side
 REQUIRED_KEYS = ("input_size", "classes")
 

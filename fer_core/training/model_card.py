@@ -1,85 +1,101 @@
-"""Images and tables for the model card: confusion-matrix and training-curve PNGs, markdown tables.
+"""The model card's generated parts: Markdown tables from the model folder's side files, and the
+command that writes them into the card's marked blocks.
 
-Static files (matplotlib, headless) so the card reads on GitHub and offline; the app draws its
-own interactive figures (fer_core.app.charts). The card's prose is written by hand.
+    python -m fer_core.training.model_card --model-dir models
+
+Tables, not images, so the card reads on GitHub and offline with one drawing per figure: the
+interactive charts are the Model page's (fer_core.app.charts). The card's prose is written by hand;
+each generated block sits between two invisible Markdown lines (``block_markers``) that this
+command rewrites, and ship refreshes them when it ships into a folder with a card.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from fer_core.core.labels import CLASSES
+from fer_core.core.model_folder import (CARD_NAME, ModelFilesError, default_model_dir, load_history,
+                                        load_metrics)
+from fer_core.training.cli import CommandError, run_command
+
+# A history key, its column heading and its number format; a column appears when the history holds it.
+HISTORY_COLUMNS = (("loss", "train loss", ".4f"), ("accuracy", "train accuracy", ".4f"),
+                   ("val_loss", "val loss", ".4f"), ("val_accuracy", "val accuracy", ".4f"),
+                   ("val_macro_f1", "val macro-F1", ".4f"))
+_EXTRA_SET = re.compile(r"^val_(.+)_accuracy$")  # val_<set>_accuracy: another set logged every epoch
+MODEL_PAGE_POINTER = ("Interactive charts of the training (loss, accuracy, learning rate, validation recall per "
+                      "class) and of the confusion matrix are on the dashboard's Model page.")
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers / CI
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def confusion_matrix_png(report: Mapping, path: str | os.PathLike, title: str | None = None) -> Path:
-    """Row-normalised confusion matrix (recall on the diagonal) with the raw counts in each cell."""
-    plt = _pyplot()
-    cm = np.asarray(report["confusion_matrix"], float)
-    classes = list(report.get("classes", CLASSES))
-    rows = cm.sum(axis=1, keepdims=True)
-    norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
-    fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=110)
-    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            ax.text(j, i, f"{norm[i, j]:.2f}\n({int(cm[i, j])})", ha="center", va="center", fontsize=7,
-                    color="white" if norm[i, j] > 0.55 else "black")
-    ax.set_xticks(range(len(classes)), classes, rotation=35, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title or f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f} (n={report['n']})",
-                 fontsize=10)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of true class")
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+def served_first_line(metrics: Mapping) -> tuple[str, Mapping]:
+    """The evaluation set and served-model report the card's confusion table shows: FER+ valid when
+    measured (ten annotators per face), else the data's own validation split."""
+    ferplus = metrics.get("ferplus_valid")
+    if isinstance(ferplus, Mapping) and isinstance(ferplus.get("served"), Mapping):
+        return "FER+ valid", ferplus["served"]
+    if not isinstance(metrics.get("served"), Mapping):
+        raise ValueError("metrics.json has no served-model report.")
+    return str(metrics.get("split") or "the validation split"), metrics["served"]
 
 
-def training_curves_png(history: Sequence[Mapping], path: str | os.PathLike) -> Path | None:
-    """Loss and validation accuracy / macro-F1 per epoch; None when the history is empty."""
+def confusion_table_md(report: Mapping) -> str:
+    """The confusion matrix as a table: a row per true class, a column per predicted class (the
+    report's classes), each cell the share of the row's faces (the diagonal, bold, is recall) and
+    the row's face count last."""
+    classes = list(report["classes"])
+    cm = np.asarray(report["confusion_matrix"], dtype=int)
+    if cm.shape != (len(classes), len(classes)):
+        raise ValueError(f"The confusion matrix should be {len(classes)}x{len(classes)}; got shape {cm.shape}.")
+    rows = []
+    for i, (name, counts) in enumerate(zip(classes, cm)):
+        total = int(counts.sum())
+        cells = [f"{v / total:.0%}" if total else "-" for v in counts]
+        if total:
+            cells[i] = f"**{cells[i]}**"
+        rows.append((name, *cells, total))
+    return _md_table(("true \u2193 predicted \u2192", *classes, "faces"), rows)
+
+
+def confusion_section_md(metrics: Mapping) -> str:
+    """The card's confusion block: which faces and model, how to read it, the table."""
+    name, report = served_first_line(metrics)
+    return (f"Confusion matrix of the served model on {name} ({report['n']} faces; accuracy "
+            f"{report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}). Rows: the true class; columns: the "
+            "model's answer; each cell is the share of the row's faces, so a row sums to 100% and the bold "
+            "diagonal is each class's recall.\n\n" + confusion_table_md(report))
+
+
+def training_table_md(history: Sequence[Mapping]) -> str:
+    """One row per epoch: train loss and accuracy, validation accuracy and macro-F1, the accuracy of
+    every other set logged each epoch, the selection score and minutes, as far as the history holds them."""
     rows = sorted((r for r in history if isinstance(r, Mapping) and "epoch" in r), key=lambda r: r["epoch"])
     if not rows:
-        return None
-    plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
+        raise ValueError("The training history has no epochs.")
+    held = {k for r in rows for k, v in r.items() if isinstance(v, (int, float))}
+    extra = sorted(k for k in held if _EXTRA_SET.match(k))
+    columns = [c for c in HISTORY_COLUMNS if c[0] in held]
+    columns += [(k, f"{_EXTRA_SET.match(k).group(1).replace('_', ' ')} accuracy", ".4f") for k in extra]
+    columns += [c for c in (("val_selection", "selection", ".4f"), ("seconds", "minutes", ".1f")) if c[0] in held]
 
-    ep = [r["epoch"] for r in rows]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=110)
-    a1.plot(ep, [r.get("loss", np.nan) for r in rows], marker=".", label="train loss")
-    a1.set_xlabel("epoch")
-    a1.set_title("training loss", fontsize=10)
-    for key, label in (("accuracy", "train accuracy"), ("val_accuracy", "val accuracy"),
-                       ("val_macro_f1", "val macro-F1")):
-        vals = [r.get(key, np.nan) for r in rows]
-        if not all(v is None or (isinstance(v, float) and np.isnan(v)) for v in vals):
-            a2.plot(ep, [np.nan if v is None else v for v in vals], marker=".", label=label)
-    a2.set_xlabel("epoch")
-    for ax in (a1, a2):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    a2.set_title("accuracy / macro-F1", fontsize=10)
-    a2.legend(fontsize=8)
-    a2.grid(alpha=0.3)
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    def cell(row: Mapping, key: str, fmt: str) -> str:
+        value = row.get(key)
+        if not isinstance(value, (int, float)):
+            return ""
+        return format(value / 60 if key == "seconds" else value, fmt)
+
+    return _md_table(("epoch", *(c[1] for c in columns)),
+                     [(r["epoch"], *(cell(r, key, fmt) for key, _, fmt in columns)) for r in rows])
+
+
+def training_section_md(history: Sequence[Mapping]) -> str:
+    """The card's training block: the per-epoch table and where the charts are."""
+    return training_table_md(history) + "\n\n" + MODEL_PAGE_POINTER
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
@@ -154,3 +170,64 @@ def arch_comparison_md(table: Mapping) -> str:
                       f"of accuracy lost: {'qualifies' if shipped.get('int8_qualifies') else 'does not qualify'} "
                       f"(<= 1 point); the served-variant rule picks {shipped.get('rule_picks')}."]
     return "\n".join(lines)
+
+
+def block_markers(name: str) -> tuple[str, str]:
+    """The lines around a generated block in the card: Markdown link reference definitions, which
+    GitHub and Streamlit show as nothing."""
+    return f'[//]: # "{name}: generated by python -m fer_core.training.model_card"', f'[//]: # "end of {name}"'
+
+
+def card_blocks(model_dir: str | os.PathLike) -> dict[str, str]:
+    """Every block the folder's side files fill: confusion (metrics.json) and training (history.json)."""
+    blocks = {}
+    if metrics := load_metrics(model_dir):
+        blocks["confusion"] = confusion_section_md(metrics)
+    if history := load_history(model_dir):
+        blocks["training"] = training_section_md(history)
+    return blocks
+
+
+def fill_blocks(card: str, blocks: Mapping[str, str]) -> tuple[str, list[str]]:
+    """``card`` with each marked block's text replaced, and the names of the blocks it has no markers for."""
+    missing = []
+    for name, body in blocks.items():
+        begin, end = block_markers(name)
+        marked = re.compile(rf"^{re.escape(begin)}$.*?^{re.escape(end)}$", re.M | re.S)
+        text = f"{begin}\n\n{body}\n\n{end}"
+        card, found = marked.subn(lambda _, text=text: text, card)  # a function: no escapes read in text
+        if not found:
+            missing.append(name)
+    return card, missing
+
+
+def refresh_card(model_dir: str | os.PathLike) -> list[str]:
+    """Rewrite the generated blocks of the folder's card from its side files; returns the blocks the
+    card has no markers for (left out)."""
+    path = Path(model_dir) / CARD_NAME
+    card, missing = fill_blocks(path.read_text(encoding="utf-8"), card_blocks(model_dir))
+    path.write_text(card, encoding="utf-8")
+    return missing
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m fer_core.training.model_card",
+                                 description="Rewrite the model card's generated tables from the model folder.")
+    ap.add_argument("--model-dir", default=None, help="the model folder (default: models/, or FER_MODEL_DIR)")
+    folder = Path(ap.parse_args(argv).model_dir or default_model_dir())
+
+    def work() -> None:
+        if not (folder / CARD_NAME).is_file():
+            raise CommandError(f"{folder / CARD_NAME} does not exist; the card's prose is written by hand first.")
+        missing = refresh_card(folder)
+        if missing:
+            lines = "; ".join(" and ".join(block_markers(name)) for name in missing)
+            raise CommandError(f"{folder / CARD_NAME} has no place for {', '.join(missing)}: put each pair of "
+                               f"lines, on lines of their own, where the block belongs: {lines}")
+        print(f"refreshed the generated tables in {folder / CARD_NAME}")
+
+    return run_command(work, (ModelFilesError, ValueError, OSError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

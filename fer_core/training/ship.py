@@ -11,8 +11,8 @@ ten annotators per face; on CK+ valid subjects with ``--ckplus``; the whole phot
 chooses the served outputs' logit adjustment and temperature on those validation splits
 (fer_core.core.calibration), and writes to --out only
 the final files: model.keras (no optimizer), model.tflite (the served variant),
-model_config.json, history.json, class_counts.json, metrics.json, confusion_matrix.png and
-training_curves.png. MODEL_CARD.md is written by hand.
+model_config.json, history.json, class_counts.json and metrics.json. MODEL_CARD.md is written by
+hand; when --out has one, its generated tables are rewritten (fer_core.training.model_card).
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ import time
 from pathlib import Path
 
 from fer_core.training.export import MAX_LATENCY_MS, VARIANTS, export_all, parse_variants
-from fer_core.core.model_folder import (CLASS_COUNTS_NAME, CONFIG_NAME, CONFUSION_MATRIX_NAME, HISTORY_NAME, KERAS_NAME,
-                                  METRICS_NAME, SERVED_NAME, TRAINING_CURVES_NAME, load_model_config,
-                                  write_model_config)
+from fer_core.core.model_folder import (CARD_NAME, CLASS_COUNTS_NAME, CONFIG_NAME, HISTORY_NAME, KERAS_NAME,
+                                  METRICS_NAME, SERVED_NAME, load_model_config, write_model_config)
 
 SIZE_LIMIT_MB = 50
 
@@ -57,7 +56,7 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
     from fer_core.core.calibration import Calibration
     from fer_core.engine.classifier import Classifier
     from fer_core.training.evaluate import evaluate
-    from fer_core.training.model_card import confusion_matrix_png, training_curves_png
+    from fer_core.training.model_card import refresh_card
     from fer_core.training.network import DEFAULT_ARCH, gradcam_layer_for
     from fer_core.core.tf_import import keras as _keras
 
@@ -105,22 +104,17 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
     reports = three_reports(data_path, fmt, split)
     metrics = {**reports, "served_model": SERVED_NAME,
                "served_variant": exp.chosen.variant, "variants": exp.to_dict()["variants"], "split": split}
-    first_line, first_split = reports["served"], split
     for name, (path, set_fmt, set_split) in list(sets.items())[1:]:
         metrics[name] = three_reports(path, set_fmt, set_split)
-    if ferplus:
-        first_line, first_split = metrics["ferplus_valid"]["served"], "FER+ valid"
     if realphotos:
         metrics["realphotos_dev"] = _photo_pipeline(out, realphotos, log)
     metrics["selection"] = _selection(metrics)
     if calibration_section:
         metrics["calibration"] = calibration_section
     (out / METRICS_NAME).write_text(json.dumps(metrics, indent=1))
-    confusion_matrix_png(first_line, out / CONFUSION_MATRIX_NAME,
-                         title=f"served {exp.chosen.variant} TFLite on {first_split}: accuracy "
-                               f"{first_line['accuracy']:.3f}, macro-F1 {first_line['macro_f1']:.3f}")
-    if (out / HISTORY_NAME).is_file():
-        training_curves_png(json.loads((out / HISTORY_NAME).read_text()), out / TRAINING_CURVES_NAME)
+    if (out / CARD_NAME).is_file():
+        for name in refresh_card(out):
+            log(f"warning: {out / CARD_NAME} has no markers for its {name} table; not written")
     total = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6
     log(f"shipped to {out} in {time.time() - t0:.0f}s: served {exp.chosen.variant}, models/ total {total:.1f} MB")
     if total > SIZE_LIMIT_MB:

@@ -32,15 +32,11 @@ def test_history_is_checked_and_sorted_by_epoch():
         mr.check_history({"epoch": 1})
 
 
-def test_model_card_images_split_out(tmp_path):
-    (tmp_path / "confusion_matrix.png").write_bytes(b"png")
-    parts = mr.split_markdown_images(CARD, tmp_path)
-    assert [k for k, _ in parts] == ["markdown", "image", "markdown"]
-    assert parts[1][1] == str(tmp_path / "confusion_matrix.png")
-    assert "*[image: remote]*" in parts[2][1] and "https://" not in parts[2][1]
-    # a missing local image becomes text too, so the card stays one markdown part
-    parts = mr.split_markdown_images(CARD, tmp_path / "elsewhere")
-    assert [k for k, _ in parts] == ["markdown"] and "*[image: confusion matrix]*" in parts[0][1]
+def test_model_card_images_become_their_alt_text():
+    text = mr.images_as_text(CARD)
+    assert "*[image: remote]*" in text and "https://" not in text  # no page makes the browser fetch elsewhere
+    assert "*[image: old figure]*" in text and "![" not in text  # the card's figures are tables now
+    assert mr.images_as_text("see ![](figure.png) here") == "see *[image: figure.png]* here"
 
 
 def test_variant_rows(tmp_path):

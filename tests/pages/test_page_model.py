@@ -48,7 +48,7 @@ def test_model_page_shows_every_section(open_page, tiny_model_dir, monkeypatch):
     at = open_page("pages/model.py")
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error and not at.warning
-    served = side["metrics"]["served"]
+    served, history = side["metrics"]["served"], json.loads((tiny_model_dir / "history.json").read_text())
     shown = {m.label: m.value for m in at.metric}
     assert shown["Accuracy"] == f"{served['accuracy']:.1%}" and shown["Macro-F1"] == f"{served['macro_f1']:.3f}"
     frames = [d.value for d in at.dataframe]
@@ -73,15 +73,17 @@ def test_model_page_shows_every_section(open_page, tiny_model_dir, monkeypatch):
     assert len(charts) == 6
     heat = charts[2]["data"][0]
     assert heat["type"] == "heatmap" and heat["customdata"] == served["confusion_matrix"]
+    loss = next(t for t in charts[3]["data"] if t["name"] == "training loss")  # the curves: drawn here only
+    assert loss["x"] == [r["epoch"] for r in history] and loss["y"] == [r["loss"] for r in history]
     counts_bar = charts[5]["data"][0]
     assert counts_bar["x"] == list(CLASSES) and counts_bar["y"] == [side["counts"][c] for c in CLASSES]
-    # the model card in sections a reader opens, its local image shown, the remote one reduced to its alt text
+    # the model card in sections a reader opens, its images (local or remote) reduced to their alt text
     titles = [e.label for e in at.expander]
     assert titles[:3] == ["Summary", "Intended use", "Limitations"]
     md = texts(at)
     assert "Made-up figures for tests" in md and "Not for decisions about people" in md
     assert "*[image: remote]*" in md and "example.com" not in md
-    assert len(at.get("image")) == 1
+    assert "*[image: old figure]*" in md and not at.get("image")
     # the training log comes last, in its own section
     assert "How the model was trained" in titles[-1] and "McNemar" in md
     assert [s.value for s in at.subheader][-2:] == ["Model card", "Training log"]

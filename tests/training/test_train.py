@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 REQUIRED_KEYS = {"accuracy", "macro_f1", "per_class", "confusion_matrix", "classes", "n", "skipped"}
 HISTORY_KEYS = {"epoch", "loss", "accuracy", "val_accuracy", "val_macro_f1", "val_recall", "lr", "seconds"}
 SHIPPED = {"model.keras", "model.tflite", "model_config.json", "history.json", "class_counts.json",
-           "metrics.json", "confusion_matrix.png", "training_curves.png"}
+           "metrics.json"}
 
 
 @pytest.fixture(scope="module")
