@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.core.model_folder import (CARD_NAME, ModelFilesError, default_model_dir, load_history,
-                                        load_metrics)
+from fer_core.core.model_folder import (CARD_NAME, ModelFilesError, default_model_dir, load_arch_comparison,
+                                        load_history, load_metrics)
 from fer_core.training.cli import CommandError, run_command
 
 # A history key, its column heading and its number format; a column appears when the history holds it.
@@ -179,12 +179,15 @@ def block_markers(name: str) -> tuple[str, str]:
 
 
 def card_blocks(model_dir: str | os.PathLike) -> dict[str, str]:
-    """Every block the folder's side files fill: confusion (metrics.json) and training (history.json)."""
+    """Every block the folder's side files fill: confusion (metrics.json), training (history.json) and
+    architectures (arch_comparison.json)."""
     blocks = {}
     if metrics := load_metrics(model_dir):
         blocks["confusion"] = confusion_section_md(metrics)
     if history := load_history(model_dir):
         blocks["training"] = training_section_md(history)
+    if table := load_arch_comparison(model_dir):
+        blocks["architectures"] = arch_comparison_md(table)
     return blocks
 
 
