@@ -193,3 +193,17 @@ def test_architecture_comparison_section_has_every_arm_and_the_int8_verdict():
     assert "1.52 (int8)" in table[1] and "+4.70" in table[1] and "97.0%" in table[1]
     assert "85.6% of 3370 FER+ valid faces" in md and "does not qualify" in md and "picks dynamic" in md
     assert "Made-up CPU, 2 cores" in md and "537 steps" in md
+
+
+def test_a_folder_with_an_architecture_comparison_gets_its_block(tmp_path):
+    import json
+
+    from factories import fake_arch_table, write_model_side_files
+
+    from fer_core.core.model_folder import ARCH_COMPARISON_NAME
+    from fer_core.training.model_card import arch_comparison_md
+
+    write_model_side_files(tmp_path)
+    assert "architectures" not in card_blocks(tmp_path)
+    (tmp_path / ARCH_COMPARISON_NAME).write_text(json.dumps(fake_arch_table()))
+    assert card_blocks(tmp_path)["architectures"] == arch_comparison_md(fake_arch_table())
