@@ -102,7 +102,7 @@ def write_model_side_files(directory: Path, seed: int = 0) -> dict:
                "variants": [{"variant": v, "file": f"model_{v}.tflite", "size_bytes": size, "agreement": agree,
                              "accuracy": 0.7, "keras_accuracy": 0.72, "accuracy_drop": 0.02, "macro_f1": 0.69,
                              "latency_p50_ms": ms, "latency_p90_ms": ms * 1.2, "meets_accuracy": True,
-                             "meets_latency": True}
+                             "meets_latency": True, "eligible": True}
                             for v, size, agree, ms in (("fp32", 16_000_000, 1.0, 3.1), ("int8", 4_500_000, 0.985, 1.2))]}
     counts = {c: int(100 + 37 * i) for i, c in enumerate(CLASSES)}
     (directory / "metrics.json").write_text(json.dumps(metrics))

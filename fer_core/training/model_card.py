@@ -104,23 +104,6 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     return "\n".join(lines)
 
 
-def results_table_md(metrics: Mapping) -> str:
-    """Headline figures of every report in metrics.json (keras, served): accuracy, macro-F1, disgust recall."""
-    rows = []
-    for name, rep in metrics.items():
-        if isinstance(rep, Mapping) and "accuracy" in rep:
-            rows.append((f"{name} ({rep.get('model', '')})", f"{rep['accuracy']:.4f}", f"{rep['macro_f1']:.4f}",
-                         f"{rep['per_class']['disgust']['recall']:.3f}", rep["n"]))
-    return _md_table(("model", "accuracy", "macro-F1", "disgust recall", "n"), rows)
-
-
-def per_class_table_md(report: Mapping) -> str:
-    """Per-class precision / recall / F1 / specificity / support."""
-    rows = [(c, *(f"{report['per_class'][c][k]:.3f}" for k in ("precision", "recall", "f1", "specificity")),
-             report["per_class"][c]["support"]) for c in report["classes"]]
-    return _md_table(("class", "precision", "recall", "F1", "specificity", "support"), rows)
-
-
 def reference_table_md(figures: Mapping[str, Mapping]) -> str:
     """The card's table of the `fer` package's figures (fer_core.core.model_folder.load_reference_figures)."""
     rows = [(name, f"{v['accuracy']:.4f}", f"{v['macro_f1']:.4f}") for name, v in figures.items()]
@@ -172,6 +155,41 @@ def arch_comparison_md(table: Mapping) -> str:
     return "\n".join(lines)
 
 
+MODES = (("keras", "Keras (`model.keras`)"), ("served", "served (`model.tflite`)"),
+         ("served_mirror", "served, mirror-averaged (photos, videos)"))
+PER_CLASS_SETS = (("ferplus_valid", "FER+ valid"), ("ckplus_valid", "CK+ valid subjects"), ("", "FER-2013 PublicTest"))
+
+
+def _report(metrics: Mapping, section: str, mode: str) -> Mapping | None:
+    """One report of metrics.json: a validation set's section (``""``: the data's own split, at the top)."""
+    rep = (metrics.get(section) or {}).get(mode) if section else metrics.get(mode)
+    return rep if isinstance(rep, Mapping) else None
+
+
+def metrics_section_md(metrics: Mapping) -> str:
+    """The card's headline table (each inference mode on each validation set) and the served model's
+    per-class tables, from metrics.json: the figures a new model changes are never typed by hand."""
+    def cell(section: str, mode: str, key: str) -> str:
+        rep = _report(metrics, section, mode)
+        return "" if rep is None else f"{rep[key]:.4f}"
+
+    rows = [(label, cell("ferplus_valid", mode, "accuracy"), cell("ferplus_valid", mode, "macro_f1"),
+             cell("ckplus_valid", mode, "accuracy"), cell("", mode, "accuracy"), cell("", mode, "macro_f1"))
+            for mode, label in MODES if _report(metrics, "", mode) is not None]
+    parts = [_md_table(("model", "FER+ valid accuracy", "FER+ valid macro-F1", "CK+ valid accuracy",
+                        "PublicTest accuracy", "PublicTest macro-F1"), rows)]
+    for section, name in PER_CLASS_SETS:
+        rep = _report(metrics, section, "served")
+        if rep is None:
+            continue
+        shown = [c for c in rep["classes"] if rep["per_class"][c]["support"]]  # CK+ has no neutral faces
+        table = _md_table(("class", "precision", "recall", "F1", "support"),
+                          [(c, *(f"{rep['per_class'][c][k]:.3f}" for k in ("precision", "recall", "f1")),
+                            rep["per_class"][c]["support"]) for c in shown])
+        parts += [f"{name}, served model, per class:", table]
+    return "\n\n".join(parts)
+
+
 def block_markers(name: str) -> tuple[str, str]:
     """The lines around a generated block in the card: Markdown link reference definitions, which
     GitHub and Streamlit show as nothing."""
@@ -179,11 +197,16 @@ def block_markers(name: str) -> tuple[str, str]:
 
 
 def card_blocks(model_dir: str | os.PathLike) -> dict[str, str]:
-    """Every block the folder's side files fill: confusion (metrics.json), training (history.json) and
+    """Every block the folder's side files fill: metrics, confusion and variants (metrics.json), training
+    (history.json) and
     architectures (arch_comparison.json)."""
     blocks = {}
     if metrics := load_metrics(model_dir):
+        blocks["metrics"] = metrics_section_md(metrics)
         blocks["confusion"] = confusion_section_md(metrics)
+        if metrics.get("variants"):
+            blocks["variants"] = variants_table_md({"chosen": metrics.get("served_variant"),
+                                                    "variants": metrics["variants"]})
     if history := load_history(model_dir):
         blocks["training"] = training_section_md(history)
     if table := load_arch_comparison(model_dir):

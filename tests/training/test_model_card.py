@@ -10,8 +10,8 @@ import pytest
 from fer_core.core.labels import CLASSES, CLASSES_8
 from fer_core.training.metrics import classification_report
 from fer_core.training.model_card import (MODEL_PAGE_POINTER, block_markers, card_blocks, confusion_section_md,
-                                          confusion_table_md, fill_blocks, per_class_table_md, reference_table_md,
-                                          results_table_md, served_first_line, training_section_md,
+                                          confusion_table_md, fill_blocks, metrics_section_md, reference_table_md,
+                                          served_first_line, training_section_md,
                                           training_table_md, variants_table_md)
 from fer_core.training.model_card import main as model_card_main
 
@@ -96,9 +96,15 @@ CARD_WITH_BLOCKS = """# Card
 
 Prose by hand.
 
+{metrics[0]}
+{metrics[1]}
+
 {confusion[0]}
 stale table
 {confusion[1]}
+
+{variants[0]}
+{variants[1]}
 
 ## Training
 {training[0]}
@@ -109,7 +115,8 @@ More prose.
 
 
 def _marked_card() -> str:
-    return CARD_WITH_BLOCKS.format(confusion=block_markers("confusion"), training=block_markers("training"))
+    return CARD_WITH_BLOCKS.format(**{name: block_markers(name) for name in ("metrics", "confusion", "variants",
+                                                                              "training")})
 
 
 def test_fill_blocks_rewrites_only_what_lies_between_the_markers():
@@ -157,13 +164,19 @@ def test_the_shipped_card_holds_the_tables_its_side_files_give(repo_root):
 
 
 def test_tables(report):
-    metrics = {"keras": {**report, "model": "model.keras"}, "served": {**report, "model": "model.tflite"},
-               "split": "public_test"}
-    t = results_table_md(metrics)
-    assert t.count("\n") == 3 and "model.tflite" in t and f"{report['accuracy']:.4f}" in t
-    rows = per_class_table_md(report).splitlines()
-    assert len(rows) == 2 + len(CLASSES)
-    assert rows[2].startswith("| angry | 1.000 | 0.250 |")  # precision 1, recall 1/4
+    ck = classification_report(np.array([0, 1, 2, 3, 5, 6]), np.array([0, 1, 2, 3, 5, 5]))  # no neutral faces
+    metrics = {"keras": report, "served": report, "split": "public_test",
+               "ckplus_valid": {"served": ck, "keras": ck}}
+    md = metrics_section_md(metrics)
+    head = table_cells(md.split("\n\n")[0])
+    assert [r[0] for r in head[1:]] == ["Keras (`model.keras`)", "served (`model.tflite`)"]  # no mirror report
+    assert head[1] == [head[1][0], "", "", f"{ck['accuracy']:.4f}", f"{report['accuracy']:.4f}",
+                       f"{report['macro_f1']:.4f}"]  # no FER+ valid section: empty cells
+    assert "FER+ valid, served" not in md and "CK+ valid subjects, served model, per class:" in md
+    ck_rows = table_cells(md.split("CK+ valid subjects, served model, per class:")[1].split("FER-2013")[0])
+    assert [r[0] for r in ck_rows[1:]] == ["angry", "disgust", "fear", "happy", "sad", "surprise"]
+    public = table_cells(md.split("FER-2013 PublicTest, served model, per class:")[1])
+    assert len(public) == 1 + len(CLASSES) and public[1][:3] == ["angry", "1.000", "0.250"]  # precision 1, recall 1/4
     variants = {"chosen": "int8", "variants": [
         {"variant": "fp32", "size_bytes": 16e6, "agreement": 1.0, "accuracy": 0.7, "accuracy_drop": 0.0,
          "macro_f1": 0.66, "latency_p50_ms": 5.0, "eligible": False},

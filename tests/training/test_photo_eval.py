@@ -46,6 +46,7 @@ def test_counts_missed_and_second_faces_and_judges_the_largest(tmp_path):
     r = evaluate_photos(root, analyzer, progress=lambda i, n: seen.append((i, n)))
     assert (r["photos"], r["no_face"], r["second_face"], r["faces_judged"]) == (4, 1, 1, 3)
     assert r["accuracy"] == pytest.approx(2 / 3, abs=1e-4) and r["accuracy_of_all_photos"] == 0.5
+    assert r["answers"] == {"happy": {"happy": 1}, "neutral": {"neutral": 1, "sad": 1}}  # what each class was called
     assert seen[-1] == (4, 4)
 
 
