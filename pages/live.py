@@ -18,7 +18,7 @@ from fer_core.core.labels import classes_in
 from fer_core.core.results import is_uncertain
 from fer_core.analysis.live import FPS_WINDOW_S, LiveSettings, busy_note
 from fer_core.app.frame_relay import NewestFrameRelay
-from fer_core.app.live_session import FLUSH_EVERY_S, LiveSession
+from fer_core.app.live_session import FLUSH_EVERY_S, SMALL_STREAM, LiveSession, camera_constraints, live_streams
 from fer_core.app.rtc_config import IceConfigError, rtc_configuration
 from fer_core.core.timeline import Timeline
 from fer_core.engine.tracker import SMOOTHING_METHODS
@@ -108,11 +108,20 @@ except IceConfigError as exc:
     show_error(f"The ICE server setting is invalid, so none is used: {exc}")
     rtc = {"iceServers": []}
 
+# The camera asked for is chosen when a stream is not playing and kept while it plays (changing it
+# mid-stream would restart it): a server already busy with other streams gets a smaller one.
+if not live.active or "_live_camera" not in st.session_state:
+    st.session_state["_live_camera"] = (live_streams(),)
+others = st.session_state["_live_camera"][0]  # live streams when this one was set up
+camera = camera_constraints(others)
+if camera == SMALL_STREAM:
+    st.caption(f"{others} other live streams are running on this server, so your camera is asked for a smaller "
+               "picture (320x240, 15 frames a second): every stream stays current.")
 ctx = webrtc_streamer(
     key="live-emotions",
     mode=WebRtcMode.SENDRECV,
     rtc_configuration=rtc,
-    media_stream_constraints={"video": True, "audio": False},
+    media_stream_constraints={"video": camera, "audio": False},
     queued_video_frames_callback=live.on_frames,  # worker thread: never touches st.*
     async_processing=True,
     translations=TRANSLATIONS,

@@ -5,11 +5,19 @@ turns the History switch into where they go, and saves them as the stream plays:
 ``FLUSH_EVERY_S`` seconds the new records are appended to one stored session, so a server crash
 mid-stream loses seconds, not the session. STOP saves the rest. Emotion scores only, never frames.
 No Streamlit and no TensorFlow here: the video callback's worker thread calls ``on_frames``.
+
+The module also counts the streams this server is analysing (``live_streams``), so that a tab that
+starts while the server is already full asks its browser for a smaller, slower camera stream
+(``camera_constraints``): on the 2-core machine, eight 640x480 streams at 30 fps came back seconds late,
+eight at 320x240 and 15 fps about 0.8 s (README, live benchmark).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
+import os
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,6 +31,29 @@ from fer_core.app.storage import SessionNotFoundError, SessionStore, StorageErro
 LOG = logging.getLogger(__name__)
 FLUSH_EVERY_S = 5.0
 SOURCE = "live"
+
+STREAM_IDLE_S = 3.0  # a stream with no frame for this long no longer counts (a closed tab never says STOP)
+SMALL_STREAM_FROM = os.cpu_count() or 1  # live streams at once from which a new one asks for the small stream
+FULL_STREAM = {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 30}}
+SMALL_STREAM = {"width": {"ideal": 320}, "height": {"ideal": 240}, "frameRate": {"ideal": 15, "max": 15}}
+
+_last_frame: dict[int, float] = {}  # id(LiveSession) -> when it last analysed a frame (monotonic)
+_streams_lock = threading.Lock()
+
+
+def live_streams(now: float | None = None) -> int:
+    """How many streams this server analysed a frame of in the last STREAM_IDLE_S seconds."""
+    now = time.monotonic() if now is None else now
+    with _streams_lock:
+        for key in [k for k, t in _last_frame.items() if now - t > STREAM_IDLE_S]:
+            del _last_frame[key]
+        return len(_last_frame)
+
+
+def camera_constraints(streams: int) -> dict:
+    """The camera a new stream asks the browser for, given the streams already live: 640x480 at 30 fps,
+    or 320x240 at 15 fps once SMALL_STREAM_FROM streams are (a quarter of the pixels, half the frames)."""
+    return copy.deepcopy(SMALL_STREAM if streams >= SMALL_STREAM_FROM else FULL_STREAM)
 
 
 @dataclass(frozen=True)
@@ -77,6 +108,8 @@ class LiveSession:
     def process(self, rgb: np.ndarray, skipped: int = 0) -> np.ndarray:
         """The video callback's work: the annotated frame, or the frame itself after an error (kept for
         the page to show once), so one bad frame never ends the stream."""
+        with _streams_lock:
+            _last_frame[id(self)] = time.monotonic()
         try:
             return self.processor.process(rgb, skipped=skipped)
         except Exception as exc:
@@ -153,6 +186,8 @@ class LiveSession:
         """The stream ended: collect and save what is left, and say how it went."""
         self.records.extend(self.processor.drain_records())
         self.active = False
+        with _streams_lock:
+            _last_frame.pop(id(self), None)
         self.flush()
         self.outcome = LiveOutcome(len(self.records), self.session_id, self._store is not None, self.save_error)
         return self.outcome

@@ -15,7 +15,9 @@ from conftest import locked_sqlite
 from factories import make_records
 
 from fer_core.analysis.live import LiveSettings
-from fer_core.app.live_session import FLUSH_EVERY_S, LiveSession
+from fer_core.app import live_session
+from fer_core.app.live_session import (FLUSH_EVERY_S, FULL_STREAM, SMALL_STREAM, SMALL_STREAM_FROM, STREAM_IDLE_S,
+                                       LiveSession, camera_constraints, live_streams)
 from fer_core.app.storage import SessionStore
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -241,3 +243,28 @@ def test_queued_frames_callback_analyses_the_newest_and_counts_the_rest():
     feed._fail = True  # a failing frame goes back as it came, and the stream goes on
     assert (asyncio.run(live.on_frames(frames[:1]))[0].to_ndarray(format="rgb24") == 10).all()
     assert "detector exploded" in live.frame_error
+
+
+def test_streams_count_while_they_get_frames_and_stop_counting_at_stop_or_when_idle(monkeypatch):
+    monkeypatch.setattr(live_session, "_last_frame", {})
+    now = [1000.0]
+    monkeypatch.setattr(live_session.time, "monotonic", lambda: now[0])
+    a, b = LiveSession(FeedProcessor([])), LiveSession(FeedProcessor([]))
+    a.start(), b.start()
+    assert live_streams() == 0  # started, no frame yet
+    a.process(FRAME), b.process(FRAME), a.process(FRAME)
+    assert live_streams() == 2
+    a.stop()
+    assert live_streams() == 1
+    now[0] += STREAM_IDLE_S + 0.1  # b's tab closed without STOP: it stops counting
+    assert live_streams() == 0 and live_session._last_frame == {}
+
+
+def test_a_full_server_asks_new_streams_for_a_quarter_of_the_pixels_at_half_the_rate():
+    assert camera_constraints(0) == camera_constraints(SMALL_STREAM_FROM - 1) == FULL_STREAM
+    assert camera_constraints(SMALL_STREAM_FROM) == camera_constraints(50) == SMALL_STREAM
+    full, small = FULL_STREAM, SMALL_STREAM
+    assert small["width"]["ideal"] * small["height"]["ideal"] * 4 == full["width"]["ideal"] * full["height"]["ideal"]
+    assert small["frameRate"]["max"] * 2 == full["frameRate"]["ideal"]
+    camera_constraints(0)["width"]["ideal"] = 1
+    assert FULL_STREAM["width"]["ideal"] == 640  # each call gives a copy: a page cannot change the defaults

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -29,6 +30,31 @@ def test_frame_counter_reads_back_plain_and_mirrored(n):
     assert read_counter(rgb, mirrored=True) is None
     draw_counter(rgb, n + 2**14)  # counts wrap
     assert read_counter(rgb, mirrored=False) == n
+
+
+@pytest.mark.parametrize("size", [(640, 480), (320, 240)])
+def test_the_small_camera_keeps_its_counter_and_faces_the_live_detector_finds(size):
+    """The bench's 320x240 stream (what a full server asks new tabs for) still carries a readable frame
+    counter and two faces the live page's detector (96 px minimum) finds."""
+    from fer_core.bench.live import test_frames
+    from fer_core.engine.faces import make_detector
+
+    width, height = size
+    frames = test_frames(3, width, height)
+    assert all(f.shape == (height, width, 3) for f in frames)
+    rgb = frames[0].copy()
+    draw_counter(rgb, 1234)
+    assert read_counter(cv2.flip(rgb, 1), mirrored=True) == 1234
+    assert len(make_detector("blazeface", "live").detect(frames[0])) == 2
+
+
+def test_the_command_refuses_a_camera_it_cannot_send(capsys):
+    from fer_core.bench.live import main
+
+    for bad in (["--size", "320"], ["--size", "100x80"], ["--fps", "0"]):
+        with pytest.raises(SystemExit):
+            main(bad)
+        assert "--size must be WxH" in capsys.readouterr().err
 
 
 @pytest.mark.slow

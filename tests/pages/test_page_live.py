@@ -14,6 +14,7 @@ import pytest
 from conftest import assert_clean, texts
 
 from fer_core.app.charts import VALENCE_TRACE_NAME
+from fer_core.app.live_session import FULL_STREAM, SMALL_STREAM, SMALL_STREAM_FROM
 from fer_core.bench.scenes import DrawnFace, draw_scene
 from fer_core.core.valence import RULE as VALENCE_RULE
 
@@ -53,8 +54,12 @@ def stream_frames(live, n: int = 8) -> None:
         time.sleep(0.06)  # records are taken every 0.2 s of stream time
 
 
-def test_renders_with_a_safe_webrtc_setup(open_page, streamer_calls):
+def test_renders_with_a_safe_webrtc_setup(open_page, streamer_calls, monkeypatch):
     from streamlit_webrtc import WebRtcMode
+
+    from fer_core.app import live_session
+
+    monkeypatch.setattr(live_session, "live_streams", lambda now=None: 0)  # other tests' streams do not count
 
     at = open_page("pages/live.py")
     assert_clean(at)
@@ -62,7 +67,7 @@ def test_renders_with_a_safe_webrtc_setup(open_page, streamer_calls):
     kw = streamer_calls[-1]
     assert kw["mode"] == WebRtcMode.SENDRECV
     assert kw["rtc_configuration"] == {"iceServers": []}  # nobody is contacted by default
-    assert kw["media_stream_constraints"] == {"video": True, "audio": False}
+    assert kw["media_stream_constraints"] == {"video": FULL_STREAM, "audio": False}  # an idle server: the full camera
     assert "HTTPS" in kw["translations"]["media_api_not_available"]
     assert "denied" in kw["translations"]["device_access_denied"]
     assert "HTTPS or from localhost" in texts(at, "caption")
@@ -169,6 +174,26 @@ def test_a_failing_frame_is_reported_on_the_page(open_page):
     at.run()
     assert_clean(at)
     assert "Frames could not be analysed" in texts(at, "error")
+
+
+def test_a_tab_opened_on_a_full_server_asks_for_the_small_camera_and_keeps_it(open_page, streamer_calls,
+                                                                            monkeypatch):
+    """Streams already live on the server: this tab's browser is asked for 320x240 at 15 fps, and the
+    page says why; the choice is made before START and not changed while the stream plays."""
+    from fer_core.app import live_session
+
+    monkeypatch.setattr(live_session, "live_streams", lambda now=None: SMALL_STREAM_FROM)
+    at = open_page("pages/live.py")
+    assert_clean(at)
+    assert streamer_calls[-1]["media_stream_constraints"] == {"video": SMALL_STREAM, "audio": False}
+    assert f"{SMALL_STREAM_FROM} other live streams are running on this server" in texts(at, "caption")
+    at.session_state["_live"].start()  # this tab's stream plays; the other streams end meanwhile
+    monkeypatch.setattr(live_session, "live_streams", lambda now=None: 0)
+    at.run()
+    assert streamer_calls[-1]["media_stream_constraints"]["video"] == SMALL_STREAM
+    at.session_state["_live"].stop()  # STOP: the next START looks again
+    at.run()
+    assert streamer_calls[-1]["media_stream_constraints"]["video"] == FULL_STREAM
 
 
 def test_a_busy_server_says_so_while_it_plays(open_page, monkeypatch):
