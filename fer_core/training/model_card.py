@@ -29,8 +29,8 @@ HISTORY_COLUMNS = (("loss", "train loss", ".4f"), ("accuracy", "train accuracy",
                    ("val_loss", "val loss", ".4f"), ("val_accuracy", "val accuracy", ".4f"),
                    ("val_macro_f1", "val macro-F1", ".4f"))
 _EXTRA_SET = re.compile(r"^val_(.+)_accuracy$")  # val_<set>_accuracy: another set logged every epoch
-MODEL_PAGE_POINTER = ("Interactive charts of the training (loss, accuracy, learning rate, validation recall per "
-                      "class) and of the confusion matrix are on the dashboard's Model page.")
+MODEL_PAGE_POINTER = ("Interactive charts of these epochs (loss, accuracy, learning rate, each class's recall) "
+                      "and of the confusion matrix are on the dashboard's Model page.")
 
 
 def served_first_line(metrics: Mapping) -> tuple[str, Mapping]:

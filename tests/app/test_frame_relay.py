@@ -51,6 +51,9 @@ class SlowProcessor:
     def reset(self) -> None:
         pass
 
+    def add_cpu_ms(self, stage: str, ms: float) -> None:  # the profile's conversion timings: not looked at here
+        pass
+
 
 async def play(seconds: float = 1.5):
     camera = [0]
