@@ -81,7 +81,10 @@ else:
         st.markdown(ms.how_good(other))
     st.caption("People often disagree about these faces too, so no model gets close to 100 of 100.")
     st.markdown("**On which kinds of faces is it right, and how often?**")
-    st.dataframe(pd.DataFrame(ms.kinds_of_faces(sets, metrics)), hide_index=True)
+    kinds = pd.DataFrame(ms.kinds_of_faces(sets, metrics))
+    fer_column = "`fer` package, of 100"
+    kinds[fer_column] = [("not measured" if v is None or pd.isna(v) else f"{int(v)}") for v in kinds[fer_column]]
+    st.dataframe(kinds, hide_index=True, column_config={"faces": st.column_config.TextColumn(width="large")})
     st.caption("Validation faces: training and model choice looked at these sets, so treat the figures as "
                "optimistic. A photo counts as wrong when no face was found in it.")
     notes = ms.class_notes(first.main)

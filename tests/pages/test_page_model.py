@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import texts
+from conftest import assert_clean, texts
 from factories import fake_report, write_model_side_files
 
 from fer_core.core.labels import CLASSES
@@ -40,6 +40,18 @@ def first_screen(at) -> list:
 def shown_text(elements) -> str:
     return "\n".join(str(e.value) for e in elements
                      if getattr(e, "type", "") in ("markdown", "caption", "header", "subheader", "title", "info"))
+
+
+def test_a_set_the_fer_package_was_not_run_on_says_so_in_words(open_page, tiny_model_dir, monkeypatch):
+    write_model_side_files(tiny_model_dir)
+    metrics = json.loads((tiny_model_dir / "metrics.json").read_text())
+    metrics["realphotos_dev"] = {"photos": 600, "no_face": 0, "accuracy": 0.86, "accuracy_of_all_photos": 0.86}
+    (tiny_model_dir / "metrics.json").write_text(json.dumps(metrics))
+    monkeypatch.setenv("FER_MODEL_DIR", str(tiny_model_dir))
+    at = open_page("pages/model.py")
+    assert_clean(at)
+    fer = at.dataframe[0].value["`fer` package, of 100"].tolist()
+    assert fer[-1] == "not measured" and all(v.isdigit() for v in fer[:-1]) and "None" not in fer
 
 
 def test_model_page_shows_every_section(open_page, tiny_model_dir, monkeypatch):
