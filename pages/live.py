@@ -110,9 +110,9 @@ except IceConfigError as exc:
 
 # The camera asked for is chosen when a stream is not playing and kept while it plays (changing it
 # mid-stream would restart it): a server already busy with other streams gets a smaller one.
-if not live.active or "_live_camera" not in st.session_state:
-    st.session_state["_live_camera"] = (live_streams(),)
-others = st.session_state["_live_camera"][0]  # live streams when this one was set up
+if not live.active or "_live_streams_at_start" not in st.session_state:
+    st.session_state["_live_streams_at_start"] = live_streams()
+others = st.session_state["_live_streams_at_start"]
 camera = camera_constraints(others)
 if camera == SMALL_STREAM:
     st.caption(f"{others} other live streams are running on this server, so your camera is asked for a smaller "

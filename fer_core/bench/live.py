@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
 import os
 import resource
@@ -32,6 +31,8 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from fer_core.training.cli import print_report
 
 WIDTH, HEIGHT, FPS = 640, 480, 30
 TARGET_FPS = 15.0
@@ -428,13 +429,9 @@ def main(argv: list[str] | None = None) -> int:
     import pylibsrtp  # noqa: F401  (aiortc before anything that could import TensorFlow)
 
     report = asyncio.run(_bench(args.sessions, args.seconds, args.warmup, not args.no_mirror, size, args.fps))
-    text = json.dumps(report, indent=1)
-    print(text)
+    print_report(report, args.json)
     if args.profile:
         print(profile_table(report["server"]["profile"]))
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text)
     return 0
 
 

@@ -12,7 +12,6 @@ found, and the accuracy of the label shown on every frame of a hold and on its l
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -24,6 +23,7 @@ import numpy as np
 from fer_core.analysis.live import LiveProcessor, LiveSettings
 from fer_core.bench.scenes import paste_faces
 from fer_core.core.labels import CLASSES
+from fer_core.training.cli import print_report
 
 WIDTH, HEIGHT, FACE = 640, 480, 150
 SLOTS = [(80, 40), (410, 40), (80, 290), (410, 290)]  # top-left corners of the 2x2 grid
@@ -90,11 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"faces": n, "hold_frames": args.hold,
               "settings": {name: live_accuracy(classifier, data.images[:n], data.labels[:n], s, args.hold)
                            for name, s in SETTINGS.items()}}
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text)
+    print_report(report, args.json)
     return 0
 
 

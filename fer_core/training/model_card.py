@@ -198,8 +198,7 @@ def block_markers(name: str) -> tuple[str, str]:
 
 def card_blocks(model_dir: str | os.PathLike) -> dict[str, str]:
     """Every block the folder's side files fill: metrics, confusion and variants (metrics.json), training
-    (history.json) and
-    architectures (arch_comparison.json)."""
+    (history.json) and architectures (arch_comparison.json)."""
     blocks = {}
     if metrics := load_metrics(model_dir):
         blocks["metrics"] = metrics_section_md(metrics)

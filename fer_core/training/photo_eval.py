@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ def evaluate_photos(root: str | Path, analyzer, progress=None) -> dict:
     classes = list(analyzer.classifier.classes)
     photos = labelled_photos(root)
     n_none = n_extra = right = binary_right = judged = 0
-    answers: dict[str, dict[str, int]] = {}  # true label -> the model's answers (largest face) and how often
+    answers: dict[str, Counter] = {}  # true label -> the model's answers (largest face) and how often
     t0 = time.perf_counter()
     for i, (path, label) in enumerate(photos):
         result = analyze_photo(path.read_bytes(), analyzer)
@@ -54,8 +55,7 @@ def evaluate_photos(root: str | Path, analyzer, progress=None) -> dict:
             face = max(result.faces, key=lambda f: f.box.area)
             judged += 1
             right += face.label == label
-            row = answers.setdefault(label, {})
-            row[face.label] = row.get(face.label, 0) + 1
+            answers.setdefault(label, Counter())[face.label] += 1
             pair = [classes.index(c) for c in ("happy", "neutral")]
             if label in ("happy", "neutral"):
                 binary_right += classes[pair[int(np.argmax(face.probs[pair]))]] == label
@@ -68,7 +68,7 @@ def evaluate_photos(root: str | Path, analyzer, progress=None) -> dict:
         "accuracy": round(right / max(judged, 1), 4), "binary_accuracy": round(binary_right / max(judged, 1), 4),
         "accuracy_of_all_photos": round(right / n, 4),
         "ms_per_photo": round(1e3 * (time.perf_counter() - t0) / n, 1), "data": str(root),
-        "answers": {label: dict(sorted(row.items(), key=lambda kv: -kv[1])) for label, row in sorted(answers.items())},
+        "answers": {label: dict(answers[label].most_common()) for label in sorted(answers)},
     }
 
 
