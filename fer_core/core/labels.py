@@ -25,6 +25,7 @@ _ALIASES: dict[str, str] = {
     "neutral": "neutral", "calm": "neutral", "ne": "neutral",
     "sad": "sad", "sadness": "sad", "sa": "sad", "unhappy": "sad",
     "surprise": "surprise", "surprised": "surprise", "surprising": "surprise", "su": "surprise",
+    "contempt": CONTEMPT, "contemptuous": CONTEMPT,
 }
 
 # Seven colours told apart under normal vision and the common colour-vision deficiencies (simulated
@@ -45,16 +46,25 @@ COLORS_HEX: dict[str, str] = {
 }
 
 
-def canonical_class(name: str) -> str | None:
-    """Map a folder or label name (any case, common synonyms, numeric prefixes) to one of CLASSES."""
+def canonical_class(name: str, classes: tuple[str, ...] = CLASSES) -> str | None:
+    """Map a folder or label name (any case, common synonyms, numeric prefixes) to one of ``classes``
+    (contempt only when they include it)."""
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
-    if key in _ALIASES:
-        return _ALIASES[key]
+    found = _ALIASES.get(key)
     # CK+/JAFFE-style exports: "1_anger", "03-happy", "emotion_sad".
-    for part in key.split("_"):
+    for part in key.split("_") if found is None else ():
         if part in _ALIASES and len(part) > 2:
-            return _ALIASES[part]
-    return None
+            found = _ALIASES[part]
+            break
+    return found if found in classes else None
+
+
+def classes_for_outputs(n: int) -> tuple[str, ...]:
+    """The class list of a model with ``n`` outputs (the seven, or eight with contempt)."""
+    for classes in CLASS_LISTS:
+        if len(classes) == n:
+            return classes
+    raise ValueError(f"a model with {n} outputs matches no class list (7 or 8 classes)")
 
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:

@@ -146,6 +146,7 @@ def time_rows(rows: list[dict], input_size: int) -> None:
 
     files = [(row, key) for row in rows for key in ("served", "int8")]
     classifiers = [Classifier.from_path(Path(row["run"]) / "export" / row[f"{key}_file"], input_size=input_size,
+                                        classes=load_model_config(row["run"])["classes"],
                                         threads=LATENCY_THREADS) for row, key in files]
     x1 = np.random.default_rng(0).uniform(0, 255, (1, input_size, input_size, 3)).astype(np.float32)
     for (row, key), (p50, _) in zip(files, interleaved_latency_ms(classifiers, x1, rounds=10, repeats=20)):

@@ -64,7 +64,7 @@ def choose_calibration(probs: Mapping[str, np.ndarray], labels: Mapping[str, np.
         figures, row = {}, {"tau": float(tau)}
         for name, p in probs.items():
             q = cal.apply(p)
-            rep = classification_report(labels[name], q.argmax(1))
+            rep = classification_report(labels[name], q.argmax(1), classes=tuple(classes))
             figures[name] = rep
             row[name] = {"accuracy": round(rep["accuracy"], 4), "macro_f1": round(rep["macro_f1"], 4),
                          "ece": expected_calibration_error(q, labels[name])}

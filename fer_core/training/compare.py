@@ -3,7 +3,8 @@
     python -m fer_core.training.compare --candidate runs/v3/models --baseline models \\
         --ferplus ../shared/data/ferplus --ckplus ../shared/data/ckplus48 --fer2013 ../shared/data/fer2013
 
-Each folder's served model runs as the pages run it (its calibration included). Per validation set:
+Each folder's served model runs as the pages run it (its calibration included), on the faces of the
+classes both have (the seven, when one folder has eight: contempt answers count as wrong). Per validation set:
 each model's accuracy, the faces only one of them gets right and the exact McNemar p-value on
 them; then each model's score by the selection rule (fer_core.training.selection). The candidate is better
 when its score is higher.
@@ -46,15 +47,18 @@ def compare(candidate: str, baseline: str, data: dict[str, str], mirror: bool = 
     from fer_core.training.selection import describe, selection_score
 
     models = {"candidate": Classifier.from_dir(candidate), "baseline": Classifier.from_dir(baseline)}
+    shared = tuple(c for c in models["candidate"].classes if c in models["baseline"].classes)
+    if any(tuple(clf.classes[:len(shared)]) != shared for clf in models.values()):
+        raise ValueError("the two folders' class lists do not start with the same classes")
     out: dict = {"rule": describe(), "mirror": mirror, "sets": {}}
     figures: dict[str, dict] = {"candidate": {}, "baseline": {}}
     for name, path in data.items():
         fmt, split = SETS[name]
-        ds = load_dataset(path, fmt, split)
+        ds = load_dataset(path, fmt, split, shared)
         right = {}
         for who, clf in models.items():
             pred = predict_dataset(clf, ds.images, mirror=mirror).argmax(1)
-            figures[who][name] = classification_report(ds.labels, pred)
+            figures[who][name] = classification_report(ds.labels, pred, classes=tuple(clf.classes))
             right[who] = pred == ds.labels
         out["sets"][name] = {**paired(right["candidate"], right["baseline"]),
                              "macro_f1_candidate": round(figures["candidate"][name]["macro_f1"], 4),
@@ -83,7 +87,7 @@ def main(argv=None) -> int:
     if not data:
         ap.error("give at least one of --ferplus, --ckplus, --fer2013")
     return run_command(lambda: print_report(compare(args.candidate, args.baseline, data, args.mirror), args.json),
-                       (DatasetError, ModelFilesError))
+                       (DatasetError, ModelFilesError, ValueError))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ Supported layouts (``fmt``):
   ``anger``, ``sadness``, ``contempt`` ...); split by person, never by image: ``valid`` = the
   subjects whose number is a multiple of 5, ``train`` = the others.
 - ``folders``: any ``<root>/<class>/`` directory, class names matched through common aliases.
-Images of classes outside our seven (``contempt``) are counted in ``skipped``.
+Images of classes outside the wanted ones (``classes``: the seven by default, so CK+'s ``contempt``) are
+counted in ``skipped``; ask for CLASSES_8 to keep contempt (FER+'s contempt votes, CK+'s folder).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class DatasetError(ValueError):
 
 @dataclass
 class FaceDataset:
-    """Gray face images with labels in CLASSES order."""
+    """Gray face images with labels in ``classes`` order."""
 
     images: list[np.ndarray]
     labels: np.ndarray
@@ -59,13 +60,14 @@ class FaceDataset:
     fmt: str = ""
     split: str = ""
     skipped_reasons: dict[str, int] = field(default_factory=dict)
+    classes: tuple[str, ...] = CLASSES
 
     def __len__(self) -> int:
         return len(self.images)
 
     def class_counts(self) -> dict[str, int]:
-        counts = np.bincount(self.labels, minlength=len(CLASSES)) if len(self.labels) else np.zeros(7, int)
-        return {c: int(n) for c, n in zip(CLASSES, counts)}
+        counts = np.bincount(self.labels, minlength=len(self.classes))
+        return {c: int(n) for c, n in zip(self.classes, counts)}
 
 
 def _is_image(p: Path) -> bool:
@@ -137,7 +139,7 @@ def _want(split: str, wanted: str) -> bool:
     return split == wanted
 
 
-def _finish(images, labels, names, skipped, fmt, split, soft=None, reasons=None) -> FaceDataset:
+def _finish(images, labels, names, skipped, fmt, split, soft=None, reasons=None, classes=CLASSES) -> FaceDataset:
     if not images:
         raise DatasetError(
             f"No usable images for split '{split}' in this {fmt} dataset "
@@ -146,7 +148,7 @@ def _finish(images, labels, names, skipped, fmt, split, soft=None, reasons=None)
     return FaceDataset(
         images=images, labels=np.asarray(labels, np.int64), names=names,
         soft_labels=None if soft is None else np.asarray(soft, np.float32),
-        skipped=skipped, fmt=fmt, split=split, skipped_reasons=reasons or {},
+        skipped=skipped, fmt=fmt, split=split, skipped_reasons=reasons or {}, classes=tuple(classes),
     )
 
 
@@ -154,10 +156,10 @@ def _count(reasons: dict[str, int], key: str) -> None:
     reasons[key] = reasons.get(key, 0) + 1
 
 
-def _load_class_folders(root: Path, keep) -> tuple[list, list, list, int, dict]:
+def _load_class_folders(root: Path, keep, classes: tuple[str, ...]) -> tuple[list, list, list, int, dict]:
     images, labels, names, reasons = [], [], [], {}
     for d in _class_dirs(root):
-        cls = canonical_class(d.name)
+        cls = canonical_class(d.name, classes)
         for f in sorted(d.iterdir()):
             if not _is_image(f) or not keep(f, d):
                 continue
@@ -169,29 +171,28 @@ def _load_class_folders(root: Path, keep) -> tuple[list, list, list, int, dict]:
                 _count(reasons, "unreadable image")
                 continue
             images.append(img)
-            labels.append(CLASSES.index(cls))
+            labels.append(classes.index(cls))
             names.append(str(f.relative_to(root)))
     return images, labels, names, sum(reasons.values()), reasons
 
 
-def load_fer2013_folders(root: Path, split: str) -> FaceDataset:
+def load_fer2013_folders(root: Path, split: str, classes: tuple[str, ...] = CLASSES) -> FaceDataset:
     images, labels, names, skipped, reasons = [], [], [], 0, {}
     for folder in ("train", "test"):
         if not (root / folder).is_dir():
             continue
         i, l, n, s, r = _load_class_folders(
-            root / folder, lambda f, d, folder=folder: _want(_split_from_name(f.name, folder), split)
-        )
+            root / folder, lambda f, d, folder=folder: _want(_split_from_name(f.name, folder), split), classes)
         images += i
         labels += l
         names += [f"{folder}/{x}" for x in n]
         skipped += s
         for k, v in r.items():
             reasons[k] = reasons.get(k, 0) + v
-    return _finish(images, labels, names, skipped, "fer2013-folders", split, reasons=reasons)
+    return _finish(images, labels, names, skipped, "fer2013-folders", split, reasons=reasons, classes=classes)
 
 
-def load_fer2013_csv(path: Path, split: str) -> FaceDataset:
+def load_fer2013_csv(path: Path, split: str, classes: tuple[str, ...] = CLASSES) -> FaceDataset:
     csv_path = path / "fer2013.csv" if path.is_dir() else path
     usage_split = {"training": "train", "publictest": "public_test", "privatetest": "private_test"}
     images, labels, names, reasons = [], [], [], {}
@@ -215,13 +216,18 @@ def load_fer2013_csv(path: Path, split: str) -> FaceDataset:
                 _count(reasons, "malformed row")
                 continue
             images.append(np.clip(pixels, 0, 255).astype(np.uint8).reshape(side, side))
-            labels.append(CLASSES.index(FER2013_CSV_ORDER[emotion]))
+            labels.append(classes.index(FER2013_CSV_ORDER[emotion]))
             names.append(f"row{i}")
-    return _finish(images, labels, names, sum(reasons.values()), "fer2013-csv", split, reasons=reasons)
+    return _finish(images, labels, names, sum(reasons.values()), "fer2013-csv", split, reasons=reasons,
+                   classes=classes)
 
 
-def ferplus_votes_to_label(votes: np.ndarray) -> tuple[int | None, np.ndarray | None, str | None]:
-    """FER+ 10-way votes -> (class index in CLASSES, 7-class soft label), or a reason to drop."""
+def ferplus_votes_to_label(votes: np.ndarray, classes: tuple[str, ...] = CLASSES
+                           ) -> tuple[int | None, np.ndarray | None, str | None]:
+    """FER+ 10-way votes -> (class index in ``classes``, soft label over them), or a reason to drop.
+
+    Votes for a class outside ``classes`` (contempt, for the seven) are left out of the soft label,
+    and a face whose majority is such a class is dropped."""
     votes = np.asarray(votes, np.float32)
     top = votes.max()
     if top <= 0:
@@ -232,17 +238,17 @@ def ferplus_votes_to_label(votes: np.ndarray) -> tuple[int | None, np.ndarray | 
     name = FERPLUS_VOTE_ORDER[winners[0]]
     if name in ("unknown", "NF"):
         return None, None, f"majority {name}"
-    if name == "contempt":
-        return None, None, "majority contempt"
-    ours = np.zeros(len(CLASSES), np.float32)
-    for col, vname in enumerate(FERPLUS_VOTE_ORDER[:7]):
-        if vname != "contempt":
-            ours[CLASSES.index(canonical_class(vname))] += votes[col]
+    if canonical_class(name, classes) is None:
+        return None, None, f"majority {name}"
+    ours = np.zeros(len(classes), np.float32)
+    for col, vname in enumerate(FERPLUS_VOTE_ORDER[:8]):
+        if (cls := canonical_class(vname, classes)) is not None:
+            ours[classes.index(cls)] += votes[col]
     soft = ours / ours.sum()
-    return CLASSES.index(canonical_class(name)), soft, None
+    return classes.index(canonical_class(name, classes)), soft, None
 
 
-def load_ferplus(root: Path, split: str) -> FaceDataset:
+def load_ferplus(root: Path, split: str, classes: tuple[str, ...] = CLASSES) -> FaceDataset:
     wanted = {"train": ["train"], "valid": ["valid"], "public_test": ["valid"], "private_test": ["test"],
               "test": ["test"], "all": ["train", "valid", "test"]}[split]
     images, labels, names, soft, reasons = [], [], [], [], {}
@@ -262,7 +268,7 @@ def load_ferplus(root: Path, split: str) -> FaceDataset:
                 except ValueError:
                     _count(reasons, "malformed row")
                     continue
-                idx, s, why = ferplus_votes_to_label(votes)
+                idx, s, why = ferplus_votes_to_label(votes, classes)
                 if idx is None:
                     _count(reasons, why)
                     continue
@@ -274,7 +280,8 @@ def load_ferplus(root: Path, split: str) -> FaceDataset:
                 labels.append(idx)
                 soft.append(s)
                 names.append(f"{d.name}/{row[0].strip()}")
-    return _finish(images, labels, names, sum(reasons.values()), "ferplus", split, soft=soft or None, reasons=reasons)
+    return _finish(images, labels, names, sum(reasons.values()), "ferplus", split, soft=soft or None, reasons=reasons,
+                   classes=classes)
 
 
 def ckplus_subject(name: str) -> int | None:
@@ -297,22 +304,24 @@ def _looks_like_ckplus(root: Path) -> bool:
     return bool(files) and all(ckplus_subject(f.name) is not None for f in files)
 
 
-def load_ckplus(root: Path, split: str) -> FaceDataset:
+def load_ckplus(root: Path, split: str, classes: tuple[str, ...] = CLASSES) -> FaceDataset:
     wanted = {"train": "train", "valid": "valid", "public_test": "valid", "all": None}.get(split, "none")
     if wanted == "none":
         raise DatasetError(f"CK+ has a train and a valid split (by person), not '{split}'.")
     images, labels, names, skipped, reasons = _load_class_folders(
-        root, lambda f, d: ckplus_subject(f.name) is not None and wanted in (None, ckplus_split(f.name)))
-    return _finish(images, labels, names, skipped, "ckplus", split, reasons=reasons)
+        root, lambda f, d: ckplus_subject(f.name) is not None and wanted in (None, ckplus_split(f.name)), classes)
+    return _finish(images, labels, names, skipped, "ckplus", split, reasons=reasons, classes=classes)
 
 
-def load_folders(root: Path, split: str) -> FaceDataset:
-    images, labels, names, skipped, reasons = _load_class_folders(root, lambda f, d: True)
-    return _finish(images, labels, names, skipped, "folders", split, reasons=reasons)
+def load_folders(root: Path, split: str, classes: tuple[str, ...] = CLASSES) -> FaceDataset:
+    images, labels, names, skipped, reasons = _load_class_folders(root, lambda f, d: True, classes)
+    return _finish(images, labels, names, skipped, "folders", split, reasons=reasons, classes=classes)
 
 
-def load_dataset(path: str | os.PathLike, fmt: str = "auto", split: str = "all") -> FaceDataset:
-    """Load one split of a dataset as gray uint8 images with labels in CLASSES order."""
+def load_dataset(path: str | os.PathLike, fmt: str = "auto", split: str = "all",
+                 classes: tuple[str, ...] = CLASSES) -> FaceDataset:
+    """Load one split of a dataset as gray uint8 images with labels in ``classes`` order (CLASSES, or
+    CLASSES_8 for an eight-class model)."""
     if fmt not in FORMATS:
         raise DatasetError(f"Unknown format '{fmt}'; choose one of {', '.join(FORMATS)}.")
     if split not in SPLITS:
@@ -325,18 +334,19 @@ def load_dataset(path: str | os.PathLike, fmt: str = "auto", split: str = "all")
     loader = {"fer2013-folders": load_fer2013_folders, "fer2013-csv": load_fer2013_csv,
               "ferplus": load_ferplus, "ckplus": load_ckplus, "folders": load_folders}[fmt]
     try:
-        return loader(p, split)
+        return loader(p, split, tuple(classes))
     except (OSError, csv.Error, UnicodeDecodeError) as exc:
         raise DatasetError(f"Could not read {p} as {fmt}: {exc}. {EXPECTED_LAYOUTS}") from exc
 
 
-def load_validation_split(path: str | os.PathLike, fmt: str = "auto") -> FaceDataset:
+def load_validation_split(path: str | os.PathLike, fmt: str = "auto", classes: tuple[str, ...] = CLASSES
+                          ) -> FaceDataset:
     """The split models are measured and chosen on: PublicTest (FER+ valid) when the layout has
     one, else every image (plain class folders have no splits); ``.split`` says which."""
     try:
-        ds = load_dataset(path, fmt, "public_test")
+        ds = load_dataset(path, fmt, "public_test", classes)
     except DatasetError:
-        return load_dataset(path, fmt, "all")
+        return load_dataset(path, fmt, "all", classes)
     if ds.fmt == "folders":
         ds.split = "all"
     return ds

@@ -5,8 +5,8 @@
 
 Prints accuracy, macro-F1, per-class precision / recall / F1 / specificity / support and the
 confusion matrix (rows = true class, columns = predicted), and writes the same as JSON.
-Images of classes outside our seven (CK+'s ``contempt``) and unreadable files are skipped
-and counted. The split defaults to PublicTest (FER+ valid) when the dataset has one, else
+Images of classes the model does not have (CK+'s ``contempt`` for a seven-class model) and
+unreadable files are skipped and counted. The split defaults to PublicTest (FER+ valid) when the dataset has one, else
 every image.
 """
 
@@ -27,11 +27,21 @@ DEFAULT_SPLIT = "auto"
 _ABBREV = {c: c[:4] for c in CLASSES}
 
 
-def _dataset(data_path: str | os.PathLike, fmt: str, split: str):
+def _dataset(data_path: str | os.PathLike, fmt: str, split: str, classes: tuple[str, ...] = CLASSES):
     """Load the split; 'auto' means the validation split when the layout has one, else all images."""
     from fer_core.training.data import load_dataset, load_validation_split
 
-    return load_validation_split(data_path, fmt) if split == "auto" else load_dataset(data_path, fmt, split)
+    if split == "auto":
+        return load_validation_split(data_path, fmt, classes)
+    return load_dataset(data_path, fmt, split, classes)
+
+
+def folder_classes(model_path: str | os.PathLike) -> tuple[str, ...]:
+    """The classes of the model folder (or run folder) a model file sits in; the seven without one."""
+    from fer_core.core.model_folder import CONFIG_NAME, load_model_config
+
+    folder = Path(model_path).parent
+    return tuple(load_model_config(folder)["classes"]) if (folder / CONFIG_NAME).is_file() else CLASSES
 
 
 def _served_calibration(model_path: str | os.PathLike):
@@ -45,7 +55,7 @@ def _served_calibration(model_path: str | os.PathLike):
 
 def predict_dataset(classifier, images: list[np.ndarray], batch_size: int = 256,
                     progress: bool = False, mirror: bool = False) -> np.ndarray:
-    """(N, 7) probabilities, preprocessing batch by batch so memory stays bounded on big splits."""
+    """(N, classes) probabilities, preprocessing batch by batch so memory stays bounded on big splits."""
     from fer_core.core.preprocess import preprocess_faces
 
     out = []
@@ -62,24 +72,28 @@ def predict_dataset(classifier, images: list[np.ndarray], batch_size: int = 256,
                   end="" if tty else "\n", file=sys.stderr, flush=True)
     if progress and tty and images:
         print(file=sys.stderr)
-    return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
+    return np.concatenate(out) if out else np.zeros((0, len(classifier.classes)), np.float32)
 
 
 def evaluate(model_path: str | os.PathLike, data_path: str | os.PathLike, fmt: str = "auto",
              split: str = DEFAULT_SPLIT, batch_size: int = 256, progress: bool = False,
-             classifier=None, mirror: bool = False) -> dict:
-    """The evaluate JSON (fer_core.training.metrics.classification_report) plus what was evaluated on what."""
+             classifier=None, mirror: bool = False, data_classes: tuple[str, ...] | None = None) -> dict:
+    """The evaluate JSON (fer_core.training.metrics.classification_report) plus what was evaluated on what.
+
+    The faces are those of the model's classes, or of ``data_classes`` (the seven, to measure an
+    eight-class model on the classes it shares with a seven-class one: contempt answers are wrong)."""
     from fer_core.engine.classifier import Classifier
     from fer_core.training.metrics import classification_report
 
     t0 = time.time()
-    ds = _dataset(data_path, fmt, split)  # data errors first: they are cheaper than loading a model
-    clf = classifier or Classifier.from_path(model_path, calibration=_served_calibration(model_path))
+    classes = tuple(classifier.classes) if classifier else folder_classes(model_path)
+    ds = _dataset(data_path, fmt, split, data_classes or classes)  # data errors first: cheaper than a model
+    clf = classifier or Classifier.from_path(model_path, classes=classes, calibration=_served_calibration(model_path))
     if progress:
         print(f"evaluating {Path(model_path).name} on {len(ds)} images ({ds.fmt}, split {ds.split}, "
               f"{ds.skipped} skipped)", file=sys.stderr, flush=True)
     probs = predict_dataset(clf, ds.images, batch_size, progress, mirror)
-    report = classification_report(ds.labels, probs.argmax(1), skipped=ds.skipped)
+    report = classification_report(ds.labels, probs.argmax(1), skipped=ds.skipped, classes=tuple(clf.classes))
     report.update({
         "model": Path(model_path).name,
         "backend": getattr(clf, "backend", None),

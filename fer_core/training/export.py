@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.core.labels import CLASSES
+from fer_core.core.labels import CLASSES, classes_for_outputs
 from fer_core.core.model_folder import KERAS_NAME, SERVED_NAME, write_model_config
 from fer_core.training.network import DEFAULT_ARCH
 
@@ -108,12 +108,13 @@ def convert_keras(keras_model, variant: str, representative: np.ndarray | None =
         return conv.convert()
 
 
-def representative_faces(data_path: str, fmt: str, input_size: int, n: int = 300, seed: int = 0) -> np.ndarray:
+def representative_faces(data_path: str, fmt: str, input_size: int, n: int = 300, seed: int = 0,
+                         classes: tuple[str, ...] = CLASSES) -> np.ndarray:
     """A few hundred preprocessed faces from the TRAIN split, drawn across classes, for int8 calibration."""
     from fer_core.training.data import load_dataset
     from fer_core.core.preprocess import preprocess_faces
 
-    train = load_dataset(data_path, fmt, "train")
+    train = load_dataset(data_path, fmt, "train", classes)
     rng = np.random.default_rng(seed)
     # One face of each class in turn (each class's faces shuffled): the rare classes' activations
     # (disgust's) get their share of the ranges int8 is calibrated on.
@@ -145,11 +146,12 @@ def make_placeholder(out_dir: str | os.PathLike, input_size: int = 64, seed: int
 
 def measure_variant(variant: str, path: Path, pred: np.ndarray, y_val: np.ndarray, keras_pred: np.ndarray,
                     keras_accuracy: float, latency: tuple[float, float],
-                    max_latency_ms: float | None = MAX_LATENCY_MS) -> VariantResult:
+                    max_latency_ms: float | None = MAX_LATENCY_MS, classes: tuple[str, ...] = CLASSES
+                    ) -> VariantResult:
     """Size, agreement with Keras, accuracy and latency (p50, p90 ms) of one exported file."""
     from fer_core.training.metrics import classification_report
 
-    rep = classification_report(y_val, pred)
+    rep = classification_report(y_val, pred, classes=classes)
     agreement = float(np.mean(pred == keras_pred))
     drop = keras_accuracy - rep["accuracy"]
     p50, p90 = latency
@@ -172,7 +174,7 @@ def predict_in_batches(fn, x: np.ndarray, batch_size: int = 256, progress: bool 
             print(f"\r  {min(start + batch_size, len(x))}/{len(x)}", end="", file=sys.stderr, flush=True)
     if progress:
         print(file=sys.stderr)
-    return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
 def choose_variant(results: list[VariantResult]) -> VariantResult:
@@ -211,11 +213,11 @@ class ExportResult:
         }
 
 
-def validation_split(data_path: str, fmt: str) -> tuple:
+def validation_split(data_path: str, fmt: str, classes: tuple[str, ...] = CLASSES) -> tuple:
     """The validation split (fer_core.training.data.load_validation_split) and its name."""
     from fer_core.training.data import load_validation_split
 
-    ds = load_validation_split(data_path, fmt)
+    ds = load_validation_split(data_path, fmt, classes)
     return ds, ds.split
 
 
@@ -234,7 +236,8 @@ def export_all(model_path: str | os.PathLike, data_path: str, out_dir: str | os.
     out.mkdir(parents=True, exist_ok=True)
     model = keras.models.load_model(model_path, compile=False)
     size = int(model.input_shape[1])
-    val, split = validation_split(data_path, fmt)
+    classes = classes_for_outputs(int(model.output_shape[-1]))
+    val, split = validation_split(data_path, fmt, classes)
     x_val = preprocess_faces(val.images, size)
     y_val = val.labels
     log(f"validation: {len(val)} faces ({split}); Keras predictions ...")
@@ -242,18 +245,19 @@ def export_all(model_path: str | os.PathLike, data_path: str, out_dir: str | os.
     keras_pred = keras_probs.argmax(1)
     keras_acc = float(np.mean(keras_pred == y_val))
     log(f"keras accuracy {keras_acc:.4f}")
-    rep = representative_faces(data_path, fmt, size, n_representative) if "int8" in variants else None
+    rep = representative_faces(data_path, fmt, size, n_representative, classes=classes) if "int8" in variants else None
     classifiers, preds = [], []
     for v in variants:
         t = time.time()
         path = out / variant_filename(v)
         path.write_bytes(convert_keras(model, v, rep))
-        classifiers.append(Classifier.from_path(path, input_size=size, threads=LATENCY_THREADS))
+        classifiers.append(Classifier.from_path(path, input_size=size, classes=classes, threads=LATENCY_THREADS))
         preds.append(predict_in_batches(classifiers[-1].predict_preprocessed, x_val).argmax(1))
         log(f"{v:8s} converted and evaluated ({time.time() - t:.0f}s)")
     log(f"timing {len(variants)} variant(s) at batch 1, {LATENCY_THREADS} threads, {latency_rounds} alternating rounds ...")
     latencies = interleaved_latency_ms(classifiers, x_val[:1], latency_rounds, latency_repeats)
-    results = [measure_variant(v, out / variant_filename(v), pred, y_val, keras_pred, keras_acc, lat, max_latency_ms)
+    results = [measure_variant(v, out / variant_filename(v), pred, y_val, keras_pred, keras_acc, lat, max_latency_ms,
+                               classes)
                for v, pred, lat in zip(variants, preds, latencies)]
     for r in results:
         log(f"{r.variant:8s} {r.size_mb:6.2f} MB  agreement {r.agreement:.4f}  accuracy {r.accuracy:.4f} "

@@ -8,14 +8,15 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from fer_core.core.labels import CLASSES
 
 
-def classification_report(y_true: np.ndarray, y_pred: np.ndarray, skipped: int = 0) -> dict:
+def classification_report(y_true: np.ndarray, y_pred: np.ndarray, skipped: int = 0,
+                          classes: tuple[str, ...] = CLASSES) -> dict:
     """Accuracy, macro-F1, per-class precision/recall/F1/specificity/support, confusion matrix.
 
-    Confusion-matrix rows are true classes, columns predicted classes, both in CLASSES order.
+    Confusion-matrix rows are true classes, columns predicted classes, both in ``classes`` order (the seven, or eight with contempt).
     """
     y_true = np.asarray(y_true, int)
     y_pred = np.asarray(y_pred, int)
-    labels = list(range(len(CLASSES)))
+    labels = list(range(len(classes)))
     if y_true.size == 0:  # sklearn refuses empty input; an empty evaluation is all zeros
         cm = np.zeros((len(labels), len(labels)), int)
         prec = rec = f1 = support = np.zeros(len(labels))
@@ -26,7 +27,7 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, skipped: int =
         )
     n = int(cm.sum())
     per_class = {}
-    for i, name in enumerate(CLASSES):
+    for i, name in enumerate(classes):
         tp = cm[i, i]
         fp = cm[:, i].sum() - tp
         fn = cm[i, :].sum() - tp
@@ -41,7 +42,7 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, skipped: int =
         "macro_f1": float(np.mean(f1[present])) if present else 0.0,
         "per_class": per_class,
         "confusion_matrix": cm.tolist(),
-        "classes": list(CLASSES),
+        "classes": list(classes),
         "n": n,
         "skipped": int(skipped),
     }

@@ -89,7 +89,8 @@ def ship(run_dir: str, data_path: str, out_dir: str = "models", fmt: str = "auto
     if calibrate:
         calibration, calibration_section = _choose_calibration(out, sets, served_cfg["classes"], log)
         write_model_config(out, {**served_cfg, "calibration": calibration.to_dict()})
-    classifiers = {name: Classifier.from_path(out / name, calibration=calibration) for name in (KERAS_NAME, SERVED_NAME)}
+    classifiers = {name: Classifier.from_path(out / name, classes=served_cfg["classes"], calibration=calibration)
+                   for name in (KERAS_NAME, SERVED_NAME)}
 
     def three_reports(data: str, data_fmt: str, data_split: str) -> dict:
         """Keras, served, and served mirror-averaged (as the photo and video pages run it)."""
@@ -131,10 +132,10 @@ def _choose_calibration(out: Path, sets: dict, classes: list[str], log) -> tuple
     from fer_core.training.data import load_dataset
     from fer_core.training.evaluate import predict_dataset
 
-    raw = Classifier.from_path(out / SERVED_NAME)
+    raw = Classifier.from_path(out / SERVED_NAME, classes=classes)
     probs, labels = {}, {}
     for name, (path, set_fmt, set_split) in sets.items():
-        ds = load_dataset(path, set_fmt, set_split)
+        ds = load_dataset(path, set_fmt, set_split, tuple(classes))
         probs[name], labels[name] = predict_dataset(raw, ds.images, mirror=True), ds.labels
     counts = json.loads((out / CLASS_COUNTS_NAME).read_text()) if (out / CLASS_COUNTS_NAME).is_file() else {}
     fit_on = "ferplus_valid" if "ferplus_valid" in sets else "public_test"

@@ -2,6 +2,7 @@
 
     python -m fer_core.training.train --data ../shared/data/fer2013 --out runs/main --epochs 40
     python -m fer_core.training.train --arch mobilenetv3_ca ...            # another network (fer_core.training.network)
+    python -m fer_core.training.train --contempt ...                       # eight classes: contempt appended
     python -m fer_core.training.train --out runs/main --resume              # after an interruption
     python -m fer_core.training.train --out runs/main --resume --epochs 60  # extend a run: the cosine stretches
 
@@ -34,7 +35,7 @@ import numpy as np
 
 from fer_core.training.augment import augment_batch, parse_groups
 from fer_core.training.data import FORMATS, DatasetError, FaceDataset, load_dataset, load_validation_split
-from fer_core.core.labels import CLASSES
+from fer_core.core.labels import CLASSES, CLASSES_8
 from fer_core.training.metrics import classification_report
 from fer_core.training.network import ARCHS, DEFAULT_ARCH, DEFAULT_INPUT_SIZE, gradcam_layer_for
 from fer_core.core.model_folder import CLASS_COUNTS_NAME, HISTORY_NAME, KERAS_NAME, write_model_config
@@ -62,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="continue the run in --out with its own arguments (and a new --epochs, if given)")
     ap.add_argument("--arch", choices=ARCHS, default=DEFAULT_ARCH,
                     help="network (fer_core.training.network): the seed papers' architectures side by side")
-    ap.add_argument("--init-from", default=None, help="start from the weights of an existing .keras model")
+    ap.add_argument("--init-from", default=None,
+                    help="start from the weights of an existing .keras model (a seven-class one, for --contempt)")
+    ap.add_argument("--contempt", action="store_true",
+                    help="train an eight-class model: contempt appended to the seven (FER+ contempt votes, CK+ contempt)")
     ap.add_argument("--input-size", type=int, default=DEFAULT_INPUT_SIZE)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -72,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--loss", choices=("focal", "ce"), default="focal")
     ap.add_argument("--gamma", type=float, default=2.0, help="focal loss focusing parameter")
     ap.add_argument("--alpha", default="none",
-                    help="focal per-class alpha: none, balanced, or 7 comma-separated floats")
+                    help="focal per-class alpha: none, balanced, or one comma-separated float per class")
     ap.add_argument("--label-smoothing", type=float, default=0.05)
     ap.add_argument("--sampling", choices=("weighted", "uniform"), default="weighted")
     ap.add_argument("--sampling-power", type=float, default=0.5,
@@ -144,33 +148,39 @@ def resumed_args(args: argparse.Namespace, saved: dict) -> argparse.Namespace:
                                  "epochs": args.epochs or saved["epochs"]})
 
 
-def split_train_val(data_path: str, fmt: str, val_fraction: float, seed: int) -> tuple[FaceDataset, FaceDataset, str]:
+def run_classes(args) -> tuple[str, ...]:
+    """The classes the run trains: the seven, or eight with --contempt."""
+    return CLASSES_8 if getattr(args, "contempt", False) else CLASSES
+
+
+def split_train_val(data_path: str, fmt: str, val_fraction: float, seed: int, classes: tuple[str, ...] = CLASSES
+                    ) -> tuple[FaceDataset, FaceDataset, str]:
     """Train split and validation split: PublicTest / FER+ valid when the layout has it, else a train slice."""
-    train = load_dataset(data_path, fmt, "train")
+    train = load_dataset(data_path, fmt, "train", classes)
     if train.fmt in ("fer2013-folders", "fer2013-csv", "ferplus", "ckplus"):
         try:
             name = "valid" if train.fmt in ("ferplus", "ckplus") else "public_test"
-            return train, load_dataset(data_path, train.fmt, name), name
+            return train, load_dataset(data_path, train.fmt, name, classes), name
         except DatasetError:
             pass
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(train))
     n_val = max(1, int(len(train) * val_fraction))
     take = lambda sel: FaceDataset([train.images[i] for i in sel], train.labels[sel],  # noqa: E731
-                                   [train.names[i] for i in sel], fmt=train.fmt)
+                                   [train.names[i] for i in sel], fmt=train.fmt, classes=train.classes)
     return take(idx[n_val:]), take(idx[:n_val]), f"train slice ({val_fraction:.0%})"
 
 
-def focal_alpha(spec: str, labels: np.ndarray) -> list[float] | None:
+def focal_alpha(spec: str, labels: np.ndarray, classes: tuple[str, ...] = CLASSES) -> list[float] | None:
     if spec == "none":
         return None
     if spec == "balanced":
-        counts = np.bincount(labels, minlength=len(CLASSES)).astype(float)
-        a = (counts.sum() / np.maximum(counts, 1)) / len(CLASSES)
+        counts = np.bincount(labels, minlength=len(classes)).astype(float)
+        a = (counts.sum() / np.maximum(counts, 1)) / len(classes)
         return (a / a.mean()).round(4).tolist()
     vals = [float(v) for v in spec.split(",")]
-    if len(vals) != len(CLASSES):
-        raise SystemExit(f"--alpha needs {len(CLASSES)} values in the order {', '.join(CLASSES)}")
+    if len(vals) != len(classes):
+        raise SystemExit(f"--alpha needs {len(classes)} values in the order {', '.join(classes)}")
     return vals
 
 
@@ -181,7 +191,7 @@ def make_loss(args, labels: np.ndarray):
 
     if args.loss == "ce":
         return keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing)
-    alpha = focal_alpha(args.alpha, labels)
+    alpha = focal_alpha(args.alpha, labels, run_classes(args))
     return keras.losses.CategoricalFocalCrossentropy(
         alpha=alpha if alpha is not None else 1.0, gamma=args.gamma, label_smoothing=args.label_smoothing
     )
@@ -197,7 +207,8 @@ def train_batches(x: np.ndarray, y: np.ndarray, args, targets: np.ndarray | None
 
     keras = _keras()
     power = args.sampling_power if args.sampling == "weighted" else 0.0
-    onehot = np.eye(len(CLASSES), dtype=np.float32)[y] if targets is None else np.asarray(targets, np.float32)
+    n_classes = len(run_classes(args))
+    onehot = np.eye(n_classes, dtype=np.float32)[y] if targets is None else np.asarray(targets, np.float32)
     steps = max(1, len(y) // args.batch_size)
     groups = () if args.no_augment else parse_groups(getattr(args, "augment", "all"))
 
@@ -205,7 +216,7 @@ def train_batches(x: np.ndarray, y: np.ndarray, args, targets: np.ndarray | None
         def __init__(self):
             super().__init__(workers=args.workers, use_multiprocessing=False)
             self.seed = args.seed + int(time.time())
-            self.stream = weighted_batches(y, args.batch_size, len(CLASSES), power, np.random.default_rng(self.seed))
+            self.stream = weighted_batches(y, args.batch_size, n_classes, power, np.random.default_rng(self.seed))
             self.epoch = -1
             self.on_epoch_end()
 
@@ -228,7 +239,7 @@ def blended_targets(train: FaceDataset, votes_path: str, weight: float) -> np.nd
     """FER-2013 one-hot labels blended with the FER+ votes of the same faces."""
     from fer_core.training.votes import blend_targets, match_faces
 
-    votes = load_dataset(votes_path, "ferplus", "train")
+    votes = load_dataset(votes_path, "ferplus", "train", train.classes)
     match = match_faces(train.images, votes.images)
     print(f"votes: {int((match >= 0).sum())} of {len(train)} faces matched to FER+ votes "
           f"(weight {weight})", flush=True)
@@ -244,13 +255,13 @@ def fer2013_label_targets(train: FaceDataset, fer2013_path: str, weight: float, 
 
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"--fer2013-weight must be between 0 and 1, got {weight}")
-    wanted = [CLASSES.index(c.strip()) for c in classes.split(",") if c.strip()]
-    fer = load_dataset(fer2013_path, "auto", "train")
+    wanted = [train.classes.index(c.strip()) for c in classes.split(",") if c.strip()]
+    fer = load_dataset(fer2013_path, "auto", "train", train.classes)
     match = match_faces(train.images, fer.images)
     targets = np.array(train.soft_labels, np.float32)
     hit = match >= 0
     hit[hit] = np.isin(fer.labels[match[hit]], wanted)
-    onehot = np.eye(len(CLASSES), dtype=np.float32)[fer.labels[match[hit]]]
+    onehot = np.eye(len(train.classes), dtype=np.float32)[fer.labels[match[hit]]]
     targets[hit] = (1.0 - weight) * targets[hit] + weight * onehot
     print(f"fer2013 labels: {int((match >= 0).sum())} of {len(train)} faces matched; {int(hit.sum())} with a "
           f"{classes} label blended in at weight {weight}", flush=True)
@@ -263,7 +274,7 @@ def with_extra_train(train: FaceDataset, targets: np.ndarray | None, paths: list
     images, labels, names = list(train.images), [train.labels], list(train.names)
     parts = [] if targets is None else [targets]
     for path in paths:
-        extra = load_dataset(path, "auto", "train")
+        extra = load_dataset(path, "auto", "train", train.classes)
         print(f"extra train: {len(extra)} faces from {path} ({extra.fmt}) x {repeat}; {extra.class_counts()}",
               flush=True)
         for _ in range(repeat):
@@ -271,8 +282,8 @@ def with_extra_train(train: FaceDataset, targets: np.ndarray | None, paths: list
             labels.append(extra.labels)
             names += extra.names
             if targets is not None:
-                parts.append(np.eye(len(CLASSES), dtype=np.float32)[extra.labels])
-    merged = FaceDataset(images, np.concatenate(labels), names, fmt=train.fmt)
+                parts.append(np.eye(len(train.classes), dtype=np.float32)[extra.labels])
+    merged = FaceDataset(images, np.concatenate(labels), names, fmt=train.fmt, classes=train.classes)
     return merged, (np.concatenate(parts) if parts else None)
 
 
@@ -314,16 +325,19 @@ class TrainingData:
     second: tuple[np.ndarray, np.ndarray] | None = None
     extra_val: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     selects_as: str = ""  # the selection split's name in fer_core.training.selection (ferplus_valid, ...)
+    classes: tuple[str, ...] = CLASSES
 
 
 def load_training_data(args) -> TrainingData:
     """Everything the run trains and selects on; a DatasetError's message is for the user."""
     t_load = time.time()
-    train, val, val_name = split_train_val(args.data, args.format, args.val_fraction, args.seed)
+    classes = run_classes(args)
+    train, val, val_name = split_train_val(args.data, args.format, args.val_fraction, args.seed, classes)
     if args.limit and args.limit < len(train):
         keep = np.random.default_rng(args.seed).permutation(len(train))[:args.limit]
         train = FaceDataset([train.images[i] for i in keep], train.labels[keep], [train.names[i] for i in keep],
-                            None if train.soft_labels is None else train.soft_labels[keep], fmt=train.fmt)
+                            None if train.soft_labels is None else train.soft_labels[keep], fmt=train.fmt,
+                            classes=classes)
     if args.soft_labels and train.soft_labels is None:
         raise DatasetError(f"--soft-labels needs annotator votes (FER+ data); {args.data} is {train.fmt}")
     print(f"data: {len(train)} train ({train.fmt}), {len(val)} validation ({val_name}), "
@@ -336,14 +350,14 @@ def load_training_data(args) -> TrainingData:
         except (DatasetError, ValueError) as exc:
             raise DatasetError(f"--votes-from {args.votes_from}: {exc}") from exc
         try:  # trained toward the annotators' votes, so selected on their validation labels
-            val, second, val_name = load_dataset(args.votes_from, "ferplus", "valid"), val, "valid"
+            val, second, val_name = load_dataset(args.votes_from, "ferplus", "valid", classes), val, "valid"
             print(f"votes: selecting on FER+ valid ({len(val)} faces); the data's own validation split "
                   f"({len(second)} faces) is logged beside it", flush=True)
         except DatasetError:
             print("votes: no FER+ valid split beside the votes; selecting on the data's own validation split", flush=True)
     elif args.second_val:
         try:
-            second = load_dataset(args.second_val, "auto", "valid")
+            second = load_dataset(args.second_val, "auto", "valid", classes)
         except DatasetError as exc:
             raise DatasetError(f"--second-val {args.second_val}: {exc}") from exc
     if args.fer2013_labels:
@@ -357,7 +371,7 @@ def load_training_data(args) -> TrainingData:
         train, targets = with_extra_train(train, targets, args.extra_train, args.extra_repeat)
     extra_val = {}
     for path in args.extra_val:
-        ds = load_validation_split(path)
+        ds = load_validation_split(path, classes=classes)
         extra_val[validation_set_name(ds)] = (preprocess_faces(ds.images, args.input_size), ds.labels)
         print(f"extra validation: {validation_set_name(ds)}, {len(ds)} faces from {path}", flush=True)
     return TrainingData(
@@ -366,11 +380,11 @@ def load_training_data(args) -> TrainingData:
         x_val=preprocess_faces(val.images, args.input_size), y_val=val.labels, val_name=val_name,
         second=None if second is None else (preprocess_faces(second.images, args.input_size), second.labels),
         extra_val=extra_val,
-        selects_as="ferplus_valid" if train.fmt == "ferplus" and val_name == "valid" else val_name)
+        selects_as="ferplus_valid" if train.fmt == "ferplus" and val_name == "valid" else val_name, classes=classes)
 
 
 def validation_logs(model, x: np.ndarray, y: np.ndarray, second=None, extra_val=None,
-                    selects_as: str = "") -> dict[str, float]:
+                    selects_as: str = "", classes: tuple[str, ...] = CLASSES) -> dict[str, float]:
     """Accuracy, macro-F1 and per-class recall of the top class on the whole validation split.
 
     Computed by fer_core.training.metrics, the report fer_core.training.evaluate writes, so a run selects on the
@@ -378,15 +392,18 @@ def validation_logs(model, x: np.ndarray, y: np.ndarray, second=None, extra_val=
     of FER-2013, is the one to watch). ``second`` = (x, y) of a second validation set, logged as
     ``second_val_*`` and never selected on. ``extra_val`` = {set: (x, y)}, logged as ``val_<set>_*``;
     with them, ``val_selection`` is fer_core.training.selection's score."""
-    rep = classification_report(y, model.predict(x, batch_size=256, verbose=0).argmax(1))
+    def report(xs, ys):
+        return classification_report(ys, model.predict(xs, batch_size=256, verbose=0).argmax(1), classes=classes)
+
+    rep = report(x, y)
     logs = {"val_accuracy": rep["accuracy"], "val_macro_f1": rep["macro_f1"]}
     logs.update((f"val_recall_{c}", round(v["recall"], 4)) for c, v in rep["per_class"].items())
     if second is not None:
-        rep2 = classification_report(second[1], model.predict(second[0], batch_size=256, verbose=0).argmax(1))
+        rep2 = report(*second)
         logs.update(second_val_accuracy=rep2["accuracy"], second_val_macro_f1=rep2["macro_f1"])
     figures = {selects_as: rep}
     for name, (xe, ye) in (extra_val or {}).items():
-        figures[name] = classification_report(ye, model.predict(xe, batch_size=256, verbose=0).argmax(1))
+        figures[name] = report(xe, ye)
         logs.update({f"val_{name}_accuracy": figures[name]["accuracy"], f"val_{name}_macro_f1": figures[name]["macro_f1"]})
         logs.update((f"val_{name}_recall_{c}", round(v["recall"], 4)) for c, v in figures[name]["per_class"].items())
     score = selection_score(figures)
@@ -410,7 +427,7 @@ def history_rows(csv_path: Path) -> list[dict]:
             rows[epoch] = {
                 "epoch": epoch, "loss": num["loss"], "accuracy": num["accuracy"],
                 "val_accuracy": num["val_accuracy"], "val_macro_f1": num["val_macro_f1"],
-                "val_recall": {c: num[f"val_recall_{c}"] for c in CLASSES},
+                "val_recall": {c: num[f"val_recall_{c}"] for c in CLASSES_8 if f"val_recall_{c}" in num},
                 "lr": num["lr"], "seconds": num["seconds"],
                 **{k: num[k] for k in ("second_val_accuracy", "second_val_macro_f1", "val_selection") if k in num},
                 **{k: num[k] for k in num if k.startswith("val_") and k.count("_") >= 2
@@ -465,7 +482,7 @@ def make_callbacks(run_dir: Path, args, data: TrainingData, best_so_far: float |
 
         def on_epoch_end(self, epoch, logs=None):
             logs.update(validation_logs(self.model, data.x_val, data.y_val, data.second, data.extra_val,
-                                        data.selects_as))
+                                        data.selects_as, data.classes))
 
     class EpochStats(keras.callbacks.Callback):
         """Adds the learning rate and the epoch's seconds (validation included): the history keeps
@@ -501,8 +518,28 @@ def make_callbacks(run_dir: Path, args, data: TrainingData, best_so_far: float |
 
 
 def model_config(args, val_name: str) -> dict:
-    return {"arch": args.arch, "input_size": args.input_size,
+    return {"classes": list(run_classes(args)), "arch": args.arch, "input_size": args.input_size,
             "gradcam_layer": gradcam_layer_for(args.input_size, args.arch), "validation_split": val_name}
+
+
+def init_from(model, source) -> None:
+    """``source``'s weights in ``model``: all of them, or, for a wider head (a seven-class model
+    starting an eight-class one), every layer but the head, whose shared classes keep their weights
+    and whose new class starts at zero weights and the lowest bias (rare until trained)."""
+    if [w.shape for w in model.weights] == [w.shape for w in source.weights]:
+        model.set_weights(source.get_weights())
+        return
+    head = model.layers[-1]
+    for layer, src in zip(model.layers[:-1], source.layers[:-1], strict=True):
+        layer.set_weights(src.get_weights())
+    (kernel, bias), (old_kernel, old_bias) = head.get_weights(), source.layers[-1].get_weights()
+    if kernel.shape[0] != old_kernel.shape[0] or kernel.shape[1] < old_kernel.shape[1]:
+        raise SystemExit(f"--init-from: its head {old_kernel.shape} cannot start this model's {kernel.shape}")
+    kernel[:] = 0.0
+    kernel[:, :old_kernel.shape[1]] = old_kernel
+    bias[:] = old_bias.min()
+    bias[:old_bias.shape[0]] = old_bias
+    head.set_weights([kernel, bias])
 
 
 def start_fresh(run_dir: Path) -> None:
@@ -541,10 +578,11 @@ def main(argv=None) -> int:
     keras.utils.set_random_seed(args.seed)
 
     # A resumed run's weights and optimizer state come back through BackupAndRestore in fit().
-    model = build_model(args.input_size, dropout=args.dropout, weights=None if resuming else args.weights,
+    n_classes = len(data.classes)
+    model = build_model(args.input_size, n_classes, dropout=args.dropout, weights=None if resuming else args.weights,
                         arch=args.arch)
     if args.init_from and not resuming:
-        model.set_weights(keras.models.load_model(args.init_from, compile=False).get_weights())
+        init_from(model, keras.models.load_model(args.init_from, compile=False))
         print(f"initialised from {args.init_from}", flush=True)
     steps = max(1, len(data.y_train) // args.batch_size)
     model.compile(
@@ -569,7 +607,7 @@ def main(argv=None) -> int:
               callbacks=make_callbacks(run_dir, args, data, best_so_far), verbose=2)
 
     # The shipped model: the best epoch's weights in a fresh, uncompiled model (no optimizer state).
-    final = build_model(args.input_size, dropout=args.dropout, arch=args.arch)
+    final = build_model(args.input_size, n_classes, dropout=args.dropout, arch=args.arch)
     if (run_dir / BEST_WEIGHTS_NAME).exists():
         final.load_weights(run_dir / BEST_WEIGHTS_NAME)
     else:

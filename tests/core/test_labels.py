@@ -78,3 +78,20 @@ def test_labels_are_inked_black_on_light_colours_and_white_on_dark_ones():
     assert hex_rgb("#F0E442") == color_rgb("happy") == (240, 228, 66)
     assert dark_ink(color_rgb("happy")) and dark_ink(color_rgb("neutral"))
     assert not dark_ink(color_rgb("sad")) and not dark_ink(color_rgb("fear"))
+
+
+def test_contempt_is_a_class_only_for_eight_classes():
+    from fer_core.core.labels import canonical_class
+
+    assert canonical_class("contempt") is None  # a seven-class dataset skips CK+'s contempt folder
+    assert canonical_class("contempt", CLASSES_8) == "contempt"
+    assert canonical_class("7_contemptuous", CLASSES_8) == "contempt"
+    assert canonical_class("anger", CLASSES_8) == "angry"
+
+
+def test_classes_for_outputs():
+    from fer_core.core.labels import CLASSES, classes_for_outputs
+
+    assert classes_for_outputs(7) == CLASSES and classes_for_outputs(8) == CLASSES_8
+    with pytest.raises(ValueError, match="5 outputs"):
+        classes_for_outputs(5)

@@ -302,3 +302,17 @@ def test_plain_class_folders_are_not_taken_for_ckplus(tmp_path):
     from fer_core.training.data import detect_format
 
     assert detect_format(write_class_folders(tmp_path / "mine", {"anger": 2, "happy": 2})) == "folders"
+
+
+def test_eight_classes_keep_contempt_votes_and_folders(tmp_path):
+    from datagen import write_ckplus
+    from fer_core.core.labels import CLASSES_8
+
+    idx, soft, _ = ferplus_votes_to_label(np.array(votes_for("contempt")), CLASSES_8)
+    assert CLASSES_8[idx] == "contempt" and soft.shape == (8,)
+    assert soft[CLASSES_8.index("contempt")] == pytest.approx(0.7) and soft[CLASSES_8.index("neutral")] == pytest.approx(0.3)
+    root = write_ckplus(tmp_path / "ckplus48", {5: {"contempt": 2, "anger": 1}, 6: {"happy": 1}})
+    seven, eight = load_dataset(root, "ckplus", "valid"), load_dataset(root, "ckplus", "valid", CLASSES_8)
+    assert seven.class_counts() == {**{c: 0 for c in CLASSES}, "angry": 1} and seven.skipped == 2
+    assert eight.class_counts() == {**{c: 0 for c in CLASSES_8}, "angry": 1, "contempt": 2} and eight.skipped == 0
+    assert eight.classes == CLASSES_8 and sorted(eight.labels.tolist()) == [0, 7, 7]

@@ -356,3 +356,50 @@ def test_mixed_run_trains_on_ckplus_and_selects_by_the_rule(tmp_path):
     want = 0.4 * row["val_macro_f1"] + 0.4 * row["val_ckplus_valid_accuracy"] + 0.2 * row["val_public_test_accuracy"]
     assert row["val_selection"] == pytest.approx(want, abs=1e-4)
     assert (run / "best.weights.h5").is_file()
+
+
+def test_init_from_a_seven_class_model_keeps_its_head_for_the_shared_classes():
+    from fer_core.training.network import build_model
+    from fer_core.training.train import init_from
+
+    seven, eight = build_model(32, 7, arch="cnn"), build_model(32, 8, arch="cnn")
+    init_from(eight, seven)
+    (k7, b7), (k8, b8) = seven.layers[-1].get_weights(), eight.layers[-1].get_weights()
+    assert np.array_equal(k8[:, :7], k7) and not k8[:, 7].any() and b8[7] == b7.min()
+    x = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
+    p7, p8 = seven.predict(x, verbose=0), eight.predict(x, verbose=0)
+    np.testing.assert_allclose(p8[:, :7] / p8[:, :7].sum(1, keepdims=True), p7, atol=1e-5)  # same odds
+    with pytest.raises(SystemExit, match="head"):
+        init_from(build_model(32, 7, arch="cnn"), eight)
+
+
+def test_contempt_run_trains_and_ships_eight_classes_from_a_seven_class_model(pipeline, tmp_path):
+    """--contempt: FER+ contempt votes and CK+'s contempt folder become the eighth class; the seven-class
+    model starts the run; export, calibration and every evaluation then run on eight classes."""
+    from datagen import write_ckplus
+    from fer_core.core.labels import CLASSES_8
+    from fer_core.engine.classifier import Classifier
+    from fer_core.training.ship import ship
+    from fer_core.training.train import main as train_main
+
+    def entries(names, start):
+        return [(f"fer{start + i:07d}.png", votes_for(v, 8), i % 7) for i, v in enumerate(names)]
+
+    ferplus = write_ferplus(tmp_path / "ferplus", "FER2013Train", entries(["happiness", "fear", "contempt"] * 2, 0))
+    write_ferplus(ferplus, "FER2013Valid", entries(["happiness", "contempt", "fear"], 100), seed=1)
+    ck = write_ckplus(tmp_path / "ckplus48", {5: {"contempt": 1, "happy": 1}, 6: {"contempt": 2, "anger": 2}})
+    run, out = tmp_path / "run", tmp_path / "models"
+    assert train_main(["--data", str(ferplus), "--soft-labels", "--contempt", "--out", str(run), "--epochs", "1",
+                       "--input-size", "32", "--batch-size", "4", "--no-augment", "--extra-train", str(ck),
+                       "--extra-val", str(ck), "--init-from", str(pipeline["run"] / "model.keras")]) == 0
+    assert json.loads((run / "model_config.json").read_text())["classes"] == list(CLASSES_8)
+    assert json.loads((run / "class_counts.json").read_text())["contempt"] == 4  # 2 FER+ and S006's 2
+    assert "contempt" in json.loads((run / "history.json").read_text())[0]["val_recall"]
+
+    metrics = ship(str(run), str(ferplus), str(out), variants=("fp32",), max_latency_ms=None, log=lambda *_: None,
+                   ckplus=str(ck), calibrate=True)
+    assert metrics["served"]["classes"] == list(CLASSES_8)
+    assert metrics["served"]["per_class"]["contempt"]["support"] == 1  # FER+ valid's contempt face
+    assert metrics["ckplus_valid"]["served_mirror"]["per_class"]["contempt"]["support"] == 1  # S005
+    assert len(json.loads((out / "model_config.json").read_text())["calibration"]["log_prior"]) == 8
+    assert Classifier.from_dir(out).classes == CLASSES_8
