@@ -27,6 +27,7 @@ CARD_NAME = "MODEL_CARD.md"
 REFERENCE_NAME = "reference_figures.json"  # the `fer` package's figures on the same evaluation sets
 TRAINING_LOG_NAME = "TRAINING_LOG.md"
 ARCH_COMPARISON_NAME = "arch_comparison.json"  # fer_core.training.arch_compare: the architectures side by side
+PRUNING_NAME = "pruning.json"  # fer_core.training.prune: the model at several sparsities
 REQUIRED_KEYS = ("input_size", "classes")
 
 
@@ -154,3 +155,8 @@ def load_reference_figures(model_dir: str | os.PathLike | None = None) -> dict[s
 def load_arch_comparison(model_dir: str | os.PathLike | None = None) -> dict | None:
     """The architecture comparison table (fer_core.training.arch_compare), or None when absent."""
     return _optional_json(model_dir, ARCH_COMPARISON_NAME, "architecture comparison")
+
+
+def load_pruning(model_dir: str | os.PathLike | None = None) -> dict | None:
+    """The pruning table (fer_core.training.prune), or None when absent."""
+    return _optional_json(model_dir, PRUNING_NAME, "pruning")

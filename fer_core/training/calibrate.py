@@ -48,12 +48,20 @@ def per_class_ece(probs: np.ndarray, y: np.ndarray, classes: Sequence[str], bins
 
 
 TAU_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
+# A rule score this close to the best is a tie (a few faces): the adjustment must earn the top classes it changes.
+TAU_MARGIN = 0.002
+
+
+def pick_tau(rows: Sequence[Mapping]) -> Mapping:
+    """The row with the smallest tau whose rule score is within TAU_MARGIN of the best."""
+    top = max(r["selection"] or 0.0 for r in rows)
+    return min((r for r in rows if (r["selection"] or 0.0) >= top - TAU_MARGIN), key=lambda r: r["tau"])
 
 
 def choose_calibration(probs: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray],
                        prior: Sequence[float], classes: Sequence[str], fit_on: str = "ferplus_valid",
                        taus: Sequence[float] = TAU_GRID) -> tuple[Calibration, list[dict]]:
-    """Pick ``tau`` by the selection rule over the validation sets, then fit ``T`` on ``fit_on``.
+    """Pick ``tau`` by the selection rule over the validation sets (``pick_tau``), then fit ``T`` on ``fit_on``.
 
     ``probs``/``labels`` are keyed by fer_core.training.selection's set names. Returns the calibration and
     one row per tau tried (each set's accuracy, macro-F1 and ECE, and the rule's score), the
@@ -70,7 +78,7 @@ def choose_calibration(probs: Mapping[str, np.ndarray], labels: Mapping[str, np.
                          "ece": expected_calibration_error(q, labels[name])}
         row["selection"] = selection_score(figures)
         rows.append(row)
-    best = max(rows, key=lambda r: (r["selection"] or 0.0, -r["tau"]))
+    best = pick_tau(rows)
     adjusted = Calibration(1.0, best["tau"], tuple(prior))
     temperature = fit_temperature(adjusted.apply(probs[fit_on]), labels[fit_on])
     chosen = Calibration(temperature, best["tau"], tuple(prior))

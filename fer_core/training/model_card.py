@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.core.model_folder import (CARD_NAME, ModelFilesError, default_model_dir, load_arch_comparison,
-                                        load_history, load_metrics)
+                                        load_history, load_metrics, load_pruning)
 from fer_core.training.cli import CommandError, run_command
 
 # A history key, its column heading and its number format; a column appears when the history holds it.
@@ -155,6 +155,26 @@ def arch_comparison_md(table: Mapping) -> str:
     return "\n".join(lines)
 
 
+def pruning_md(table: Mapping) -> str:
+    """The pruning table (pruning.json): each sparsity beside the shipped file, and how it was made."""
+    rows = table.get("rows") or {}
+    pct = lambda v: "" if v is None else f"{v * 100:.1f}%"  # noqa: E731
+    num = lambda v, f: "" if v is None else format(v, f)  # noqa: E731
+    body = _md_table(
+        ("model", "zero weights", "FER+ acc", "FER+ macro-F1", "CK+ acc", "agrees with shipped (FER+)", "MB",
+         "MB gzip", "ms/face"),
+        [("shipped (dynamic-range)" if name == "shipped" else f"pruned to {pct(r.get('target_sparsity'))}"
+          + (" (control: fine-tuned, not pruned)" if r.get("target_sparsity") == 0 else ""),
+          pct(r.get("sparsity")), num(r.get("ferplus_valid_accuracy"), ".4f"), num(r.get("ferplus_valid_macro_f1"), ".4f"),
+          num(r.get("ckplus_valid_accuracy"), ".4f"), pct(r.get("ferplus_valid_agreement")), r.get("size_mb"),
+          r.get("gzip_mb"), num(r.get("ms_p50"), ".2f")) for name, r in rows.items()])
+    lines = [body, "", f"How: {table.get('what', '')}. {table.get('figures', '')}. Hardware: {table.get('hardware')}; "
+                       f"measured {table.get('measured')}."]
+    if table.get("note"):
+        lines += ["", str(table["note"])]
+    return "\n".join(lines)
+
+
 MODES = (("keras", "Keras (`model.keras`)"), ("served", "served (`model.tflite`)"),
          ("served_mirror", "served, mirror-averaged (photos, videos)"))
 PER_CLASS_SETS = (("ferplus_valid", "FER+ valid"), ("ckplus_valid", "CK+ valid subjects"), ("", "FER-2013 PublicTest"))
@@ -198,7 +218,7 @@ def block_markers(name: str) -> tuple[str, str]:
 
 def card_blocks(model_dir: str | os.PathLike) -> dict[str, str]:
     """Every block the folder's side files fill: metrics, confusion and variants (metrics.json), training
-    (history.json) and architectures (arch_comparison.json)."""
+    (history.json), architectures (arch_comparison.json) and pruning (pruning.json)."""
     blocks = {}
     if metrics := load_metrics(model_dir):
         blocks["metrics"] = metrics_section_md(metrics)
@@ -210,6 +230,8 @@ def card_blocks(model_dir: str | os.PathLike) -> dict[str, str]:
         blocks["training"] = training_section_md(history)
     if table := load_arch_comparison(model_dir):
         blocks["architectures"] = arch_comparison_md(table)
+    if table := load_pruning(model_dir):
+        blocks["pruning"] = pruning_md(table)
     return blocks
 
 

@@ -12,7 +12,8 @@ served variant) and measured like the shipped file on the same faces: FER+ valid
 macro-F1, CK+ valid accuracy, agreement with the shipped model, file size raw and gzip-compressed
 (zeros only shrink a compressed file), and ms per face, every file timed in alternating rounds.
 Sparsity 0 is the control: the same fine-tuning without pruning. The table goes to ``--json``
-(models/pruning.json), which the model card shows.
+(models/pruning.json), which the model card shows; an arm whose file is there already is measured,
+not trained again.
 """
 
 from __future__ import annotations
@@ -183,9 +184,9 @@ def prune_all(args) -> dict:
     table = {"what": "magnitude pruning (tensorflow-model-optimization) of the shipped model, fine-tuned "
                      f"{args.steps} steps of {args.batch_size} faces per arm, exported dynamic-range like the served file",
              "model": str(args.model), "steps": args.steps, "lr": args.lr, "hardware": hardware(),
-             "figures": "single pass, raw outputs (no calibration); ms per face at batch 1, "
+             "figures": "Single pass, raw outputs (no calibration); ms per face at batch 1, "
                         f"{LATENCY_THREADS} threads, all files timed in alternating rounds",
-             "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": rows}
+             "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "note": args.note, "rows": rows}
     Path(args.json).write_text(json.dumps(table, indent=1))
     return table
 
@@ -205,6 +206,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ferplus", default="../shared/data/ferplus")
     ap.add_argument("--ckplus", default="../shared/data/ckplus48")
     ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--note", default="", help="what the figures mean and what was decided, in words, kept in the table")
     args = ap.parse_args(argv)
     args.sparsity = [float(s) for s in args.sparsity.split(",") if s.strip()]
     if any(not 0 <= s < 1 for s in args.sparsity):

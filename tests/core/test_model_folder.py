@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fer_core.core.labels import CLASSES
@@ -102,3 +103,15 @@ def test_shipped_models_dir_is_complete_and_small(repo_root):
     assert cfg["gradcam_layer"]
     total = sum(p.stat().st_size for p in d.rglob("*") if p.is_file())
     assert total < 50e6, f"models/ holds {total / 1e6:.1f} MB (budget 50 MB)"
+
+
+def test_the_eight_class_folder_is_complete_and_serves_eight_classes(repo_root):
+    from fer_core.core.labels import CLASSES_8
+    from fer_core.engine.classifier import Classifier
+
+    d = repo_root / "models" / "contempt8"
+    cfg = load_model_config(d)
+    assert cfg["classes"] == list(CLASSES_8) and cfg["gradcam_layer"] and keras_model_path(d).is_file()
+    clf = Classifier.from_dir(d)
+    probs = clf.predict_preprocessed(np.zeros((1, clf.input_size, clf.input_size, 3), np.float32))
+    assert clf.classes == CLASSES_8 and probs.shape == (1, 8) and probs.sum() == pytest.approx(1.0, abs=1e-4)

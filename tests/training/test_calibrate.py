@@ -38,3 +38,13 @@ def test_choose_calibration_picks_tau_by_the_rule_and_fits_t():
     assert cal.tau > 0 and cal.temperature > 0
     assert max(r["selection"] for r in rows) > rows[0]["selection"]
     assert set(per_class_ece(cal.apply(p), y, CLASSES)) <= set(CLASSES)
+
+
+def test_a_tau_must_beat_the_smaller_ones_by_a_clear_margin():
+    from fer_core.training.calibrate import TAU_MARGIN, pick_tau
+
+    rows = [{"tau": 0.0, "selection": 0.756}, {"tau": 0.25, "selection": 0.7561}, {"tau": 0.5, "selection": 0.68}]
+    assert pick_tau(rows)["tau"] == 0.0  # 0.0001 better: a tie, so no adjustment
+    rows[1]["selection"] = 0.756 + 2 * TAU_MARGIN
+    assert pick_tau(rows)["tau"] == 0.25
+    assert pick_tau([{"tau": 0.0, "selection": None}, {"tau": 0.5, "selection": 0.1}])["tau"] == 0.5

@@ -158,9 +158,10 @@ def test_the_shipped_card_holds_the_tables_its_side_files_give(repo_root):
     """The card quotes metrics.json and history.json as the command writes them, and embeds no image."""
     from fer_core.core.model_folder import CARD_NAME
 
-    card = (repo_root / "models" / CARD_NAME).read_text(encoding="utf-8")
-    assert fill_blocks(card, card_blocks(repo_root / "models")) == (card, [])
-    assert not re.search(r"!\[[^\]]*\]\([^)]*\.png", card)
+    for folder in (repo_root / "models", repo_root / "models" / "contempt8"):
+        card = (folder / CARD_NAME).read_text(encoding="utf-8")
+        assert fill_blocks(card, card_blocks(folder)) == (card, [])
+        assert not re.search(r"!\[[^\]]*\]\([^)]*\.png", card)
 
 
 def test_tables(report):
@@ -220,3 +221,28 @@ def test_a_folder_with_an_architecture_comparison_gets_its_block(tmp_path):
     assert "architectures" not in card_blocks(tmp_path)
     (tmp_path / ARCH_COMPARISON_NAME).write_text(json.dumps(fake_arch_table()))
     assert card_blocks(tmp_path)["architectures"] == arch_comparison_md(fake_arch_table())
+
+
+def test_a_folder_with_a_pruning_table_gets_its_block(tmp_path):
+    import json
+
+    from factories import write_model_side_files
+
+    from fer_core.core.model_folder import PRUNING_NAME
+
+    table = {"what": "pruned", "figures": "single pass", "hardware": "Made-up CPU, 2 cores", "measured": "today",
+             "note": "Not served: no faster.", "rows": {
+                 "shipped": {"size_mb": 4.57, "gzip_mb": 3.9, "ferplus_valid_accuracy": 0.84, "ms_p50": 1.3},
+                 "sparsity_0": {"target_sparsity": 0.0, "sparsity": 0.0001, "ferplus_valid_accuracy": 0.839,
+                                "ferplus_valid_agreement": 0.987, "size_mb": 4.57, "gzip_mb": 3.92, "ms_p50": 1.29},
+                 "sparsity_50": {"target_sparsity": 0.5, "sparsity": 0.4771, "ferplus_valid_accuracy": 0.8012,
+                                 "ferplus_valid_agreement": 0.9, "size_mb": 4.57, "gzip_mb": 2.94, "ms_p50": 1.27}}}
+    write_model_side_files(tmp_path)
+    assert "pruning" not in card_blocks(tmp_path)
+    (tmp_path / PRUNING_NAME).write_text(json.dumps(table))
+    md = card_blocks(tmp_path)["pruning"]
+    rows = [line for line in md.splitlines() if line.startswith("| ")]
+    assert len(rows) == 4 and rows[1].startswith("| shipped (dynamic-range) |")
+    assert rows[2].startswith("| pruned to 0.0% (control: fine-tuned, not pruned) | 0.0% | 0.8390 |")
+    assert rows[3].startswith("| pruned to 50.0% | 47.7% | 0.8012 |") and "| 2.94 | 1.27 |" in rows[3]
+    assert "Made-up CPU, 2 cores" in md and md.endswith("Not served: no faster.")

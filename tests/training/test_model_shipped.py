@@ -77,3 +77,19 @@ def test_selection_score_matches_the_sections(shipped):
     figures = {"public_test": metrics["served"], "ferplus_valid": metrics["ferplus_valid"]["served"],
                "ckplus_valid": metrics["ckplus_valid"]["served"]}
     assert metrics["selection"]["score"] == selection_score(figures)
+
+
+def test_the_eight_class_folder_figures_match_its_metrics_json(repo_root, ckplus_dir):
+    """models/contempt8: CK+ valid subjects with their contempt faces, re-measured as metrics.json says."""
+    from fer_core.core.labels import CLASSES_8
+    from fer_core.training.evaluate import evaluate
+
+    d = repo_root / "models" / "contempt8"
+    cfg, metrics = load_model_config(d), load_metrics(d)
+    assert cfg["classes"] == list(CLASSES_8)
+    for key in ("served", "served_mirror"):
+        want = metrics["ckplus_valid"][key]
+        rep = evaluate(d / cfg["served_model"], ckplus_dir, "ckplus", "valid", mirror=key == "served_mirror")
+        assert rep["n"] == want["n"] == 210  # the contempt faces count here
+        assert rep["accuracy"] == pytest.approx(want["accuracy"], abs=1.01 / rep["n"])
+        assert rep["per_class"]["contempt"]["recall"] == pytest.approx(want["per_class"]["contempt"]["recall"], abs=0.09)
