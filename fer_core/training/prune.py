@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.training.cli import print_report, run_command
+from fer_core.training.cli import CommandError, print_report, run_command
 
 PRUNED_TYPES = ("Conv2D", "DepthwiseConv2D", "Dense")  # the layers holding nearly all weights
 MAX_TWIN_DIFF = 1e-4  # probabilities: the tf_keras copy must compute what the Keras 3 model does
@@ -135,6 +135,11 @@ def file_row(path: Path, classifier, sets: dict, reference: dict | None) -> dict
 
 
 def prune_all(args) -> dict:
+    try:
+        import tensorflow_model_optimization  # noqa: F401
+    except ImportError:
+        raise CommandError("pruning needs tensorflow-model-optimization: "
+                           ".venv/bin/pip install --no-deps -r requirements-prune.txt") from None
     from fer_core.core.tf_import import keras as _keras
     from fer_core.engine.classifier import Classifier
     from fer_core.engine.litert import interleaved_latency_ms
