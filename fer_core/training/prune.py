@@ -19,7 +19,6 @@ not trained again.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 import time
@@ -27,32 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.training.cli import CommandError, print_report, run_command
+from fer_core.training.cli import print_report, run_command
+from fer_core.training.tf_keras_twin import fit_on_recipe, measure_file, recipe_data, require_tfmot, tf_keras_twin
 
 PRUNED_TYPES = ("Conv2D", "DepthwiseConv2D", "Dense")  # the layers holding nearly all weights
-MAX_TWIN_DIFF = 1e-4  # probabilities: the tf_keras copy must compute what the Keras 3 model does
-
-
-def tf_keras_twin(model):
-    """The same EfficientNet-B0 classifier built in tf_keras, holding ``model``'s weights."""
-    import tf_keras
-
-    size, n_classes = int(model.input_shape[1]), int(model.output_shape[-1])
-    inputs = tf_keras.Input((size, size, 3), name="face")
-    backbone = tf_keras.applications.EfficientNetB0(include_top=False, weights=None, input_tensor=inputs,
-                                                    pooling="avg")
-    x = tf_keras.layers.Dropout(0.3, name="head_dropout")(backbone.output)
-    twin = tf_keras.Model(inputs, tf_keras.layers.Dense(n_classes, activation="softmax", name="emotion")(x))
-    if len(twin.layers) != len(model.layers):
-        raise ValueError(f"only EfficientNet-B0 models can be pruned here ({model.name} has another network)")
-    for mine, theirs in zip(twin.layers, model.layers):
-        if mine.weights:
-            mine.set_weights(theirs.get_weights())
-    probe = np.random.default_rng(0).uniform(0, 255, (4, size, size, 3)).astype(np.float32)
-    diff = float(np.abs(twin.predict(probe, verbose=0) - model.predict(probe, verbose=0)).max())
-    if diff > MAX_TWIN_DIFF:
-        raise ValueError(f"the tf_keras copy differs from the model by {diff:.2g}")
-    return twin
 
 
 def prunable(twin, sparsity: float, steps: int):
@@ -80,28 +57,13 @@ def sparsity_of(model) -> float:
 
 
 def fine_tune(twin, data, sparsity: float, steps: int, lr: float, batch_size: int, seed: int):
-    """Prune (or, at 0, only fine-tune) for ``steps`` batches of the recipe's class-weighted,
-    augmented training faces; returns the stripped tf_keras model."""
+    """Prune (or, at 0, only fine-tune) for ``steps`` batches of the recipe's training faces;
+    returns the stripped tf_keras model."""
     import tensorflow_model_optimization as tfmot
-    import tf_keras
-
-    from fer_core.training.augment import augment_batch, parse_groups
-    from fer_core.training.sampler import weighted_batches
 
     model = prunable(twin, sparsity, steps) if sparsity > 0 else twin
-    n_classes = int(twin.output_shape[-1])
-    targets = data.targets if data.targets is not None else np.eye(n_classes, dtype=np.float32)[data.y_train]
-    rng = np.random.default_rng(seed)
-    groups = parse_groups("geometric,photometric")
-
-    def batches():
-        for idx in weighted_batches(data.y_train, batch_size, n_classes, 0.5, rng):
-            yield augment_batch(data.x_train[idx], rng, groups), targets[idx]
-
-    model.compile(optimizer=tf_keras.optimizers.Adam(lr),
-                  loss=tf_keras.losses.CategoricalFocalCrossentropy(gamma=2.0, label_smoothing=0.05))
     callbacks = [tfmot.sparsity.keras.UpdatePruningStep()] if sparsity > 0 else []
-    model.fit(batches(), steps_per_epoch=steps, epochs=1, callbacks=callbacks, verbose=2)
+    fit_on_recipe(model, data, steps, lr, batch_size, seed, callbacks)
     return tfmot.sparsity.keras.strip_pruning(model) if sparsity > 0 else model
 
 
@@ -117,29 +79,8 @@ def back_into(model, tuned):
     return out
 
 
-def file_row(path: Path, classifier, sets: dict, reference: dict | None) -> dict:
-    """Size and validation figures of one served file (raw outputs, single pass)."""
-    from fer_core.training.evaluate import predict_dataset
-    from fer_core.training.metrics import classification_report
-
-    row = {"file": str(path), "size_mb": round(path.stat().st_size / 1e6, 2),
-           "gzip_mb": round(len(gzip.compress(path.read_bytes(), 6)) / 1e6, 2), "predictions": {}}
-    for name, ds in sets.items():
-        pred = predict_dataset(classifier, ds.images).argmax(1)
-        rep = classification_report(ds.labels, pred, classes=tuple(classifier.classes))
-        row[f"{name}_accuracy"], row[f"{name}_macro_f1"] = round(rep["accuracy"], 4), round(rep["macro_f1"], 4)
-        row["predictions"][name] = pred
-        if reference is not None:
-            row[f"{name}_agreement"] = round(float(np.mean(pred == reference["predictions"][name])), 4)
-    return row
-
-
 def prune_all(args) -> dict:
-    try:
-        import tensorflow_model_optimization  # noqa: F401
-    except ImportError:
-        raise CommandError("pruning needs tensorflow-model-optimization: "
-                           ".venv/bin/pip install --no-deps -r requirements-prune.txt") from None
+    require_tfmot()
     from fer_core.core.tf_import import keras as _keras
     from fer_core.engine.classifier import Classifier
     from fer_core.engine.litert import interleaved_latency_ms
@@ -147,7 +88,6 @@ def prune_all(args) -> dict:
     from fer_core.training.data import load_validation_split
     from fer_core.training.evaluate import folder_classes
     from fer_core.training.export import LATENCY_THREADS, convert_keras
-    from fer_core.training.train import load_training_data, parse_args
 
     keras = _keras()
     out = Path(args.out)
@@ -155,9 +95,7 @@ def prune_all(args) -> dict:
     model = keras.models.load_model(args.model, compile=False)
     classes = folder_classes(args.model)
     size = int(model.input_shape[1])
-    recipe = ["--data", args.ferplus, "--soft-labels", "--extra-train", args.ckplus, "--extra-repeat", "2",
-              "--input-size", str(size), "--out", str(out)] + (["--contempt"] if len(classes) == 8 else [])
-    data = load_training_data(parse_args(recipe))
+    data = recipe_data(args.ferplus, args.ckplus, size, classes, out)
     sets = {name: load_validation_split(path, classes=classes)
             for name, path in (("ferplus_valid", args.ferplus), ("ckplus_valid", args.ckplus)) if path}
 
@@ -178,9 +116,9 @@ def prune_all(args) -> dict:
         arms[name] = {"target_sparsity": sparsity, **json.loads((out / f"{name}.json").read_text())}
 
     classifiers = {k: Classifier.from_path(p, classes=classes, threads=LATENCY_THREADS) for k, p in files.items()}
-    rows = {"shipped": file_row(files["shipped"], classifiers["shipped"], sets, None)}
+    rows = {"shipped": measure_file(files["shipped"], classifiers["shipped"], sets, None)}
     for name in arms:
-        rows[name] = {**arms[name], **file_row(files[name], classifiers[name], sets, rows["shipped"])}
+        rows[name] = {**arms[name], **measure_file(files[name], classifiers[name], sets, rows["shipped"])}
     x1 = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
     for name, (p50, _) in zip(files, interleaved_latency_ms(list(classifiers.values()), x1, rounds=10, repeats=20)):
         rows[name]["ms_p50"] = round(p50, 3)

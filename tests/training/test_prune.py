@@ -1,5 +1,4 @@
-"""prune: the tf_keras copy computes what the model does, pruning reaches its sparsity, and the
-pruned weights come back into the Keras 3 model unchanged."""
+"""prune: pruning reaches its sparsity, and the pruned weights come back into the Keras 3 model unchanged."""
 
 from __future__ import annotations
 
@@ -22,7 +21,8 @@ def model():
 
 
 def test_pruning_reaches_its_sparsity_and_comes_back_into_the_model(model):
-    from fer_core.training.prune import back_into, fine_tune, sparsity_of, tf_keras_twin
+    from fer_core.training.prune import back_into, fine_tune, sparsity_of
+    from fer_core.training.tf_keras_twin import tf_keras_twin
 
     rng = np.random.default_rng(0)
     data = SimpleNamespace(x_train=rng.uniform(0, 255, (32, 32, 32, 3)).astype(np.float32),
@@ -34,11 +34,3 @@ def test_pruning_reaches_its_sparsity_and_comes_back_into_the_model(model):
     x = data.x_train[:4]
     np.testing.assert_allclose(pruned.predict(x, verbose=0), tuned.predict(x, verbose=0), atol=1e-5)
     assert sparsity_of(model) < 0.01  # the model given is never changed
-
-
-def test_only_efficientnet_b0_can_be_pruned():
-    from fer_core.training.network import build_model
-    from fer_core.training.prune import tf_keras_twin
-
-    with pytest.raises(ValueError, match="EfficientNet-B0"):
-        tf_keras_twin(build_model(32, arch="cnn"))
