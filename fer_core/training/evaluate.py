@@ -77,17 +77,15 @@ def predict_dataset(classifier, images: list[np.ndarray], batch_size: int = 256,
 
 def evaluate(model_path: str | os.PathLike, data_path: str | os.PathLike, fmt: str = "auto",
              split: str = DEFAULT_SPLIT, batch_size: int = 256, progress: bool = False,
-             classifier=None, mirror: bool = False, data_classes: tuple[str, ...] | None = None) -> dict:
-    """The evaluate JSON (fer_core.training.metrics.classification_report) plus what was evaluated on what.
-
-    The faces are those of the model's classes, or of ``data_classes`` (the seven, to measure an
-    eight-class model on the classes it shares with a seven-class one: contempt answers are wrong)."""
+             classifier=None, mirror: bool = False) -> dict:
+    """The evaluate JSON (fer_core.training.metrics.classification_report) plus what was evaluated on
+    what: the faces of the model's classes (an eight-class model's include contempt's)."""
     from fer_core.engine.classifier import Classifier
     from fer_core.training.metrics import classification_report
 
     t0 = time.time()
     classes = tuple(classifier.classes) if classifier else folder_classes(model_path)
-    ds = _dataset(data_path, fmt, split, data_classes or classes)  # data errors first: cheaper than a model
+    ds = _dataset(data_path, fmt, split, classes)  # data errors first: cheaper than a model
     clf = classifier or Classifier.from_path(model_path, classes=classes, calibration=_served_calibration(model_path))
     if progress:
         print(f"evaluating {Path(model_path).name} on {len(ds)} images ({ds.fmt}, split {ds.split}, "
