@@ -24,10 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from fer_core.training.cli import print_report, run_command
-from fer_core.training.tf_keras_twin import fit_on_recipe, measure_file, recipe_data, require_tfmot, tf_keras_twin
+from fer_core.training.tf_keras_twin import fit_on_recipe, measure_files, recipe_data, require_tfmot, tf_keras_twin
 
 PRUNED_TYPES = ("Conv2D", "DepthwiseConv2D", "Dense")  # the layers holding nearly all weights
 
@@ -82,8 +80,6 @@ def back_into(model, tuned):
 def prune_all(args) -> dict:
     require_tfmot()
     from fer_core.core.tf_import import keras as _keras
-    from fer_core.engine.classifier import Classifier
-    from fer_core.engine.litert import interleaved_latency_ms
     from fer_core.training.arch_compare import hardware
     from fer_core.training.data import load_validation_split
     from fer_core.training.evaluate import folder_classes
@@ -115,15 +111,9 @@ def prune_all(args) -> dict:
         files[name] = path
         arms[name] = {"target_sparsity": sparsity, **json.loads((out / f"{name}.json").read_text())}
 
-    classifiers = {k: Classifier.from_path(p, classes=classes, threads=LATENCY_THREADS) for k, p in files.items()}
-    rows = {"shipped": measure_file(files["shipped"], classifiers["shipped"], sets, None)}
-    for name in arms:
-        rows[name] = {**arms[name], **measure_file(files[name], classifiers[name], sets, rows["shipped"])}
-    x1 = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
-    for name, (p50, _) in zip(files, interleaved_latency_ms(list(classifiers.values()), x1, rounds=10, repeats=20)):
-        rows[name]["ms_p50"] = round(p50, 3)
-    for row in rows.values():
-        row.pop("predictions")
+    rows = measure_files(files, classes, sets)
+    for name, arm in arms.items():
+        rows[name] = {**arm, **rows[name]}
     table = {"what": "magnitude pruning (tensorflow-model-optimization) of the shipped model, fine-tuned "
                      f"{args.steps} steps of {args.batch_size} faces per arm, exported dynamic-range like the served file",
              "model": str(args.model), "steps": args.steps, "lr": args.lr, "hardware": hardware(),

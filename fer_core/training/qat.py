@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.training.cli import print_report, run_command
-from fer_core.training.tf_keras_twin import fit_on_recipe, measure_file, recipe_data, require_tfmot, tf_keras_twin
+from fer_core.training.tf_keras_twin import fit_on_recipe, measure_files, recipe_data, require_tfmot, tf_keras_twin
 
 FLOAT_TYPES = ("InputLayer", "Rescaling", "Normalization", "Dropout")  # kept float: no 8-bit scheme, or no work
 
@@ -63,8 +63,7 @@ def to_int8_tflite(model, representative: np.ndarray) -> bytes:
 def qat(args) -> dict:
     require_tfmot()
     from fer_core.core.tf_import import keras as _keras
-    from fer_core.engine.classifier import Classifier
-    from fer_core.engine.litert import interleaved_latency_ms
+    from fer_core.core.model_folder import served_model_path
     from fer_core.training.arch_compare import hardware
     from fer_core.training.data import load_validation_split
     from fer_core.training.evaluate import folder_classes
@@ -78,21 +77,14 @@ def qat(args) -> dict:
     data = recipe_data(args.ferplus, args.ckplus, size, classes, out)  # data errors first: cheaper than the model
     fake = quantize_aware(tf_keras_twin(model), args.float_se)
     fit_on_recipe(fake, data, args.steps, args.lr, args.batch_size, args.seed)
-    files = {"served": Path(args.model).parent / "model.tflite", "qat_int8": out / "qat_int8.tflite"}
+    files = {"served": served_model_path(Path(args.model).parent), "qat_int8": out / "qat_int8.tflite"}
     files["qat_int8"].write_bytes(to_int8_tflite(fake, representative_faces(args.ferplus, "ferplus", size, 300,
                                                                             classes=classes)))
     minutes = round((time.time() - t0) / 60, 1)
     sets = {name: load_validation_split(path, classes=classes)
             for name, path in (("ferplus_valid", args.ferplus), ("ckplus_valid", args.ckplus))}
-    classifiers = {k: Classifier.from_path(p, classes=classes, threads=LATENCY_THREADS) for k, p in files.items()}
-    rows = {"served": measure_file(files["served"], classifiers["served"], sets, None)}
-    rows["qat_int8"] = {**measure_file(files["qat_int8"], classifiers["qat_int8"], sets, rows["served"]),
-                        "minutes": minutes}
-    x1 = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
-    for name, (p50, _) in zip(files, interleaved_latency_ms(list(classifiers.values()), x1, rounds=10, repeats=20)):
-        rows[name]["ms_p50"] = round(p50, 3)
-    for row in rows.values():
-        row.pop("predictions")
+    rows = measure_files(files, classes, sets)
+    rows["qat_int8"]["minutes"] = minutes
     table = {"what": f"quantisation-aware fine-tuning, {args.steps} steps of {args.batch_size} faces at lr {args.lr}, "
                      f"squeeze-excite {'float' if args.float_se else '8-bit'}; int8 TFLite beside the served file",
              "figures": "Single pass, raw outputs (no calibration); ms per face at batch 1, "
@@ -108,7 +100,7 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m fer_core.training.qat", description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="models/model.keras", help="the Keras model (read, never changed); "
-                                                                   "its folder's model.tflite is the baseline")
+                                                                   "its folder's served file is the baseline")
     ap.add_argument("--out", required=True, help="folder for qat_int8.tflite and qat.json")
     ap.add_argument("--json", default=None, help="where the figures are written (default: <out>/qat.json)")
     ap.add_argument("--steps", type=int, default=300)

@@ -79,6 +79,27 @@ def fit_on_recipe(model, data, steps: int, lr: float, batch_size: int, seed: int
     model.fit(batches(), steps_per_epoch=steps, epochs=1, callbacks=list(callbacks), verbose=2)
 
 
+def measure_files(files: dict[str, Path], classes: tuple[str, ...], sets: dict) -> dict[str, dict]:
+    """``measure_file`` for each file, agreement taken against the first, and ms per face (batch 1),
+    every file timed in alternating rounds."""
+    from fer_core.engine.classifier import Classifier
+    from fer_core.engine.litert import interleaved_latency_ms
+    from fer_core.training.export import LATENCY_THREADS
+
+    classifiers = {k: Classifier.from_path(p, classes=classes, threads=LATENCY_THREADS) for k, p in files.items()}
+    rows, first = {}, None
+    for name, path in files.items():
+        rows[name] = measure_file(path, classifiers[name], sets, first)
+        first = first or rows[name]
+    size = next(iter(classifiers.values())).input_size
+    x1 = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
+    for name, (p50, _) in zip(files, interleaved_latency_ms(list(classifiers.values()), x1, rounds=10, repeats=20)):
+        rows[name]["ms_p50"] = round(p50, 3)
+    for row in rows.values():
+        row.pop("predictions")
+    return rows
+
+
 def measure_file(path: Path, classifier, sets: dict, reference: dict | None) -> dict:
     """Size and validation figures of one served file (raw outputs, single pass)."""
     from fer_core.training.evaluate import predict_dataset
