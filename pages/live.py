@@ -115,7 +115,7 @@ if not live.active or "_live_streams_at_start" not in st.session_state:
 others = st.session_state["_live_streams_at_start"]
 camera = camera_constraints(others)
 if camera == SMALL_STREAM:
-    st.caption(f"{others} other live streams are running on this server, so your camera is asked for a smaller "
+    st.caption(f"Other live streams are running on this server ({others}), so your camera is asked for a smaller "
                "picture (320x240, 15 frames a second): every stream stays current.")
 ctx = webrtc_streamer(
     key="live-emotions",

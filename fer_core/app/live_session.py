@@ -7,9 +7,11 @@ mid-stream loses seconds, not the session. STOP saves the rest. Emotion scores o
 No Streamlit and no TensorFlow here: the video callback's worker thread calls ``on_frames``.
 
 The module also counts the streams this server is analysing (``live_streams``), so that a tab that
-starts while the server is already full asks its browser for a smaller, slower camera stream
+starts while another stream plays asks its browser for a smaller, slower camera stream
 (``camera_constraints``): on the 2-core machine, eight 640x480 streams at 30 fps came back seconds late,
-eight at 320x240 and 15 fps about 0.8 s (README, live benchmark).
+one of them and seven at 320x240 and 15 fps within 0.3 s (README, live benchmark). While any stream has
+the small camera, no stream is analysed faster than it sends (``fair_interval_s``): the one that kept a
+big camera does not take twice the others' share.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import av
+import cv2
 import numpy as np
 
 from fer_core.analysis.live import LiveProcessor, LiveSettings
@@ -33,27 +36,57 @@ FLUSH_EVERY_S = 5.0
 SOURCE = "live"
 
 STREAM_IDLE_S = 3.0  # a stream with no frame for this long no longer counts (a closed tab never says STOP)
-SMALL_STREAM_FROM = os.cpu_count() or 1  # live streams at once from which a new one asks for the small stream
+# Live streams at once from which a new one asks for the small stream: on 2 cores a second 640x480 stream
+# at 30 fps left eight sessions at 10-11 fps, p50 0.6-1.4 s; a single one, 15 fps at p50 0.3 s.
+SMALL_STREAM_FROM = 1
 FULL_STREAM = {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 30}}
 SMALL_STREAM = {"width": {"ideal": 320}, "height": {"ideal": 240}, "frameRate": {"ideal": 15, "max": 15}}
 
-_last_frame: dict[int, float] = {}  # id(LiveSession) -> when it last analysed a frame (monotonic)
+SMALL_PIXELS = SMALL_STREAM["width"]["ideal"] * SMALL_STREAM["height"]["ideal"]
+SMALL_FPS = SMALL_STREAM["frameRate"]["ideal"]
+
+# id(LiveSession) -> (when it last analysed a frame (monotonic), whether its frames are the small stream's)
+_last_frame: dict[int, tuple[float, bool]] = {}
 _streams_lock = threading.Lock()
+
+
+def _forget_idle(now: float) -> None:
+    for key in [k for k, (t, _) in _last_frame.items() if now - t > STREAM_IDLE_S]:
+        del _last_frame[key]
 
 
 def live_streams(now: float | None = None) -> int:
     """How many streams this server analysed a frame of in the last STREAM_IDLE_S seconds."""
     now = time.monotonic() if now is None else now
     with _streams_lock:
-        for key in [k for k, t in _last_frame.items() if now - t > STREAM_IDLE_S]:
-            del _last_frame[key]
+        _forget_idle(now)
         return len(_last_frame)
+
+
+def fair_interval_s(key: int, now: float | None = None) -> float:
+    """The least time between two analysed frames of stream ``key`` if its camera is bigger than the small
+    stream: 1 / SMALL_FPS while another live stream has the small camera (its fair share), else none."""
+    now = time.monotonic() if now is None else now
+    with _streams_lock:
+        _forget_idle(now)
+        small_other = any(small for k, (_, small) in _last_frame.items() if k != key)
+    return 1.0 / SMALL_FPS if small_other else 0.0
 
 
 def camera_constraints(streams: int) -> dict:
     """The camera a new stream asks the browser for, given the streams already live: 640x480 at 30 fps,
     or 320x240 at 15 fps once SMALL_STREAM_FROM streams are (a quarter of the pixels, half the frames)."""
     return copy.deepcopy(SMALL_STREAM if streams >= SMALL_STREAM_FROM else FULL_STREAM)
+
+
+def encoder_frame(rgb: np.ndarray) -> av.VideoFrame:
+    """The annotated frame in the VP8 encoder's own format (yuv420p), converted by OpenCV: 0.25 CPU ms at
+    640x480 where the encoder's conversion of an RGB frame (PyAV's swscale) took 1.8; both BT.601 with
+    limited range, within one level. Odd sizes, which 4:2:0 cannot hold, stay RGB."""
+    h, w = rgb.shape[:2]
+    if h % 2 or w % 2:
+        return av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    return av.VideoFrame.from_ndarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
 
 
 @dataclass(frozen=True)
@@ -84,6 +117,8 @@ class LiveSession:
         self._saved = 0                    # records[:_saved] are in the database
         self._last_flush = 0.0
         self._started_at: datetime | None = None
+        self._last_analysed = -1e9         # monotonic time of the last frame on_frames analysed
+        self._held = 0                     # frames on_frames held back for the fair share since then
 
     @classmethod
     def create(cls, classifier, settings: LiveSettings, **kw) -> LiveSession:
@@ -95,12 +130,19 @@ class LiveSession:
         """streamlit-webrtc's queued-frames callback: the frames that arrived since the last call. Only
         the newest is analysed; the others are dropped and counted, so a busy server shows a current
         video at a lower rate instead of an ever later one (and the page says it is busy)."""
+        now, newest = time.monotonic(), frames[-1]
+        # a stream bigger than the small one is held to the fair share (0.9: it may come a little early)
+        if newest.width * newest.height > SMALL_PIXELS and now - self._last_analysed < 0.9 * fair_interval_s(id(self), now):
+            self._held += len(frames)
+            return []  # nothing new for the encoder; the browser keeps showing the last annotated frame
+        self._last_analysed = now
         c0 = time.thread_time()
-        rgb = frames[-1].to_ndarray(format="rgb24")
+        rgb = newest.to_ndarray(format="rgb24")
         c1 = time.thread_time()
-        out = self.process(rgb, skipped=len(frames) - 1)
+        out = self.process(rgb, skipped=len(frames) - 1 + self._held)
+        self._held = 0
         c2 = time.thread_time()
-        frame = av.VideoFrame.from_ndarray(out, format="rgb24")
+        frame = encoder_frame(out)
         self.processor.add_cpu_ms("to_rgb", (c1 - c0) * 1000.0)
         self.processor.add_cpu_ms("from_rgb", (time.thread_time() - c2) * 1000.0)
         return [frame]
@@ -109,7 +151,7 @@ class LiveSession:
         """The video callback's work: the annotated frame, or the frame itself after an error (kept for
         the page to show once), so one bad frame never ends the stream."""
         with _streams_lock:
-            _last_frame[id(self)] = time.monotonic()
+            _last_frame[id(self)] = (time.monotonic(), rgb.shape[0] * rgb.shape[1] <= SMALL_PIXELS)
         try:
             return self.processor.process(rgb, skipped=skipped)
         except Exception as exc:

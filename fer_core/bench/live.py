@@ -3,6 +3,11 @@ through the live page's server media path and get the annotated video back.
 
     python -m fer_core.bench.live --sessions 8 --seconds 20 [--size 320x240 --fps 15] [--json OUT]
 
+Each client sends the camera the live page asks its browser for (``camera_constraints`` of the streams
+already live on the server: 640x480 at 30 fps, smaller once the server is full), joining once the
+client before it sees its first annotated frame, as people open the page one after another; ``--size``
+and ``--fps`` give every client that camera instead.
+
 The server is a separate process running what the live page runs for each browser: streamlit-webrtc's
 WebRtcWorker (send-receive, asynchronous processing, the page's queued-frames callback and relay) over
 one shared classifier and a LiveSession per session with the page's defaults. Streamlit itself is not
@@ -36,6 +41,7 @@ from fer_core.training.cli import print_report
 
 WIDTH, HEIGHT, FPS = 640, 480, 30
 TARGET_FPS = 15.0
+FACE_SHARE = 0.27  # of the frame's height
 # Frame counter: 16 black/white cells along the top 24 rows, 14 bits between a black first and a white
 # last cell, so a frame sent back unmirrored (before the first annotated one) does not read as a count.
 _CELLS, _BITS = 16, 14
@@ -66,12 +72,12 @@ def read_counter(rgb: np.ndarray, mirrored: bool) -> int | None:
 
 
 def test_frames(n: int = 60, width: int = WIDTH, height: int = HEIGHT) -> list[np.ndarray]:
-    """A short loop of frames with two faces moving slightly (drawn faces: no dataset needed). A smaller
-    frame keeps faces of about the same pixels (up to 45% of its height), as a webcam user sits where they
-    sit whatever resolution the browser sends: the detector's 96 px live minimum still finds them."""
+    """A short loop of frames with two faces moving slightly (drawn faces: no dataset needed). Faces are
+    the same share of any frame size (27% of its height: 130 px at 640x480), as a webcam user sits where
+    they sit whatever resolution the browser sends."""
     from fer_core.bench.scenes import drawn_face, paste_faces
 
-    size = min(130, int(0.45 * height))
+    size = int(FACE_SHARE * height)
     faces = [drawn_face(120, smile=0.8), drawn_face(120, smile=-0.6)]
     x0, x1 = int(0.14 * width), min(int(0.62 * width), width - size - 1)
     return [paste_faces(faces, width, height, size, seed=0,
@@ -89,7 +95,7 @@ def _serve(conn, mirror: bool) -> None:
 
     from fer_core.analysis.live import LiveSettings
     from fer_core.app.frame_relay import NewestFrameRelay
-    from fer_core.app.live_session import LiveSession
+    from fer_core.app.live_session import LiveSession, camera_constraints, live_streams
     from fer_core.engine.classifier import Classifier
 
     loop = asyncio.new_event_loop()
@@ -120,6 +126,8 @@ def _serve(conn, mirror: bool) -> None:
             workers.append(worker)
             sessions.append(live)
             conn.send(answer.sdp)
+        elif msg[0] == "camera":  # what the page would ask this browser for now
+            conn.send(camera_constraints(live_streams()))
         elif msg[0] == "mark":
             mark = (time.perf_counter(), _cpu_s(resource.RUSAGE_SELF), thread_cpu_s(),
                     [live.processor.stats for live in sessions])
@@ -146,7 +154,7 @@ def _timed(on_frames, log: dict[int, tuple[float, float]]):
         start = time.perf_counter()
         out = await on_frames(frames)
         luma = frames[-1].planes[0]  # the decoder's Y plane: the counter's cells, with no colour conversion
-        gray = np.frombuffer(luma, np.uint8).reshape(-1, luma.line_size)
+        gray = np.frombuffer(luma, np.uint8).reshape(-1, luma.line_size)[:, :luma.width]  # rows may be padded
         n = read_counter(gray, mirrored=False)
         if n is not None:
             log[n] = (start, time.perf_counter())
@@ -162,7 +170,7 @@ THREAD_ROLES = (("video-decoder", "decode (aiortc decoder thread)"),
 # The frame callback's own stages (LiveStats.cpu_ms), in the order a frame meets them.
 CALLBACK_STAGES = (("to_rgb", "to RGB (frame.to_ndarray)"), ("mirror", "mirror copy"), ("detect", "detect / track"),
                    ("classify", "classify (crops, model, smoothing)"), ("annotate", "annotate"),
-                   ("from_rgb", "from RGB (VideoFrame.from_ndarray)"))
+                   ("from_rgb", "to the encoder's yuv420p"))
 
 
 def thread_cpu_s() -> dict[str, float]:
@@ -240,6 +248,7 @@ class SessionStats:
     sent_at: list[float] = field(default_factory=list)         # every camera frame's send time
     fresh: list[tuple[float, float, int]] = field(default_factory=list)  # (arrival, round trip ms, counter)
     first_annotated: float | None = None
+    camera: str = ""                                           # what this client's camera sends
 
 
 def _clip_track(frames: list[np.ndarray], stats: SessionStats, fps: int = FPS):
@@ -247,7 +256,8 @@ def _clip_track(frames: list[np.ndarray], stats: SessionStats, fps: int = FPS):
 
     from aiortc import VideoStreamTrack
     from aiortc.mediastreams import VIDEO_CLOCK_RATE
-    from av import VideoFrame
+
+    from fer_core.app.live_session import encoder_frame
 
     class ClipTrack(VideoStreamTrack):
         """A camera at ``fps``: the test frames in a loop, each with its counter."""
@@ -273,17 +283,24 @@ def _clip_track(frames: list[np.ndarray], stats: SessionStats, fps: int = FPS):
             stats.sent[self.n % (1 << _BITS)] = now
             stats.sent_at.append(now)
             self.n += 1
-            frame = VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame = encoder_frame(rgb)  # in yuv420p, as a browser's camera gives its encoder
             frame.pts, frame.time_base = pts, time_base
             return frame
 
     return ClipTrack()
 
 
+def camera_of(constraints: dict) -> tuple[int, int, int]:
+    """(width, height, fps) a browser gives for the page's media constraints (their ideal values)."""
+    return (int(constraints["width"]["ideal"]), int(constraints["height"]["ideal"]),
+            int(constraints["frameRate"]["ideal"]))
+
+
 async def _session(conn_lock: asyncio.Lock, conn, frames, mirrored: bool, stats: SessionStats, fps: int = FPS):
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
     stats.started = time.perf_counter()
+    stats.camera = f"{frames[0].shape[1]}x{frames[0].shape[0]} at {fps} fps"
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pc.addTrack(_clip_track(frames, stats, fps))
 
@@ -319,6 +336,18 @@ def _ask(conn, sdp: str) -> str:
     return conn.recv()
 
 
+def _ask_camera(conn) -> tuple[int, int, int]:
+    conn.send(("camera",))
+    return camera_of(conn.recv())
+
+
+async def _first_frame(stats: SessionStats, timeout: float = 5.0) -> None:
+    """Wait until this session's first annotated frame came back (at most ``timeout`` seconds)."""
+    end = time.perf_counter() + timeout
+    while stats.first_annotated is None and time.perf_counter() < end:
+        await asyncio.sleep(0.05)
+
+
 def _window(stats: SessionStats, t0: float, t1: float) -> dict:
     """One session's figures over [t0, t1): annotated frames back per second, the share of camera
     frames never analysed, round trips, and the time from its offer to its first annotated frame."""
@@ -333,16 +362,28 @@ def _window(stats: SessionStats, t0: float, t1: float) -> dict:
 
 
 async def _bench(sessions: int, seconds: float, warmup: float, mirror: bool,
-                 size: tuple[int, int] = (WIDTH, HEIGHT), fps: int = FPS) -> dict:
+                 camera: tuple[int, int, int] | None = None) -> dict:
+    """``camera``: (width, height, fps) for every client; None: what the page asks each one for."""
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     server = ctx.Process(target=_serve, args=(child, mirror), daemon=True)
     server.start()
-    frames = test_frames(width=size[0], height=size[1])
-    await asyncio.get_running_loop().run_in_executor(None, parent.recv)  # "ready": the model is loaded
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, parent.recv)  # "ready": the model is loaded
     lock = asyncio.Lock()
     stats = [SessionStats() for _ in range(sessions)]
-    pcs = [await _session(lock, parent, frames, mirror, s, fps) for s in stats]
+    clips: dict[tuple[int, int], list[np.ndarray]] = {}
+    pcs = []
+    for k, s in enumerate(stats):
+        if camera is None and k:
+            await _first_frame(stats[k - 1])  # the one before is playing: the server counts it
+        if camera is None:
+            async with lock:
+                width, height, fps = await loop.run_in_executor(None, _ask_camera, parent)
+        else:
+            width, height, fps = camera
+        frames = clips.setdefault((width, height), test_frames(width=width, height=height))
+        pcs.append(await _session(lock, parent, frames, mirror, s, fps))
     await asyncio.sleep(warmup)
     parent.send(("mark",))
     parent.recv()
@@ -354,10 +395,13 @@ async def _bench(sessions: int, seconds: float, warmup: float, mirror: bool,
     for pc in pcs:
         await pc.close()
     server.join(timeout=10)
-    per = [{**_window(s, t0, t1), **_legs(s, log, t0, t1)} for s, log in zip(stats, analysed)]
+    per = [{"camera": s.camera, **_window(s, t0, t1), **_legs(s, log, t0, t1)} for s, log in zip(stats, analysed)]
     rates = [p["fps"] for p in per]
     firsts = [p["first_frame_s"] for p in per]
-    return {"sessions": sessions, "seconds": seconds, "source": f"{size[0]}x{size[1]} at {fps} fps, 2 faces",
+    cameras = [s.camera for s in stats]
+    return {"sessions": sessions, "seconds": seconds,
+            "cameras": {c: cameras.count(c) for c in dict.fromkeys(cameras)}, "faces": 2,
+            "camera_choice": "the page's" if camera is None else "fixed",
             "per_session": per, "min_fps": min(rates),
             "fairness": round(min(rates) / max(rates), 2) if max(rates) > 0 else None,  # slowest / fastest session
             "dropped_share_mean": _mean(p["dropped_share"] for p in per),
@@ -410,25 +454,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=15.0, help="measured seconds after the warm-up")
     ap.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring (connection, first frames)")
     ap.add_argument("--no-mirror", action="store_true", help="the page's preview mirror switch off")
-    ap.add_argument("--size", default=f"{WIDTH}x{HEIGHT}", help="camera frame size WxH (default %(default)s)")
-    ap.add_argument("--fps", type=int, default=FPS, help="camera frames a second (default %(default)s)")
+    ap.add_argument("--size", default=None,
+                    help=f"every camera's frame size WxH (default: the page's choice; {WIDTH}x{HEIGHT} with --fps)")
+    ap.add_argument("--fps", type=int, default=None,
+                    help=f"every camera's frames a second (default: the page's choice; {FPS} with --size)")
     ap.add_argument("--json", default=None, help="also write the figures here")
     ap.add_argument("--profile", action="store_true",
                     help="also print where the server's CPU goes per analysed frame, by stage")
     args = ap.parse_args(argv)
     if args.sessions < 1 or args.seconds <= 0:
         ap.error("--sessions must be 1 or more and --seconds more than 0")
-    try:
-        size = tuple(int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        size = ()
-    if len(size) != 2 or min(size) < 160 or not 1 <= args.fps <= 60:
-        ap.error("--size must be WxH with both sides at least 160 px, and --fps 1 to 60")
+    camera = None
+    if args.size is not None or args.fps is not None:
+        try:
+            size = tuple(int(v) for v in (args.size or f"{WIDTH}x{HEIGHT}").lower().split("x"))
+        except ValueError:
+            size = ()
+        fps = FPS if args.fps is None else args.fps
+        if len(size) != 2 or min(size) < 160 or not 1 <= fps <= 60:
+            ap.error("--size must be WxH with both sides at least 160 px, and --fps 1 to 60")
+        camera = (*size, fps)
     if not os.environ.get(_NS_FLAG):
         return _reexec_in_namespace(argv)
     import pylibsrtp  # noqa: F401  (aiortc before anything that could import TensorFlow)
 
-    report = asyncio.run(_bench(args.sessions, args.seconds, args.warmup, not args.no_mirror, size, args.fps))
+    report = asyncio.run(_bench(args.sessions, args.seconds, args.warmup, not args.no_mirror, camera))
     print_report(report, args.json)
     if args.profile:
         print(profile_table(report["server"]["profile"]))

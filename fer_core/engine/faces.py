@@ -261,10 +261,13 @@ class BlazeFaceDetector:
     # is the BlazeFace box x 1.16 (short) / 1.17 (full), shifted up by 0.105 / 0.043 box widths.
     # Boxes are returned that size divided by crop_face's default margin, like Haar's.
     FRAMING = {"short": (1.16, -0.105), "full": (1.17, -0.043)}
+    # detect_near's window, in face-box sides: the face fills about half of it (BlazeFace finds all faces
+    # from 40% of its window), and a face may move a quarter of the window between two detections.
+    NEAR_WINDOW = 2.0
 
     def __init__(self, max_side: int = 1024, min_face: int = 48, model: str = "short", min_score: float = 0.65,
                  max_windows: int = 160, quarter_turns: tuple[int, ...] = (0,), zoom_out: float = 0.0,
-                 detail_side: int = 0, detail_windows: int = 0) -> None:
+                 detail_side: int = 0, detail_windows: int = 0, min_face_share: float = 1.0) -> None:
         from fer_core.engine.blazeface import BlazeFace, ModelFileMissing
 
         try:
@@ -275,11 +278,18 @@ class BlazeFaceDetector:
         self.quarter_turns = tuple(quarter_turns)
         self.zoom_out = float(zoom_out)
         self.detail_side, self.detail_windows = detail_side, detail_windows
+        self.min_face_share = float(min_face_share)
+
+    def _min_face(self, h: int, w: int) -> float:
+        """``min_face`` in an h x w searched image, never more than ``min_face_share`` of its long side:
+        a 320x240 camera shows a face as large a share of its picture as a 640x480 one."""
+        return min(float(self.min_face), self.min_face_share * max(h, w))
 
     def smallest_face(self, h: int, w: int) -> float:
         """The smallest face side (pixels of the h x w image) searched for: ``min_face`` pixels of the
         copy searched at the finest scale (the working copy of ``max_side``, or the detail copy)."""
-        return self.min_face / _shrink_factor(h, w, self.detail_side if self._has_detail(h, w) else self.max_side)
+        s = _shrink_factor(h, w, self.detail_side if self._has_detail(h, w) else self.max_side)
+        return self._min_face(round(h * s), round(w * s)) / s
 
     def _has_detail(self, h: int, w: int) -> bool:
         return max(h, w) > self.max_side and self.detail_side > self.max_side and self.detail_windows > 0
@@ -290,7 +300,7 @@ class BlazeFaceDetector:
         smaller than ``top``), then square windows evenly spaced in scale (at most 2x apart) down to
         min_face / FACE_FRACTION, half-overlapping; a level that would pass the ``budget`` of windows
         (max_windows) gets fewer, further apart, still covering the image."""
-        long_side, smallest = float(max(h, w)), self.min_face / self.FACE_FRACTION
+        long_side, smallest = float(max(h, w)), self._min_face(h, w) / self.FACE_FRACTION
         budget = self.max_windows if budget is None else budget
         start = long_side if top is None else min(float(top), long_side)
         n_levels = int(np.ceil(np.log2(start / smallest))) if start > smallest else 0
@@ -327,17 +337,50 @@ class BlazeFaceDetector:
             boxes += [_scaled(_unturn(b, k, ww, wh), 1 / s, w, h) for b in found
                       if k == 0 or b.score >= self.TURNED_MIN_SCORE]
         if detail is not None:  # only faces smaller than the working copy's smallest window, in detail pixels
-            top = self.min_face / self.FACE_FRACTION * sd / s
+            top = self._min_face(wh, ww) / self.FACE_FRACTION * sd / s
             boxes += [_scaled(b, 1 / sd, w, h) for b in self._detect_upright(detail, top, self.detail_windows)]
         boxes = [b for b in boxes if b is not None]
         return drop_face_parts(suppress_overlaps(boxes) if len(self.quarter_turns) > 1 or detail is not None
                                else boxes)
 
+    def detect_near(self, rgb: np.ndarray, boxes: list[FaceBox]) -> list[FaceBox]:
+        """Faces searched only in a square window around each of ``boxes`` (where faces were a moment
+        ago; NEAR_WINDOW times their side), one network run each instead of the whole search: the live
+        path's detections between full searches. A face that left its window waits for a full search."""
+        img = _as_rgb(rgb)
+        h, w = img.shape[:2]
+        s = _shrink_factor(h, w, self.max_side)
+        work = _resized(img, s)
+        wh, ww = work.shape[:2]
+        n = self._net.input_size
+        found = []
+        for b in boxes:
+            side = int(round(min(self.NEAR_WINDOW * max(b.w, b.h) * s, wh, ww)))
+            if side < 1:
+                continue
+            cx, cy = (b.x + b.w / 2) * s, (b.y + b.h / 2) * s
+            x0 = int(round(min(max(0.0, cx - side / 2), ww - side)))
+            y0 = int(round(min(max(0.0, cy - side / 2), wh - side)))
+            k = n / side
+            patch = cv2.resize(work[y0:y0 + side, x0:x0 + side], (n, n),
+                               interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+            found += [(v / k + np.tile([x0, y0], 8), score) for v, score in self._net.run_input(patch)]
+        if len(found) > 1:
+            from fer_core.engine.blazeface import weighted_nms
+
+            found = weighted_nms(np.stack([v for v, _ in found]), np.array([sc for _, sc in found]))
+        return drop_face_parts([f for b in self._framed(found, wh, ww) if (f := _scaled(b, 1 / s, w, h))])
+
     def _detect_upright(self, img: np.ndarray, top: float | None = None, budget: int | None = None) -> list[FaceBox]:
         h, w = img.shape[:2]
+        return self._framed(self.raw_faces(img, top, budget), h, w)
+
+    def _framed(self, raw: list[tuple[np.ndarray, float]], h: int, w: int) -> list[FaceBox]:
+        """BlazeFace's raw detections in an h x w image as face boxes framed like FER-2013's crops,
+        dropping those whose keypoints do not make a face or that are smaller than searched for."""
         scale, shift = self.FRAMING[self.model]
         boxes = []
-        for v, score in self.raw_faces(img, top, budget):
+        for v, score in raw:
             if not keypoints_make_a_face(v):
                 continue
             bw = v[2] - v[0]
@@ -346,7 +389,7 @@ class BlazeFaceDetector:
             eyes = {name: (int(round(v[4 + 2 * i])), int(round(v[5 + 2 * i])))
                     for i, name in enumerate(("right_eye", "left_eye", "nose"))}
             b = clip_box(FaceBox(cx - side / 2, cy - side / 2, side, side, float(score), eyes), w, h)
-            if b is not None and min(b.w, b.h) >= 0.8 * min(self.min_face, 0.5 * min(h, w)):
+            if b is not None and min(b.w, b.h) >= 0.8 * min(self._min_face(h, w), 0.5 * min(h, w)):
                 boxes.append(b)
         return suppress_overlaps(boxes)
 
@@ -436,6 +479,12 @@ class LockedDetector:
         with self._lock:
             return self.detector.detect(rgb)
 
+    def detect_near(self, rgb: np.ndarray, boxes: list[FaceBox]) -> list[FaceBox]:
+        """Faces near ``boxes`` where the detector can search there alone (BlazeFace), else everywhere."""
+        near = getattr(self.detector, "detect_near", None)
+        with self._lock:
+            return near(rgb, boxes) if near is not None else self.detector.detect(rgb)
+
     def smallest_face(self, h: int, w: int) -> float:
         return self.detector.smallest_face(h, w)
 
@@ -470,7 +519,9 @@ class DetectorEntry:
 
 # Per use, settings (max_side: long side of the image the detector sees; min_face: smallest face in
 # original pixels for Haar, in pixels of the shrunk image for BlazeFace, whose cost grows with
-# (max_side / min_face)^2). Live favours speed (webcam faces are large), photos recall. BlazeFace's
+# (max_side / min_face)^2). Live favours speed (webcam faces are large), photos recall; live's min_face_share
+# keeps its 96 px minimum at 15% of a smaller camera's picture (48 px at 320x240, where a 96 px minimum
+# missed every face under 45% of the frame's height). BlazeFace's
 # zoom_out (photos) finds close-ups: the image is searched once more, shrunk into a grey canvas
 # zoom_out times its long side; 1.5 found all 47 close-ups that realphotos_dev missed, for one more
 # network run per quarter turn. Photos larger than the working copy are also searched upright in a
@@ -481,7 +532,7 @@ class DetectorEntry:
 REGISTRY: dict[str, DetectorEntry] = {e.name: e for e in (
     DetectorEntry(BlazeFaceDetector, "BlazeFace (best)",
                   "BlazeFace, a small neural network, finds the most faces, also turned or tilted ones.",
-                  {"live": {"max_side": 640, "min_face": 96}, "video": {"max_side": 640, "min_face": 60},
+                  {"live": {"max_side": 640, "min_face": 96, "min_face_share": 0.15}, "video": {"max_side": 640, "min_face": 60},
                    "photo": {"max_side": 1024, "min_face": 48, "quarter_turns": (0, 1, 3), "zoom_out": 1.5,
                              "detail_side": 2048, "detail_windows": 400}}),
     DetectorEntry(HaarDetector, "Haar cascade (classic)",

@@ -35,7 +35,7 @@ def test_frame_counter_reads_back_plain_and_mirrored(n):
 @pytest.mark.parametrize("size", [(640, 480), (320, 240)])
 def test_the_small_camera_keeps_its_counter_and_faces_the_live_detector_finds(size):
     """The bench's 320x240 stream (what a full server asks new tabs for) still carries a readable frame
-    counter and two faces the live page's detector (96 px minimum) finds."""
+    counter and two faces, 27% of its height, that the live page's detector finds."""
     from fer_core.bench.live import test_frames
     from fer_core.engine.faces import make_detector
 
@@ -46,6 +46,15 @@ def test_the_small_camera_keeps_its_counter_and_faces_the_live_detector_finds(si
     draw_counter(rgb, 1234)
     assert read_counter(cv2.flip(rgb, 1), mirrored=True) == 1234
     assert len(make_detector("blazeface", "live").detect(frames[0])) == 2
+
+
+def test_clients_send_the_camera_the_page_asks_for():
+    from fer_core.app.live_session import SMALL_STREAM_FROM, camera_constraints
+    from fer_core.bench.live import FPS, camera_of
+
+    assert camera_of(camera_constraints(0)) == (WIDTH, HEIGHT, FPS)
+    small = camera_of(camera_constraints(SMALL_STREAM_FROM))
+    assert small[0] * small[1] < WIDTH * HEIGHT and small[2] <= FPS
 
 
 def test_the_command_refuses_a_camera_it_cannot_send(capsys):

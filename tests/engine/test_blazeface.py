@@ -262,6 +262,35 @@ def test_live_settings_trade_small_faces_for_speed():
     assert _found(live.detect(frame), truth) == 1
 
 
+@pytest.mark.parametrize("width, height", [(640, 480), (320, 240)])
+def test_live_finds_a_webcam_face_whatever_the_camera_size(width, height):
+    """A face 27% of the picture's height (a person at arm's length) is found in the small stream a
+    busy server asks for as in the full one: the live minimum is 96 px or 15% of the long side."""
+    live = make_detector("blazeface", "live").detector
+    side = int(0.27 * height)
+    frame, truth = paste_faces([drawn_face(120)], width, height, side, positions=[(width // 3, height // 3)])
+    assert _found(live.detect(frame), truth) == 1
+    assert live.smallest_face(height, width) == min(96, 0.15 * width)
+    assert make_detector("blazeface", "photo").detector.smallest_face(240, 320) == 48  # photos as before
+
+
+def test_detect_near_searches_only_around_the_boxes_given():
+    live = make_detector("blazeface", "live").detector
+    frame, truth = paste_faces([drawn_face(120), drawn_face(120, smile=-0.6)], 640, 480, 130,
+                               positions=[(80, 150), (420, 170)])
+    full = live.detect(frame)
+    assert _found(full, truth) == 2
+    near = live.detect_near(frame, [truth[0]])
+    assert len(near) == 1 and near[0].iou(truth[0]) >= 0.6  # the other face is not searched
+    moved = FaceBox(truth[1].x - 20, truth[1].y + 15, truth[1].w, truth[1].h)  # where it was a moment ago
+    assert _found(live.detect_near(frame, [moved]), [truth[1]]) == 1
+    assert live.detect_near(frame, []) == []
+    assert live.detect_near(frame, [FaceBox(300, 350, 100, 100)]) == []  # nobody there
+    assert _found(make_detector("blazeface", "live").detect_near(frame, full), truth) == 2  # through its lock
+    haar = make_detector("haar", "live")
+    assert len(haar.detect_near(frame, [truth[0]])) == len(haar.detect(frame))  # no near search: the whole frame
+
+
 @pytest.mark.data
 def test_fer_faces_in_scenes_are_found_and_framed_like_training_crops(photo):
     """Measured: about 95% of FER-2013 faces found at 60-160 px; the crop matches the pasted

@@ -186,7 +186,7 @@ def test_a_tab_opened_on_a_full_server_asks_for_the_small_camera_and_keeps_it(op
     at = open_page("pages/live.py")
     assert_clean(at)
     assert streamer_calls[-1]["media_stream_constraints"] == {"video": SMALL_STREAM, "audio": False}
-    assert f"{SMALL_STREAM_FROM} other live streams are running on this server" in texts(at, "caption")
+    assert f"Other live streams are running on this server ({SMALL_STREAM_FROM})" in texts(at, "caption")
     at.session_state["_live"].start()  # this tab's stream plays; the other streams end meanwhile
     monkeypatch.setattr(live_session, "live_streams", lambda now=None: 0)
     at.run()
