@@ -177,6 +177,65 @@ def skip_or_fail(reason: str) -> None:
 # ----------------------------------------------------------------------------- page helpers
 WEBRTC_IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 
+# The camera's first rows carry a marker (white block left, black block right; see mark_camera_frame):
+# the page mirrors what it analyses, so a frame showing black left and white right came back annotated,
+# while camera frames sent back before the first analysed one show the marker as sent. The probe notes
+# (in the component's frame, one clock) each START press and the first annotated frame it displays.
+MARKER = 24  # px, the side of each block in the camera's picture
+_FIRST_FRAME_PROBE_JS = """() => {
+  if (window.__firstFrame) return;
+  const t = window.__firstFrame = {starts: [], first: null, video: null};
+  document.addEventListener('click', e => {
+    const b = e.target.closest('button');
+    if (b && /START/i.test(b.innerText)) t.starts.push(performance.now());
+  }, true);
+  const c = document.createElement('canvas');
+  c.width = 32; c.height = 24;
+  const g = c.getContext('2d', {willReadFrequently: true});
+  const watch = v => {
+    const step = () => {
+      if (t.first !== null) return;
+      if (t.video === null) t.video = performance.now();
+      g.drawImage(v, 0, 0, 32, 24);
+      const d = g.getImageData(0, 0, 32, 2).data;
+      const left = d[(32 + 1) * 4], right = d[(32 + 30) * 4];
+      if (left < 60 && right > 190) t.first = performance.now(); else v.requestVideoFrameCallback(step);
+    };
+    v.requestVideoFrameCallback(step);
+  };
+  setInterval(() => document.querySelectorAll('video').forEach(v => {
+    if (!v.__watched) { v.__watched = true; watch(v); }
+  }), 50);
+}"""
+
+
+def mark_camera_frame(rgb: np.ndarray) -> np.ndarray:
+    """The camera frame with the marker the first-frame probe reads: white block top left, black top right."""
+    out = rgb.copy()
+    out[:MARKER, :MARKER] = 255
+    out[:MARKER, -MARKER:] = 0
+    return out
+
+
+def watch_first_annotated_frame(page) -> None:
+    """Start the probe in the live component's frame, before START is pressed."""
+    page.frame_locator(WEBRTC_IFRAME).locator("body").evaluate(_FIRST_FRAME_PROBE_JS)
+
+
+def first_frames_s(page) -> dict[str, float | None]:
+    """Seconds from the START press that played to the first frame of video shown (the connection is
+    made) and to the first annotated one (None: not yet)."""
+    t = page.frame_locator(WEBRTC_IFRAME).locator("body").evaluate("() => window.__firstFrame") or {}
+    out: dict[str, float | None] = {"first_video_frame_s": None, "first_annotated_frame_s": None}
+    starts = [s for s in t.get("starts", []) if t.get("first") is not None and s <= t["first"]]
+    if starts:
+        start = max(starts)
+        out["first_annotated_frame_s"] = round((t["first"] - start) / 1000.0, 3)
+        if t.get("video") is not None and t["video"] >= start:
+            out["first_video_frame_s"] = round((t["video"] - start) / 1000.0, 3)
+    return out
+
+
 _METRICS_JS = """() => Object.fromEntries([...document.querySelectorAll('[data-testid="stMetric"]')].map(m => [
     (m.querySelector('[data-testid="stMetricLabel"]') || m).innerText.trim(),
     (m.querySelector('[data-testid="stMetricValue"]') || m).innerText.trim()]))"""
