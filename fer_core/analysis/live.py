@@ -242,9 +242,9 @@ class LiveProcessor:
 
     def _detect(self, img: np.ndarray, now: float) -> list:
         """Faces in the frame: the whole frame searched every ``search_every_s`` (or with no face
-        tracked), in between only near the tracked faces (a network run per face instead of the
-        whole search: 16 of a 640x480 frame's 21 CPU ms); new faces appear at the next full search, and
-        a face not found near where it was sends the next detection to the whole frame."""
+        tracked), in between only near the tracked faces (one network run per face instead of seven);
+        new faces appear at the next full search, and a face not found near where it was sends the next
+        detection to the whole frame."""
         tracked = [t.box for t in self._tracker.tracks]
         near = getattr(self.detector, "detect_near", None)
         if tracked and near is not None and now - self._last_search < self._settings.search_every_s:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -131,8 +130,9 @@ class LiveSession:
         the newest is analysed; the others are dropped and counted, so a busy server shows a current
         video at a lower rate instead of an ever later one (and the page says it is busy)."""
         now, newest = time.monotonic(), frames[-1]
-        # a stream bigger than the small one is held to the fair share (0.9: it may come a little early)
-        if newest.width * newest.height > SMALL_PIXELS and now - self._last_analysed < 0.9 * fair_interval_s(id(self), now):
+        # a stream bigger than the small one is held to the fair share (0.9: a frame may come a little early)
+        big = newest.width * newest.height > SMALL_PIXELS
+        if big and now - self._last_analysed < 0.9 * fair_interval_s(id(self), now):
             self._held += len(frames)
             return []  # nothing new for the encoder; the browser keeps showing the last annotated frame
         self._last_analysed = now
