@@ -55,8 +55,11 @@ def gradcam_layer_for(input_size: int, arch: str = DEFAULT_ARCH) -> str:
 
 
 def build_model(input_size: int = DEFAULT_INPUT_SIZE, num_classes: int = len(CLASSES),
-                dropout: float = 0.3, weights: str | None = None, arch: str = DEFAULT_ARCH):
+                dropout: float = 0.3, weights: str | None = None, arch: str = DEFAULT_ARCH, width: float = 1.0):
     """The ``arch`` classifier for ``input_size`` faces and ``num_classes`` classes.
+
+    ``width`` (EfficientNet-B0 only) multiplies B0's channel counts as EfficientNet's own width
+    coefficient does (rounded to multiples of 8); the pretrained starts fit width 1.0 only.
 
     ``weights`` (EfficientNet-B0 only; the other architectures start from random weights): None
     (random init, the default), "lite0" or a Lite0 ``.pth`` file (ImageNet weights of
@@ -69,9 +72,12 @@ def build_model(input_size: int = DEFAULT_INPUT_SIZE, num_classes: int = len(CLA
     check_arch(arch)
     if arch != "efficientnet_b0" and weights not in (None, "none"):
         raise WeightsUnavailableError(f"No pretrained weights exist here for {arch}; train it from random init.")
+    if width != 1.0 and (arch != "efficientnet_b0" or weights not in (None, "none")):
+        raise ValueError("Only EfficientNet-B0 has a width, and only width 1.0 has pretrained weights; "
+                         "start a narrower one from random weights or --init-from a trained model.")
     inputs = keras.Input((input_size, input_size, 3), name="face")
     if arch == "efficientnet_b0":
-        features = _efficientnet_b0(keras, inputs, weights)
+        features = _efficientnet_b0(keras, inputs, weights) if width == 1.0 else _efficientnet(keras, inputs, width)
     else:
         x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
         features = {"mobilenetv3_ca": _mobilenetv3_ca, "resemotenet": _resemotenet, "cnn": _cnn}[arch](keras, x)
@@ -106,6 +112,16 @@ def _efficientnet_b0(keras, inputs, weights):
             init_from_lite0(backbone, None if weights == "lite0" else weights)
         except (Lite0Unavailable, OSError) as exc:
             raise WeightsUnavailableError(str(exc)) from exc
+    return backbone.output
+
+
+def _efficientnet(keras, inputs, width: float):
+    """B0's blocks at ``width`` times its channels, built flat like ``_efficientnet_b0``, same layer names.
+    Keras exposes only the B0-B7 presets publicly; their common builder takes the width coefficient."""
+    from keras.src.applications.efficientnet import EfficientNet
+
+    backbone = EfficientNet(width, 1.0, 224, include_top=False, weights=None, input_tensor=inputs, pooling="avg",
+                            name=f"efficientnet_w{width:g}")
     return backbone.output
 
 

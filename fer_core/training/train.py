@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--contempt", action="store_true",
                     help="train an eight-class model: contempt appended to the seven (FER+ contempt votes, CK+ contempt)")
     ap.add_argument("--input-size", type=int, default=DEFAULT_INPUT_SIZE)
+    ap.add_argument("--width", type=float, default=1.0,
+                    help="EfficientNet-B0's channel multiplier; below 1.0 start it with --init-from a trained "
+                         "full-width model (its strongest channels are kept)")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--weight-decay", type=float, default=5e-5)
@@ -518,16 +521,23 @@ def make_callbacks(run_dir: Path, args, data: TrainingData, best_so_far: float |
 
 
 def model_config(args, val_name: str) -> dict:
-    return {"classes": list(run_classes(args)), "arch": args.arch, "input_size": args.input_size,
+    return {"classes": list(run_classes(args)), "arch": args.arch, "width": args.width, "input_size": args.input_size,
             "gradcam_layer": gradcam_layer_for(args.input_size, args.arch), "validation_split": val_name}
 
 
 def init_from(model, source) -> None:
-    """``source``'s weights in ``model``: all of them, or, for a wider head (a seven-class model
-    starting an eight-class one), every layer but the head, whose shared classes keep their weights
-    and whose new class starts at zero weights and the lowest bias (rare until trained)."""
+    """``source``'s weights in ``model``: all of them; for a narrower B0 (``--width``), its strongest
+    channels (fer_core.training.narrow); or, for a wider head (a seven-class model starting an
+    eight-class one), every layer but the head, whose shared classes keep their weights and whose new
+    class starts at zero weights and the lowest bias (rare until trained)."""
     if [w.shape for w in model.weights] == [w.shape for w in source.weights]:
         model.set_weights(source.get_weights())
+        return
+    if model.layers[-1].units == source.layers[-1].units and \
+            [type(layer) for layer in model.layers] == [type(layer) for layer in source.layers]:
+        from fer_core.training.narrow import narrow_into
+
+        narrow_into(model, source)
         return
     head = model.layers[-1]
     for layer, src in zip(model.layers[:-1], source.layers[:-1], strict=True):
@@ -580,7 +590,7 @@ def main(argv=None) -> int:
     # A resumed run's weights and optimizer state come back through BackupAndRestore in fit().
     n_classes = len(data.classes)
     model = build_model(args.input_size, n_classes, dropout=args.dropout, weights=None if resuming else args.weights,
-                        arch=args.arch)
+                        arch=args.arch, width=args.width)
     if args.init_from and not resuming:
         init_from(model, keras.models.load_model(args.init_from, compile=False))
         print(f"initialised from {args.init_from}", flush=True)
@@ -607,7 +617,7 @@ def main(argv=None) -> int:
               callbacks=make_callbacks(run_dir, args, data, best_so_far), verbose=2)
 
     # The shipped model: the best epoch's weights in a fresh, uncompiled model (no optimizer state).
-    final = build_model(args.input_size, n_classes, dropout=args.dropout, arch=args.arch)
+    final = build_model(args.input_size, n_classes, dropout=args.dropout, arch=args.arch, width=args.width)
     if (run_dir / BEST_WEIGHTS_NAME).exists():
         final.load_weights(run_dir / BEST_WEIGHTS_NAME)
     else:
