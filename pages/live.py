@@ -18,7 +18,8 @@ from fer_core.core.labels import classes_in
 from fer_core.core.results import is_uncertain
 from fer_core.analysis.live import FPS_WINDOW_S, LiveSettings, busy_note
 from fer_core.app.frame_relay import NewestFrameRelay
-from fer_core.app.live_session import FLUSH_EVERY_S, SMALL_STREAM, LiveSession, camera_constraints, live_streams
+from fer_core.app.live_session import (FLUSH_EVERY_S, FULL_STREAM, LiveSession, camera_constraints, describe_camera,
+                                       live_streams)
 from fer_core.app.rtc_config import IceConfigError, rtc_configuration
 from fer_core.core.timeline import Timeline
 from fer_core.engine.tracker import SMOOTHING_METHODS
@@ -114,9 +115,9 @@ if not live.active or "_live_streams_at_start" not in st.session_state:
     st.session_state["_live_streams_at_start"] = live_streams()
 others = st.session_state["_live_streams_at_start"]
 camera = camera_constraints(others)
-if camera == SMALL_STREAM:
+if camera != FULL_STREAM:
     st.caption(f"Other live streams are running on this server ({others}), so your camera is asked for a smaller "
-               "picture (320x240, 15 frames a second): every stream stays current.")
+               f"picture ({describe_camera(camera)}): every stream stays current.")
 ctx = webrtc_streamer(
     key="live-emotions",
     mode=WebRtcMode.SENDRECV,

@@ -9,7 +9,8 @@ No Streamlit and no TensorFlow here: the video callback's worker thread calls ``
 The module also counts the streams this server is analysing (``live_streams``), so that a tab that
 starts while another stream plays asks its browser for a smaller, slower camera stream
 (``camera_constraints``): on the 2-core machine, eight 640x480 streams at 30 fps came back seconds late,
-one of them and seven at 320x240 and 15 fps within 0.3 s (README, live benchmark). While any stream has
+one of them and seven at 320x240 and 15 fps within 0.3 s (README, live benchmark), and from the ninth a
+slower one still. While any stream has
 the small camera, no stream is analysed faster than it sends (``fair_interval_s``): the one that kept a
 big camera does not take twice the others' share.
 """
@@ -35,11 +36,15 @@ FLUSH_EVERY_S = 5.0
 SOURCE = "live"
 
 STREAM_IDLE_S = 3.0  # a stream with no frame for this long no longer counts (a closed tab never says STOP)
-# Live streams at once from which a new one asks for the small stream: on 2 cores a second 640x480 stream
-# at 30 fps left eight sessions at 10-11 fps, p50 0.6-1.4 s; a single one, 15 fps at p50 0.3 s.
-SMALL_STREAM_FROM = 1
 FULL_STREAM = {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 30}}
 SMALL_STREAM = {"width": {"ideal": 320}, "height": {"ideal": 240}, "frameRate": {"ideal": 15, "max": 15}}
+SLOW_STREAM = {"width": {"ideal": 320}, "height": {"ideal": 240}, "frameRate": {"ideal": 8, "max": 8}}
+# (streams already live, the camera a new one asks for), by rising count. On 2 cores a second 640x480 stream
+# at 30 fps left eight sessions at 10-11 fps, p50 0.6-1.4 s; a single one, 15 fps at p50 0.3 s. Sixteen
+# streams at 15 fps were more than the server process (about one core: its threads share one GIL) could
+# take, and 13 of them got no frame back; with the last eight at 8 fps every one of them gets frames.
+CAMERA_TIERS = ((0, FULL_STREAM), (1, SMALL_STREAM), (8, SLOW_STREAM))
+SMALL_STREAM_FROM = CAMERA_TIERS[1][0]
 
 SMALL_PIXELS = SMALL_STREAM["width"]["ideal"] * SMALL_STREAM["height"]["ideal"]
 SMALL_FPS = SMALL_STREAM["frameRate"]["ideal"]
@@ -73,9 +78,16 @@ def fair_interval_s(key: int, now: float | None = None) -> float:
 
 
 def camera_constraints(streams: int) -> dict:
-    """The camera a new stream asks the browser for, given the streams already live: 640x480 at 30 fps,
-    or 320x240 at 15 fps once SMALL_STREAM_FROM streams are (a quarter of the pixels, half the frames)."""
-    return copy.deepcopy(SMALL_STREAM if streams >= SMALL_STREAM_FROM else FULL_STREAM)
+    """The camera a new stream asks the browser for, given the streams already live (CAMERA_TIERS):
+    640x480 at 30 fps on an idle server, then 320x240 at 15 fps (a quarter of the pixels, half the
+    frames), then at 8 fps once the server is full."""
+    camera = next(cam for start, cam in reversed(CAMERA_TIERS) if streams >= start)
+    return copy.deepcopy(camera)
+
+
+def describe_camera(camera: dict) -> str:
+    """'320x240, 15 frames a second': the page's words for a camera of camera_constraints."""
+    return f"{camera['width']['ideal']}x{camera['height']['ideal']}, {camera['frameRate']['ideal']} frames a second"
 
 
 def encoder_frame(rgb: np.ndarray) -> av.VideoFrame:
@@ -130,9 +142,10 @@ class LiveSession:
         the newest is analysed; the others are dropped and counted, so a busy server shows a current
         video at a lower rate instead of an ever later one (and the page says it is busy)."""
         now, newest = time.monotonic(), frames[-1]
-        # a stream bigger than the small one is held to the fair share (0.9: a frame may come a little early)
+        # a stream bigger than the small one is held to the fair share (0.75: a frame may come a quarter
+        # interval early; at 0.9, the jitter of a 30 fps camera cost the big stream 5% of its share)
         big = newest.width * newest.height > SMALL_PIXELS
-        if big and now - self._last_analysed < 0.9 * fair_interval_s(id(self), now):
+        if big and now - self._last_analysed < 0.75 * fair_interval_s(id(self), now):
             self._held += len(frames)
             return []  # nothing new for the encoder; the browser keeps showing the last annotated frame
         self._last_analysed = now

@@ -4,9 +4,9 @@ through the live page's server media path and get the annotated video back.
     python -m fer_core.bench.live --sessions 8 --seconds 20 [--size 320x240 --fps 15] [--json OUT]
 
 Each client sends the camera the live page asks its browser for (``camera_constraints`` of the streams
-already live on the server: 640x480 at 30 fps, smaller once the server is full), joining once the
-client before it sees its first annotated frame, as people open the page one after another; ``--size``
-and ``--fps`` give every client that camera instead.
+already live on the server: 640x480 at 30 fps, smaller from the second stream, slower once eight play),
+joining once the client before it sees its first annotated frame, as people open the page one after
+another; ``--size`` and ``--fps`` give every client that camera instead.
 
 The server is a separate process running what the live page runs for each browser: streamlit-webrtc's
 WebRtcWorker (send-receive, asynchronous processing, the page's queued-frames callback and relay) over

@@ -365,11 +365,7 @@ class BlazeFaceDetector:
             patch = cv2.resize(work[y0:y0 + side, x0:x0 + side], (n, n),
                                interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
             found += [(v / k + np.tile([x0, y0], 8), score) for v, score in self._net.run_input(patch)]
-        if len(found) > 1:
-            from fer_core.engine.blazeface import weighted_nms
-
-            found = weighted_nms(np.stack([v for v, _ in found]), np.array([sc for _, sc in found]))
-        return drop_face_parts([f for b in self._framed(found, wh, ww) if (f := _scaled(b, 1 / s, w, h))])
+        return drop_face_parts([f for b in self._framed(_merged(found), wh, ww) if (f := _scaled(b, 1 / s, w, h))])
 
     def _detect_upright(self, img: np.ndarray, top: float | None = None, budget: int | None = None) -> list[FaceBox]:
         h, w = img.shape[:2]
@@ -411,11 +407,7 @@ class BlazeFaceDetector:
                           for v, score in self._net.run_input(level[oy:oy + n, ox:ox + n])]
         if self.zoom_out > 1.0 and top is None:
             found += self._zoomed_out(img)
-        if len(found) > 1:
-            from fer_core.engine.blazeface import weighted_nms
-
-            found = weighted_nms(np.stack([v for v, _ in found]), np.array([sc for _, sc in found]))
-        return found
+        return _merged(found)
 
     def _zoomed_out(self, img: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """Detections in the image shrunk into the middle of a grey canvas ``zoom_out`` times its
@@ -429,6 +421,15 @@ class BlazeFaceDetector:
         ox, oy = (n - sw) // 2, (n - sh) // 2
         canvas[oy:oy + sh, ox:ox + sw] = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA)
         return [(v / k - np.tile([ox / k, oy / k], 8), score) for v, score in self._net.run_input(canvas)]
+
+
+def _merged(found: list[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, float]]:
+    """Raw detections from overlapping windows as one per face (BlazeFace's weighted NMS)."""
+    if len(found) < 2:
+        return found
+    from fer_core.engine.blazeface import weighted_nms
+
+    return weighted_nms(np.stack([v for v, _ in found]), np.array([sc for _, sc in found]))
 
 
 def _resized(img: np.ndarray, s: float) -> np.ndarray:

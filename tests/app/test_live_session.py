@@ -306,11 +306,15 @@ def test_a_big_camera_gets_the_small_streams_share_while_one_plays(monkeypatch):
     assert analysed(big, big_frame, 1.0, 30) == 30
 
 
-def test_a_full_server_asks_new_streams_for_a_quarter_of_the_pixels_at_half_the_rate():
+def test_a_busier_server_asks_new_streams_for_fewer_pixels_then_fewer_frames():
+    slow_from = live_session.CAMERA_TIERS[2][0]
     assert camera_constraints(0) == camera_constraints(SMALL_STREAM_FROM - 1) == FULL_STREAM
-    assert camera_constraints(SMALL_STREAM_FROM) == camera_constraints(50) == SMALL_STREAM
-    full, small = FULL_STREAM, SMALL_STREAM
+    assert camera_constraints(SMALL_STREAM_FROM) == camera_constraints(slow_from - 1) == SMALL_STREAM
+    assert camera_constraints(slow_from) == camera_constraints(50) == live_session.SLOW_STREAM
+    full, small, slow = FULL_STREAM, SMALL_STREAM, live_session.SLOW_STREAM
     assert small["width"]["ideal"] * small["height"]["ideal"] * 4 == full["width"]["ideal"] * full["height"]["ideal"]
     assert small["frameRate"]["max"] * 2 == full["frameRate"]["ideal"]
+    assert slow["frameRate"]["max"] < small["frameRate"]["max"] and slow["width"] == small["width"]
+    assert live_session.describe_camera(small) == "320x240, 15 frames a second"
     camera_constraints(0)["width"]["ideal"] = 1
     assert FULL_STREAM["width"]["ideal"] == 640  # each call gives a copy: a page cannot change the defaults

@@ -194,6 +194,11 @@ def test_a_tab_opened_on_a_full_server_asks_for_the_small_camera_and_keeps_it(op
     at.session_state["_live"].stop()  # STOP: the next START looks again
     at.run()
     assert streamer_calls[-1]["media_stream_constraints"]["video"] == FULL_STREAM
+    slow_from, slow = live_session.CAMERA_TIERS[-1]
+    monkeypatch.setattr(live_session, "live_streams", lambda now=None: slow_from)  # a full server: fewer frames
+    at.run()
+    assert streamer_calls[-1]["media_stream_constraints"]["video"] == slow
+    assert f"{slow['frameRate']['ideal']} frames a second" in texts(at, "caption")
 
 
 def test_a_busy_server_says_so_while_it_plays(open_page, monkeypatch):
