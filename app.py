@@ -18,6 +18,7 @@ from pathlib import Path  # noqa: E402
 
 import streamlit as st  # noqa: E402
 
+from fer_core.core.long_lived import freeze_once  # noqa: E402
 from ui.guard import APP_TITLE, guard_page, routed, show_disclaimer
 
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
@@ -38,3 +39,4 @@ show_disclaimer()
 with routed():  # the page's own guard_page then knows it came through here
     guard_page()  # the token prompt before any page's sidebar (off unless a token is set: README)
     page.run()
+freeze_once("first page")  # the server's imports, kept out of every later full collection

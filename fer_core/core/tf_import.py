@@ -21,6 +21,8 @@ import tempfile
 import threading
 from collections.abc import Iterator
 
+from fer_core.core.long_lived import freeze_once
+
 # Start-up lines of TensorFlow and LiteRT that are noise for a user (INFO level or harmless).
 STARTUP_NOISE: tuple[str, ...] = (
     "absl::InitializeLog()",
@@ -106,6 +108,7 @@ def _import_quietly(name: str):
         import absl.logging
 
         absl.logging.set_verbosity(absl.logging.ERROR)
+    freeze_once("tensorflow")  # its objects live as long as the process (fer_core.core.long_lived)
     return module
 
 
