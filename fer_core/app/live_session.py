@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from fer_core.analysis.live import LiveProcessor, LiveSettings
+from fer_core.app.server_load import ANALYSIS_RATE, FrameLag
 from fer_core.app.storage import SessionNotFoundError, SessionStore, StorageError
 
 LOG = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ class LiveSession:
         self._started_at: datetime | None = None
         self._last_analysed = -1e9         # monotonic time of the last frame on_frames analysed
         self._held = 0                     # frames on_frames held back for the fair share since then
+        self._lag = FrameLag()             # how late this stream's frames reach on_frames
 
     @classmethod
     def create(cls, classifier, settings: LiveSettings, **kw) -> LiveSession:
@@ -141,10 +143,13 @@ class LiveSession:
         the newest is analysed; the others are dropped and counted, so a busy server shows a current
         video at a lower rate instead of an ever later one (and the page says it is busy)."""
         now, newest = time.monotonic(), frames[-1]
-        # a stream bigger than the small one is held to the fair share (0.75: a frame may come a quarter
-        # interval early; at 0.9, the jitter of a 30 fps camera cost the big stream 5% of its share)
+        ANALYSIS_RATE.report(id(self), self._lag.update(newest.pts, newest.time_base, now), now)
+        # a stream bigger than the small one is held to the fair share, and every stream to the rate the
+        # server can keep up with (0.75: a frame may come a quarter interval early; at 0.9, the jitter of a
+        # 30 fps camera cost the big stream 5% of its share)
         big = newest.width * newest.height > SMALL_PIXELS
-        if big and now - self._last_analysed < 0.75 * fair_interval_s(id(self), now):
+        interval = max(ANALYSIS_RATE.interval_s(), fair_interval_s(id(self), now) if big else 0.0)
+        if now - self._last_analysed < 0.75 * interval:
             self._held += len(frames)
             return []  # nothing new for the encoder; the browser keeps showing the last annotated frame
         self._last_analysed = now
@@ -194,6 +199,7 @@ class LiveSession:
     def start(self) -> None:
         """A new stream: fresh tracks, timeline, counters and messages."""
         self.processor.reset()
+        self._lag.reset()
         self.records.clear()
         self.active = True
         self.session_id, self._saved = None, 0
@@ -242,6 +248,7 @@ class LiveSession:
         self.active = False
         with _streams_lock:
             _last_frame.pop(id(self), None)
+        ANALYSIS_RATE.forget(id(self))
         self.flush()
         self.outcome = LiveOutcome(len(self.records), self.session_id, self._store is not None, self.save_error)
         return self.outcome

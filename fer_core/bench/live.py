@@ -71,6 +71,13 @@ def read_counter(rgb: np.ndarray, mirrored: bool) -> int | None:
     return sum(bit << k for k, bit in enumerate(cells[1:-1]))
 
 
+def luma(frame) -> np.ndarray:
+    """A decoded frame's Y plane, no copy: enough to read the counter's black and white cells, without
+    the colour conversion a whole RGB frame costs (a client reads every frame it gets back)."""
+    plane = frame.planes[0]
+    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:, :plane.width]  # rows may be padded
+
+
 def test_frames(n: int = 60, width: int = WIDTH, height: int = HEIGHT) -> list[np.ndarray]:
     """A short loop of frames with two faces moving slightly (drawn faces: no dataset needed). Faces are
     the same share of any frame size (27% of its height: 130 px at 640x480), as a webcam user sits where
@@ -94,10 +101,12 @@ def _serve(conn, mirror: bool) -> None:
     from streamlit_webrtc.webrtc import WebRtcWorker
 
     from fer_core.analysis.live import LiveSettings
+    from fer_core.app import rtp_frames
     from fer_core.app.frame_relay import NewestFrameRelay
     from fer_core.app.live_session import LiveSession, camera_constraints, live_streams
     from fer_core.engine.classifier import Classifier
 
+    rtp_frames.install()  # as the live page does
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True, name="webrtc-loop").start()
     relay = asyncio.run_coroutine_threadsafe(_make_relay(NewestFrameRelay), loop).result()
@@ -153,9 +162,7 @@ def _timed(on_frames, log: dict[int, tuple[float, float]]):
     async def callback(frames):
         start = time.perf_counter()
         out = await on_frames(frames)
-        luma = frames[-1].planes[0]  # the decoder's Y plane: the counter's cells, with no colour conversion
-        gray = np.frombuffer(luma, np.uint8).reshape(-1, luma.line_size)[:, :luma.width]  # rows may be padded
-        n = read_counter(gray, mirrored=False)
+        n = read_counter(luma(frames[-1]), mirrored=False)
         if n is not None:
             log[n] = (start, time.perf_counter())
         return out
@@ -314,7 +321,7 @@ async def _session(conn_lock: asyncio.Lock, conn, frames, mirrored: bool, stats:
                 except Exception:  # the session ended
                     return
                 now = time.perf_counter()
-                n = read_counter(frame.to_ndarray(format="rgb24"), mirrored)
+                n = read_counter(luma(frame), mirrored)
                 sent = stats.sent.get(n) if n is not None and n != last else None
                 if sent is None or not 0 <= now - sent < 5:  # not analysed yet, or a repeat
                     continue
@@ -364,6 +371,9 @@ def _window(stats: SessionStats, t0: float, t1: float) -> dict:
 async def _bench(sessions: int, seconds: float, warmup: float, mirror: bool,
                  camera: tuple[int, int, int] | None = None) -> dict:
     """``camera``: (width, height, fps) for every client; None: what the page asks each one for."""
+    from fer_core.app import rtp_frames
+
+    rtp_frames.install()  # the clients assemble frames at their marked last packet, as browsers do
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     server = ctx.Process(target=_serve, args=(child, mirror), daemon=True)

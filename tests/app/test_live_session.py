@@ -35,6 +35,7 @@ class FeedProcessor:
 
     def process(self, rgb, skipped=0):
         self.got = (rgb.copy(), skipped)
+        self.analysed, self.skipped = getattr(self, "analysed", 0) + 1, getattr(self, "skipped", 0) + skipped
         if self._fail:
             raise RuntimeError("detector exploded")
         if self._todo:
@@ -318,3 +319,29 @@ def test_a_busier_server_asks_new_streams_for_fewer_pixels_then_fewer_frames():
     assert live_session.describe_camera(small) == "320x240, 15 frames a second"
     camera_constraints(0)["width"]["ideal"] = 1
     assert FULL_STREAM["width"]["ideal"] == 640  # each call gives a copy: a page cannot change the defaults
+
+
+def test_a_stream_is_analysed_at_the_servers_rate_and_reports_its_lag(monkeypatch):
+    import asyncio
+    from fractions import Fraction
+
+    from fer_core.app.server_load import AnalysisRate
+
+    rate = AnalysisRate()
+    monkeypatch.setattr(live_session, "ANALYSIS_RATE", rate)
+    monkeypatch.setattr(live_session, "_last_frame", {})
+    now = [1000.0]
+    monkeypatch.setattr(live_session.time, "monotonic", lambda: now[0])
+    feed = FeedProcessor([])
+    live = LiveSession(feed)
+    live.start()
+    frame = av.VideoFrame.from_ndarray(np.zeros((240, 320, 3), np.uint8), format="rgb24")
+    frame.time_base = Fraction(1, 90000)
+    for k in range(45):  # a 15 fps camera whose frames come 50 ms later each: the server is behind
+        now[0] = 1000.0 + k / 15 + 0.05 * k
+        frame.pts = k * 6000
+        asyncio.run(live.on_frames([frame]))
+    assert rate.fps < 30.0
+    assert feed.analysed < 40 and feed.analysed + feed.skipped + live._held == 45  # held frames count as dropped
+    live.stop()
+    assert rate._lags == {}

@@ -1,0 +1,72 @@
+"""The live server's lag measure and the analysis rate it sets (fer_core.app.server_load)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from fer_core.app.server_load import AnalysisRate, FrameLag
+
+RTP = Fraction(1, 90000)
+
+
+def test_frames_on_time_have_no_lag_and_queued_ones_have_their_wait():
+    lag = FrameLag()
+    got = [lag.update(k * 6000, RTP, 100.0 + k / 15) for k in range(15)]  # 15 fps, each on time
+    assert max(got) == pytest.approx(0.0, abs=1e-9)
+    # from now on every frame waits 10 ms longer than the one before (a queue growing)
+    late = [lag.update((15 + k) * 6000, RTP, 101.0 + k / 15 + 0.01 * k) for k in range(20)]
+    assert late[-1] == pytest.approx(0.19, abs=1e-6)
+    assert lag.update(None, None, 103.0) is None  # no timestamp, no measure
+
+
+def test_the_lag_survives_the_timestamps_wrapping_and_restarts_when_they_go_back():
+    lag = FrameLag()
+    start = (1 << 32) - 3000
+    assert lag.update(start, RTP, 10.0) == 0.0
+    assert lag.update((start + 6000) % (1 << 32), RTP, 10.0 + 6000 / 90000 + 0.05) == pytest.approx(0.05)
+    assert lag.update(5, RTP, 11.0) == 0.0  # went back: a new measure, not a 13-hour jump
+
+
+def _rate(**kw) -> AnalysisRate:
+    return AnalysisRate(high_s=0.25, low_s=0.1, cut=0.5, hold_s=1.0, raise_per_s=2.0, min_fps=1.0, max_fps=30.0, **kw)
+
+
+def test_a_late_server_cuts_the_rate_once_a_hold_and_never_below_the_least():
+    rate = _rate()
+    assert rate.interval_s() == 0.0  # keeping up: no limit
+    for k in range(10):  # late for a second: one cut
+        rate.report(1, 0.5, 100.0 + k / 10)
+    assert rate.fps == 15.0 and rate.interval_s() == pytest.approx(1 / 15)
+    for k in range(100):  # late for ten more seconds
+        rate.report(1, 0.5, 101.0 + k / 10)
+    assert rate.fps == 1.0
+
+
+def test_the_rate_climbs_back_while_streams_are_on_time_and_holds_in_between():
+    rate = _rate()
+    rate.report(1, 0.5, 100.0)
+    assert rate.fps == 15.0
+    for k in range(1, 10):  # on time, but inside the hold after the cut: no change
+        rate.report(1, 0.0, 100.0 + k / 10)
+    assert rate.fps == 15.0
+    for k in range(20):  # two seconds on time: +2 fps a second
+        rate.report(1, 0.0, 101.0 + k / 10)
+    assert rate.fps == pytest.approx(19.0)
+    for k in range(1, 21):  # between low and high: neither
+        rate.report(1, 0.2, 103.0 + k / 10)
+    assert rate.fps == pytest.approx(19.0)
+
+
+def test_the_median_stream_decides_so_one_slow_client_does_not_slow_the_rest():
+    rate = _rate()
+    for k in range(30):
+        t = 100.0 + k / 10
+        rate.report(2, 0.0, t)
+        rate.report(3, 0.05, t)
+        rate.report(1, 2.0, t)  # a client far away
+    assert rate.fps == 30.0
+    rate.forget(2), rate.forget(3)  # alone, its lag is the server's to answer
+    rate.report(1, 2.0, 103.1)
+    assert rate.fps == 15.0
