@@ -57,8 +57,8 @@ class FrameLag:
 class AnalysisRate:
     """The most frames a second the server analyses of any one stream, set by the streams' lags."""
 
-    def __init__(self, *, high_s: float = 0.25, low_s: float = 0.1, cut: float = 2 / 3, hold_s: float = 1.0,
-                 raise_per_s: float = 2.0, min_fps: float = 1.0, max_fps: float = 30.0,
+    def __init__(self, *, high_s: float = 0.15, low_s: float = 0.05, cut: float = 2 / 3, hold_s: float = 1.0,
+                 raise_per_s: float = 1.0, min_fps: float = 1.0, max_fps: float = 30.0,
                  fresh_s: float = 1.0) -> None:
         self.high_s, self.low_s, self.cut, self.hold_s = high_s, low_s, cut, hold_s
         self.raise_per_s, self.min_fps, self.max_fps, self.fresh_s = raise_per_s, min_fps, max_fps, fresh_s
