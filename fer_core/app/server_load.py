@@ -79,10 +79,12 @@ class AnalysisRate:
         with self._lock:
             dt = 0.0 if self._last_report is None else min(now - self._last_report, self.fresh_s)
             self._last_report = now
-            if lag_s is not None:
-                self._lags[key] = (now, lag_s)
             for k in [k for k, (t, _) in self._lags.items() if now - t > self.fresh_s]:
                 del self._lags[k]
+            if not self._lags:  # nothing played for a while: no earlier load holds this stream back
+                self.fps = self.max_fps
+            if lag_s is not None:
+                self._lags[key] = (now, lag_s)
             if not self._lags:
                 return
             lag = statistics.median(v for _, v in self._lags.values())

@@ -402,10 +402,12 @@ async def _bench(sessions: int, seconds: float, warmup: float, mirror: bool,
     t1, c1 = time.perf_counter(), _cpu_s(resource.RUSAGE_SELF)
     parent.send(("stop",))
     srv, analysed = parent.recv()
+    lost = [await _packets_lost(pc) for pc in pcs]
     for pc in pcs:
         await pc.close()
     server.join(timeout=10)
-    per = [{"camera": s.camera, **_window(s, t0, t1), **_legs(s, log, t0, t1)} for s, log in zip(stats, analysed)]
+    per = [{"camera": s.camera, **_window(s, t0, t1), **_legs(s, log, t0, t1), "packets_lost_back": n}
+           for s, log, n in zip(stats, analysed, lost)]
     rates = [p["fps"] for p in per]
     firsts = [p["first_frame_s"] for p in per]
     cameras = [s.camera for s in stats]
@@ -419,6 +421,15 @@ async def _bench(sessions: int, seconds: float, warmup: float, mirror: bool,
             "first_frame_s_max": None if None in firsts else max(firsts),
             "target": f">= {TARGET_FPS:g} fps per session", "server": srv,
             "clients_cpu_cores_busy": round((c1 - c0) / (t1 - t0), 2), "cpu_count": os.cpu_count()}
+
+
+async def _packets_lost(pc) -> int:
+    """Packets of the annotated video that never reached this client (as its RTP statistics count them)."""
+    lost = 0
+    for receiver in pc.getReceivers():
+        for stat in (await receiver.getStats()).values():
+            lost += getattr(stat, "packetsLost", 0) if stat.type == "inbound-rtp" else 0
+    return lost
 
 
 def _legs(stats: SessionStats, analysed: dict[int, tuple[float, float]], t0: float, t1: float) -> dict:

@@ -25,6 +25,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 FRAME = np.zeros((4, 4, 3), np.uint8)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_analysis_rate(monkeypatch):
+    """Each test's streams start on a server no earlier test's streams loaded."""
+    from fer_core.app.server_load import AnalysisRate
+
+    monkeypatch.setattr(live_session, "ANALYSIS_RATE", AnalysisRate())
+
+
 class FeedProcessor:
     """Stands in for LiveProcessor: each frame queues the next prepared record (one face, 5 a second)."""
 
@@ -325,10 +333,7 @@ def test_a_stream_is_analysed_at_the_servers_rate_and_reports_its_lag(monkeypatc
     import asyncio
     from fractions import Fraction
 
-    from fer_core.app.server_load import AnalysisRate
-
-    rate = AnalysisRate()
-    monkeypatch.setattr(live_session, "ANALYSIS_RATE", rate)
+    rate = live_session.ANALYSIS_RATE
     monkeypatch.setattr(live_session, "_last_frame", {})
     now = [1000.0]
     monkeypatch.setattr(live_session.time, "monotonic", lambda: now[0])

@@ -70,3 +70,13 @@ def test_the_median_stream_decides_so_one_slow_client_does_not_slow_the_rest():
     rate.forget(2), rate.forget(3)  # alone, its lag is the server's to answer
     rate.report(1, 2.0, 103.1)
     assert rate.fps == 15.0
+
+
+def test_a_stream_after_a_quiet_while_starts_unlimited():
+    rate = _rate()
+    for k in range(30):
+        rate.report(1, 0.5, 100.0 + k / 10)
+    assert rate.fps < 30.0
+    rate.forget(1)
+    rate.report(2, 0.0, 103.0)
+    assert rate.fps == 30.0
