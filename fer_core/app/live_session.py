@@ -11,7 +11,8 @@ starts while another stream plays asks its browser for a smaller, slower camera 
 (``camera_constraints``): on the 2-core machine, eight 640x480 streams at 30 fps came back seconds late,
 one of them and seven at 320x240 and 15 fps within 0.3 s (README, live benchmark), and from the ninth a
 slower one still. While any stream has the small camera, no stream is analysed faster than it sends
-(``fair_interval_s``): the one that kept a big camera does not take twice the others' share.
+(``fair_interval_s``): the one that kept a big camera does not take twice the others' share. When
+frames queue in front of the callback, every stream is analysed less often (``server_load``).
 """
 
 from __future__ import annotations

@@ -11,14 +11,15 @@ another; ``--size`` and ``--fps`` give every client that camera instead.
 The server is a separate process running what the live page runs for each browser: streamlit-webrtc's
 WebRtcWorker (send-receive, asynchronous processing, the page's queued-frames callback and relay) over
 one shared classifier and a LiveSession per session with the page's defaults. Streamlit itself is not
-started: its websocket carries only the signalling. Reported per session: annotated frames per second
-it gets back (each frame counted once), the share of the camera's frames never analysed, round-trip
-latency (a frame counter drawn into each frame is read back from the returned video) and the time
-from the offer to the first annotated frame, and where a frame's time goes (to the start of its
-analysis, the analysis, back to the client); across sessions, fairness (slowest / fastest frame
-rate); and the server process's CPU use and peak memory. Clients run on the same machine and their
-CPU is reported too. Traffic stays inside a loopback-only network namespace (unshare -n), which the
-command enters by itself; no STUN or TURN server is used.
+started: its websocket carries only the signalling. Reported per session: annotated frames per second it
+gets back (each frame counted once), the share of the camera's frames never analysed, round-trip latency
+(a frame counter drawn into each frame is read back from the returned video) and the time from the offer
+to the first annotated frame, where a frame's time goes (to the start of its analysis, the analysis,
+back to the client) and the packets of the annotated video lost on the way; across sessions, fairness
+(slowest / fastest frame rate); and the server process's CPU use and peak memory. Clients run on the
+same machine and their CPU is reported too; like browsers, they complete a received frame at its last
+packet (``fer_core.app.rtp_frames``). Traffic stays inside a loopback-only network namespace (unshare
+-n), which the command enters by itself; no STUN or TURN server is used.
 """
 
 from __future__ import annotations
