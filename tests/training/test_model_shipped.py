@@ -8,6 +8,7 @@ import pytest
 from fer_core.core.model_folder import default_model_dir, load_metrics, load_model_config
 
 pytestmark = [pytest.mark.data, pytest.mark.slow, pytest.mark.timeout(900)]
+BORDERLINE = 3.01  # faces that may fall the other way on another CPU
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,9 @@ def test_publictest_figures_match_metrics_json(shipped, fer2013_dir, key):
     rep = evaluate(d / name, fer2013_dir, split="public_test", mirror=key == "served_mirror")
     want = metrics[key]
     assert rep["n"] == want["n"] == 3589
-    # the same file on the same images: identical up to at most one borderline face
-    assert rep["accuracy"] == pytest.approx(want["accuracy"], abs=1.01 / rep["n"])
+    # the same file on the same images: identical up to a few borderline faces (LiteRT's kernels follow
+    # the CPU: on session 18's host 2 of 3589 mirror-averaged faces fell the other way)
+    assert rep["accuracy"] == pytest.approx(want["accuracy"], abs=BORDERLINE / rep["n"])
     assert rep["macro_f1"] == pytest.approx(want["macro_f1"], abs=0.002)
     for c, m in want["per_class"].items():
         assert rep["per_class"][c]["support"] == m["support"]
@@ -49,7 +51,7 @@ def test_ferplus_valid_figures_match_metrics_json(shipped, ferplus_dir, key):
     name = cfg["keras_model"] if key == "keras" else cfg["served_model"]
     rep = evaluate(d / name, ferplus_dir, "ferplus", "valid", mirror=key == "served_mirror")
     assert rep["n"] == want["n"] == 3370  # clear-majority faces among our seven classes
-    assert rep["accuracy"] == pytest.approx(want["accuracy"], abs=1.01 / rep["n"])
+    assert rep["accuracy"] == pytest.approx(want["accuracy"], abs=BORDERLINE / rep["n"])
     assert rep["macro_f1"] == pytest.approx(want["macro_f1"], abs=0.002)
 
 
@@ -63,7 +65,7 @@ def test_ckplus_valid_figures_match_metrics_json(shipped, ckplus_dir, key):
     want = metrics["ckplus_valid"][key]
     rep = evaluate(d / cfg["served_model"], ckplus_dir, "ckplus", "valid", mirror=key == "served_mirror")
     assert rep["n"] == want["n"] == 198  # the 210 valid-subject images less the 12 contempt ones
-    assert rep["accuracy"] == pytest.approx(want["accuracy"], abs=1.01 / rep["n"])
+    assert rep["accuracy"] == pytest.approx(want["accuracy"], abs=BORDERLINE / rep["n"])
     for c in ("angry", "disgust", "fear"):
         assert rep["per_class"][c]["recall"] == pytest.approx(want["per_class"][c]["recall"], abs=0.05)
 
@@ -91,5 +93,5 @@ def test_the_eight_class_folder_figures_match_its_metrics_json(repo_root, ckplus
         want = metrics["ckplus_valid"][key]
         rep = evaluate(d / cfg["served_model"], ckplus_dir, "ckplus", "valid", mirror=key == "served_mirror")
         assert rep["n"] == want["n"] == 210  # the contempt faces count here
-        assert rep["accuracy"] == pytest.approx(want["accuracy"], abs=1.01 / rep["n"])
+        assert rep["accuracy"] == pytest.approx(want["accuracy"], abs=BORDERLINE / rep["n"])
         assert rep["per_class"]["contempt"]["recall"] == pytest.approx(want["per_class"]["contempt"]["recall"], abs=0.09)

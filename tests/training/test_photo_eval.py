@@ -72,4 +72,6 @@ def test_realphotos_dev_pipeline_matches_metrics_json(realphotos_dir):
     got = evaluate_photos(realphotos_dir, make_analyzer(Classifier.from_dir()))
     for key in ("photos", "no_face", "second_face", "faces_judged"):
         assert got[key] == want[key], key
-    assert got["accuracy"] == pytest.approx(want["accuracy"], abs=1.01 / got["faces_judged"])
+    # a borderline photo may fall the other way on another CPU (LiteRT's kernels follow it), and the
+    # figures are rounded to four places
+    assert got["accuracy"] == pytest.approx(want["accuracy"], abs=2.01 / got["faces_judged"])
