@@ -113,7 +113,7 @@ def test_requirements_are_ranged_and_satisfied_here():
     cv = next(r for r in reqs if r.name == "opencv-python-headless")
     assert not cv.specifier.contains("5.0.0"), "OpenCV 5 wheels ship no Haar cascades"
     dev = requirements(ROOT / "requirements-dev.txt")
-    assert {r.name for r in dev} >= {"pytest", "pytest-timeout", "playwright"}
+    assert {r.name for r in dev} >= {"pytest", "pytest-timeout", "pytest-xdist", "playwright"}
     assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
     for r in reqs + dev + requirements(ROOT / "requirements-prune.txt"):
         ops = {s.operator for s in r.specifier}
