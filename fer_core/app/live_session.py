@@ -9,7 +9,7 @@ No Streamlit and no TensorFlow here: the video callback's worker thread calls ``
 The module also counts the streams this server is analysing (``live_streams``), so that a tab that
 starts while another stream plays asks its browser for a smaller, slower camera stream
 (``camera_constraints``): on the 2-core machine, eight 640x480 streams at 30 fps came back seconds late,
-one of them and seven at 320x240 and 15 fps within 0.3 s (README, live benchmark), and from the ninth a
+one of them and seven at 320x240 within 0.3 s (README, live benchmark), and from the ninth a
 slower one still. While any stream has the small camera, no stream is analysed faster than it sends
 (``fair_interval_s``): the one that kept a big camera does not take twice the others' share. When
 frames queue in front of the callback, every stream is analysed less often (``server_load``).
@@ -38,11 +38,12 @@ SOURCE = "live"
 
 STREAM_IDLE_S = 3.0  # a stream with no frame for this long no longer counts (a closed tab never says STOP)
 FULL_STREAM = {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 30}}
-SMALL_STREAM = {"width": {"ideal": 320}, "height": {"ideal": 240}, "frameRate": {"ideal": 15, "max": 15}}
+SMALL_STREAM = {"width": {"ideal": 320}, "height": {"ideal": 240}, "frameRate": {"ideal": 20, "max": 20}}
 SLOW_STREAM = {"width": {"ideal": 320}, "height": {"ideal": 240}, "frameRate": {"ideal": 8, "max": 8}}
 # (streams already live, the camera a new one asks for), by rising count. On 2 cores a second 640x480 stream
-# at 30 fps left eight sessions at 10-11 fps, p50 0.6-1.4 s; a single one, 15 fps at p50 0.3 s. Sixteen
-# streams at 15 fps were more than the server process (about one core: its threads share one GIL) could
+# at 30 fps left eight sessions at 10-11 fps, p50 0.6-1.4 s; a single one, 15 fps at p50 0.3 s. At 20 fps
+# (session 19) the small cameras give four sessions 20 fps and eight 16.5-18, where at 15 they could not pass
+# 15 (a camera's jitter lost a few tenths). Sixteen streams at 15 fps were more than the server process (about one core: its threads share one GIL) could
 # take, and 13 of them got no frame back; with the last eight at 8 fps every one of them gets frames.
 CAMERA_TIERS = ((0, FULL_STREAM), (1, SMALL_STREAM), (8, SLOW_STREAM))
 SMALL_STREAM_FROM = CAMERA_TIERS[1][0]
@@ -80,14 +81,14 @@ def fair_interval_s(key: int, now: float | None = None) -> float:
 
 def camera_constraints(streams: int) -> dict:
     """The camera a new stream asks the browser for, given the streams already live (CAMERA_TIERS):
-    640x480 at 30 fps on an idle server, then 320x240 at 15 fps (a quarter of the pixels, half the
+    640x480 at 30 fps on an idle server, then 320x240 at 20 fps (a quarter of the pixels, two thirds of the
     frames), then at 8 fps once the server is full."""
     camera = next(cam for start, cam in reversed(CAMERA_TIERS) if streams >= start)
     return copy.deepcopy(camera)
 
 
 def describe_camera(camera: dict) -> str:
-    """'320x240, 15 frames a second': the page's words for a camera of camera_constraints."""
+    """'320x240, 20 frames a second': the page's words for a camera of camera_constraints."""
     return f"{camera['width']['ideal']}x{camera['height']['ideal']}, {camera['frameRate']['ideal']} frames a second"
 
 
@@ -129,7 +130,7 @@ class LiveSession:
         self._saved = 0                    # records[:_saved] are in the database
         self._last_flush = 0.0
         self._started_at: datetime | None = None
-        self._last_analysed = -1e9         # monotonic time of the last frame on_frames analysed
+        self._next_due = -1e9              # monotonic time from which on_frames analyses the next frame
         self._held = 0                     # frames on_frames held back for the fair share since then
         self._lag = FrameLag()             # how late this stream's frames reach on_frames
 
@@ -146,14 +147,12 @@ class LiveSession:
         now, newest = time.monotonic(), frames[-1]
         ANALYSIS_RATE.report(id(self), self._lag.update(newest.pts, newest.time_base, now), now)
         # a stream bigger than the small one is held to the fair share, and every stream to the rate the
-        # server can keep up with (0.75: a frame may come a quarter interval early; at 0.9, the jitter of a
-        # 30 fps camera cost the big stream 5% of its share)
+        # server can keep up with
         big = newest.width * newest.height > SMALL_PIXELS
         interval = max(ANALYSIS_RATE.interval_s(), fair_interval_s(id(self), now) if big else 0.0)
-        if now - self._last_analysed < 0.75 * interval:
+        if not self._due(now, interval):
             self._held += len(frames)
             return []  # nothing new for the encoder; the browser keeps showing the last annotated frame
-        self._last_analysed = now
         c0 = time.thread_time()
         rgb = newest.to_ndarray(format="rgb24")
         c1 = time.thread_time()
@@ -164,6 +163,16 @@ class LiveSession:
         self.processor.add_cpu_ms("to_rgb", (c1 - c0) * 1000.0)
         self.processor.add_cpu_ms("from_rgb", (time.thread_time() - c2) * 1000.0)
         return [frame]
+
+    def _due(self, now: float, interval: float) -> bool:
+        """Whether a frame arriving now is analysed, at most one per ``interval`` on average: each analysed
+        frame moves the next due time on by one interval, so a 30 fps camera held to 20 gets two frames of
+        three (holding each frame to a least gap analysed one of two, 15). A frame may come a quarter
+        interval early (camera jitter), and a quiet while banks at most half an interval."""
+        if now < self._next_due - 0.25 * interval:
+            return False
+        self._next_due = max(self._next_due, now - 0.5 * interval) + interval
+        return True
 
     def process(self, rgb: np.ndarray, skipped: int = 0) -> np.ndarray:
         """The video callback's work: the annotated frame, or the frame itself after an error (kept for
@@ -201,6 +210,7 @@ class LiveSession:
         """A new stream: fresh tracks, timeline, counters and messages."""
         self.processor.reset()
         self._lag.reset()
+        self._next_due, self._held = -1e9, 0
         self.records.clear()
         self.active = True
         self.session_id, self._saved = None, 0

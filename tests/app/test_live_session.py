@@ -308,9 +308,11 @@ def test_a_big_camera_gets_the_small_streams_share_while_one_plays(monkeypatch):
     assert live_session.fair_interval_s(id(big)) == 0.0
     asyncio.run(small.on_frames([small_frame]))
     assert live_session.fair_interval_s(id(big)) == pytest.approx(1 / live_session.SMALL_FPS)
-    assert analysed(big, big_frame, 2.0, 30) == 30  # 15 a second while the small stream plays
-    assert big.processor.got[1] == 1  # the frame held back is counted as dropped with the next one
-    assert analysed(small, small_frame, 1.0, 15) == 15  # the small one keeps all of its own
+    # the small stream's rate while it plays: two frames of three from a 30 fps camera held to 20
+    assert abs(analysed(big, big_frame, 2.0, 30) - 2 * live_session.SMALL_FPS) <= 1
+    feed = big.processor  # every frame held back is counted as dropped with the next one analysed
+    assert feed.analysed + feed.skipped + big._held == 90
+    assert analysed(small, small_frame, 1.0, 20) == 20  # the small one keeps all of its own
     now[0] += live_session.STREAM_IDLE_S + 0.1  # the small stream ended
     assert analysed(big, big_frame, 1.0, 30) == 30
 
@@ -322,9 +324,9 @@ def test_a_busier_server_asks_new_streams_for_fewer_pixels_then_fewer_frames():
     assert camera_constraints(slow_from) == camera_constraints(50) == live_session.SLOW_STREAM
     full, small, slow = FULL_STREAM, SMALL_STREAM, live_session.SLOW_STREAM
     assert small["width"]["ideal"] * small["height"]["ideal"] * 4 == full["width"]["ideal"] * full["height"]["ideal"]
-    assert small["frameRate"]["max"] * 2 == full["frameRate"]["ideal"]
+    assert small["frameRate"]["max"] < full["frameRate"]["ideal"]
     assert slow["frameRate"]["max"] < small["frameRate"]["max"] and slow["width"] == small["width"]
-    assert live_session.describe_camera(small) == "320x240, 15 frames a second"
+    assert live_session.describe_camera(small) == "320x240, 20 frames a second"
     camera_constraints(0)["width"]["ideal"] = 1
     assert FULL_STREAM["width"]["ideal"] == 640  # each call gives a copy: a page cannot change the defaults
 
@@ -342,11 +344,11 @@ def test_a_stream_is_analysed_at_the_servers_rate_and_reports_its_lag(monkeypatc
     live.start()
     frame = av.VideoFrame.from_ndarray(np.zeros((240, 320, 3), np.uint8), format="rgb24")
     frame.time_base = Fraction(1, 90000)
-    for k in range(45):  # a 15 fps camera whose frames come 50 ms later each: the server is behind
+    for k in range(90):  # a 15 fps camera whose frames come 50 ms later each: the server is behind
         now[0] = 1000.0 + k / 15 + 0.05 * k
         frame.pts = k * 6000
         asyncio.run(live.on_frames([frame]))
     assert rate.fps < 30.0
-    assert feed.analysed < 40 and feed.analysed + feed.skipped + live._held == 45  # held frames count as dropped
+    assert feed.analysed < 70 and feed.analysed + feed.skipped + live._held == 90  # held frames count as dropped
     live.stop()
     assert rate._lags == {}
