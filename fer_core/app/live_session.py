@@ -41,10 +41,11 @@ FULL_STREAM = {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {
 SMALL_STREAM = {"width": {"ideal": 320}, "height": {"ideal": 240}, "frameRate": {"ideal": 20, "max": 20}}
 SLOW_STREAM = {"width": {"ideal": 320}, "height": {"ideal": 240}, "frameRate": {"ideal": 8, "max": 8}}
 # (streams already live, the camera a new one asks for), by rising count. On 2 cores a second 640x480 stream
-# at 30 fps left eight sessions at 10-11 fps, p50 0.6-1.4 s; a single one, 15 fps at p50 0.3 s. At 20 fps
-# (session 19) the small cameras give four sessions 20 fps and eight 16.5-18, where at 15 they could not pass
-# 15 (a camera's jitter lost a few tenths). Sixteen streams at 15 fps were more than the server process (about one core: its threads share one GIL) could
-# take, and 13 of them got no frame back; with the last eight at 8 fps every one of them gets frames.
+# at 30 fps left eight sessions at 10-11 fps, p50 0.6-1.4 s; a single one, 15 fps at p50 0.3 s. Small cameras
+# at 20 fps give four sessions 20 fps and eight 14.8-19.1 (README, session 19); at 15, eight could not pass 15
+# (a camera's jitter cost a few tenths). Sixteen streams at 15 fps were more than the server process (about one
+# core: its threads share one GIL) could take, and 13 of them got no frame back; with the last eight at 8 fps
+# every one of them gets frames.
 CAMERA_TIERS = ((0, FULL_STREAM), (1, SMALL_STREAM), (8, SLOW_STREAM))
 SMALL_STREAM_FROM = CAMERA_TIERS[1][0]
 
