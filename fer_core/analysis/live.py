@@ -2,7 +2,7 @@
 
 Per frame: detect faces (BlazeFace by default, every ``detect_every`` frames, the whole frame every
 ``search_every_s`` and near the known faces in between; tracked in between), classify
-the crops with the TFLite classifier (every second frame when smoothing is on), smooth each face's
+the crops with the TFLite classifier (every third frame when smoothing is on), smooth each face's
 probabilities over time, annotate.
 Records go to a thread-safe queue the page drains for its chart. Frames that arrived while the last one
 was being analysed are dropped, not queued (``process(rgb, skipped=n)`` counts them), so the video stays
@@ -33,8 +33,8 @@ STAGES = ("mirror", "detect", "classify", "annotate")
 FPS_WINDOW_S = 3.0  # the frame rate shown is frames analysed in the last this-many seconds / seconds
 BUSY_SHARE = 0.9  # analysing fewer than this share of the camera's frames is worth telling the user
 # With smoothing on, faces are classified every this-many frames by default (their label holds in
-# between), and the smoothing is rescaled to answer as fast in time: it halves the classifier's share.
-CLASSIFY_EVERY_SMOOTHED = 2
+# between), and the smoothing is rescaled to answer as fast in time: the classifier's share is a third.
+CLASSIFY_EVERY_SMOOTHED = 3
 
 
 @dataclass(frozen=True)

@@ -302,26 +302,27 @@ class CountingClassifier:
         return self._c.predict(crops)
 
 
-def test_with_smoothing_faces_are_classified_every_second_frame_with_the_smoothing_rescaled(classifier):
+def test_with_smoothing_faces_are_classified_every_third_frame_with_the_smoothing_rescaled(classifier):
     s = LiveSettings()
-    assert s.classify_interval == 2 and LiveSettings(smoothing="none").classify_interval == 1
-    assert LiveSettings(classify_every=3).classify_interval == 3
-    tracker = s.tracker()  # one update of a constant input moves the EMA as far as two at alpha
-    assert tracker.alpha == pytest.approx(1 - (1 - s.alpha) ** 2) and tracker.window == s.window // 2
+    assert s.classify_interval == 3 and LiveSettings(smoothing="none").classify_interval == 1
+    assert LiveSettings(classify_every=2).classify_interval == 2
+    tracker = s.tracker()  # one update of a constant input moves the EMA as far as three at alpha
+    assert tracker.alpha == pytest.approx(1 - (1 - s.alpha) ** 3) and tracker.window == round(s.window / 3)
     assert LiveSettings(classify_every=1).tracker().alpha == s.alpha
-    assert s.restarts_tracks(LiveSettings(classify_every=1)) and not s.restarts_tracks(LiveSettings(classify_every=2))
+    assert s.restarts_tracks(LiveSettings(classify_every=1)) and not s.restarts_tracks(LiveSettings(classify_every=3))
     counting = CountingClassifier(classifier)
     lp = LiveProcessor(counting, s)
     frame = _scene()
-    for _ in range(20):
+    for _ in range(21):
         lp.process(frame)
         assert lp.stats.n_faces == 1  # the label is shown on every frame
-    assert counting.crops == 10
+    assert counting.crops == 7
 
 
-def test_classifying_every_second_frame_barely_changes_the_labels_shown(classifier):
+def test_classifying_every_third_frame_barely_changes_the_labels_shown(classifier):
     """Generated frames: 16 faces (FER-2013 crops when the data is there), four at a time, each held
-    9 frames then replaced in place; the labels shown per frame agree with classifying every frame."""
+    9 frames then replaced in place; the labels shown per frame mostly agree with classifying every frame,
+    and the label each face settles on does."""
     from fer_core.bench.live_accuracy import SLOTS, _slot, stream_frames
     from fer_core.bench.scenes import face_pool
 
@@ -339,8 +340,9 @@ def test_classifying_every_second_frame_barely_changes_the_labels_shown(classifi
     default = labels(LiveSettings(search_every_s=0.0))  # the near search is checked on its own
     pairs = [(a[k], b.get(k)) for a, b in zip(every, default) for k in a]
     assert len(pairs) >= 0.9 * len(frames) * len(SLOTS)  # the faces were found
-    # 0.97 measured; no smoothing gave 0.90 and a classification every 4th frame 0.92
-    assert np.mean([x == y for x, y in pairs]) >= 0.94
+    # 0.89-0.93 measured (a new face's label waits up to two frames longer; every 2nd frame 0.95-0.96);
+    # no smoothing gave 0.90. On 3,370 FER+ faces the accuracy did not drop (README, live benchmark).
+    assert np.mean([x == y for x, y in pairs]) >= 0.85
     settled = [(every[i][k], default[i].get(k)) for i in range(8, len(frames), 9) for k in every[i]]
     assert np.mean([x == y for x, y in settled]) >= 0.9  # the label each face settles on
 

@@ -30,7 +30,8 @@ def test_the_lag_survives_the_timestamps_wrapping_and_restarts_when_they_go_back
 
 
 def _rate(**kw) -> AnalysisRate:
-    return AnalysisRate(high_s=0.25, low_s=0.1, cut=0.5, hold_s=1.0, raise_per_s=2.0, min_fps=1.0, max_fps=30.0, **kw)
+    return AnalysisRate(high_s=0.25, low_s=0.1, cut=0.5, hold_s=1.0, raise_per_s=2.0, min_fps=1.0, max_fps=30.0,
+                        window_s=0.5, **kw)
 
 
 def test_a_late_server_cuts_the_rate_once_a_hold_and_never_below_the_least():
@@ -39,9 +40,29 @@ def test_a_late_server_cuts_the_rate_once_a_hold_and_never_below_the_least():
     for k in range(10):  # late for a second: one cut
         rate.report(1, 0.5, 100.0 + k / 10)
     assert rate.fps == 15.0 and rate.interval_s() == pytest.approx(1 / 15)
-    for k in range(100):  # late for ten more seconds
+    for k in range(100):  # late for ten more seconds: from the 10 frames a second that come, halved
         rate.report(1, 0.5, 101.0 + k / 10)
     assert rate.fps == 1.0
+
+
+def test_a_cut_starts_from_the_rate_frames_come_at():
+    rate = _rate()
+    for k in range(20):  # a 20 fps camera on time, then late
+        rate.report(1, 0.0, 100.0 + k / 20)
+    for k in range(20):
+        rate.report(1, 0.5, 101.0 + k / 20)
+    assert rate.fps == pytest.approx(10.0)  # half of 20, not of the 30 it was allowed
+
+
+def test_a_stall_of_a_few_frames_is_not_a_queue():
+    rate = _rate()
+    lags = [0.0] * 10 + [0.4, 0.3, 0.2] + [0.0] * 10  # 0.15 s without frames, then their backlog
+    for k, lag in enumerate(lags):
+        rate.report(1, lag, 100.0 + k / 20)
+    assert rate.fps == 30.0
+    for k in range(10):  # late for the whole window: a queue
+        rate.report(1, 0.4, 102.0 + k / 20)
+    assert rate.fps < 30.0
 
 
 def test_the_rate_climbs_back_while_streams_are_on_time_and_holds_in_between():
@@ -54,9 +75,12 @@ def test_the_rate_climbs_back_while_streams_are_on_time_and_holds_in_between():
     for k in range(20):  # two seconds on time: +2 fps a second
         rate.report(1, 0.0, 101.0 + k / 10)
     assert rate.fps == pytest.approx(19.0)
-    for k in range(1, 21):  # between low and high: neither
+    for k in range(1, 31):  # between low and high: once the on-time frames left the window, neither
         rate.report(1, 0.2, 103.0 + k / 10)
-    assert rate.fps == pytest.approx(19.0)
+        if k == 5:
+            held = rate.fps
+    assert held == pytest.approx(20.0)  # 19 + 2 x the half second the on-time frames stayed in the window
+    assert rate.fps == pytest.approx(held)
 
 
 def test_the_median_stream_decides_so_one_slow_client_does_not_slow_the_rest():
@@ -69,7 +93,7 @@ def test_the_median_stream_decides_so_one_slow_client_does_not_slow_the_rest():
     assert rate.fps == 30.0
     rate.forget(2), rate.forget(3)  # alone, its lag is the server's to answer
     rate.report(1, 2.0, 103.1)
-    assert rate.fps == 15.0
+    assert rate.fps <= 5.0  # half the rate its frames came at (10 a second at most)
 
 
 def test_a_stream_after_a_quiet_while_starts_unlimited():
