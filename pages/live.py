@@ -20,7 +20,7 @@ from fer_core.analysis.live import FPS_WINDOW_S, LiveSettings, busy_note
 from fer_core.app.frame_relay import NewestFrameRelay
 from fer_core.app.live_session import (FLUSH_EVERY_S, FULL_STREAM, LiveSession, camera_constraints, describe_camera,
                                        live_streams)
-from fer_core.app import rtp_frames
+from fer_core.app import frame_relay, rtp_frames
 from fer_core.app.rtc_config import IceConfigError, rtc_configuration
 from fer_core.core.timeline import Timeline
 from fer_core.engine.tracker import SMOOTHING_METHODS
@@ -104,6 +104,7 @@ def use_newest_frame_relay() -> None:
 
 
 use_newest_frame_relay()
+frame_relay.install()
 rtp_frames.install()
 try:
     rtc = rtc_configuration(secrets=app_secrets())

@@ -161,6 +161,8 @@ class LiveSession:
         self._held = 0
         c2 = time.thread_time()
         frame = encoder_frame(out)
+        if newest.time_base is not None:  # sent when ready (fer_core.app.frame_relay), with its camera time
+            frame.pts, frame.time_base = newest.pts, newest.time_base
         self.processor.add_cpu_ms("to_rgb", (c1 - c0) * 1000.0)
         self.processor.add_cpu_ms("from_rgb", (time.thread_time() - c2) * 1000.0)
         return [frame]

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -246,10 +247,13 @@ def test_queued_frames_callback_analyses_the_newest_and_counts_the_rest():
     feed = FeedProcessor(make_records(["happy"]))
     live = LiveSession(feed)
     frames = [av.VideoFrame.from_ndarray(np.full((4, 6, 3), v, np.uint8), format="rgb24") for v in (10, 20, 30)]
+    for k, f in enumerate(frames):
+        f.pts, f.time_base = 3000 * k, Fraction(1, 90000)
     out = asyncio.run(live.on_frames(frames))
     rgb, skipped = feed.got
     assert skipped == 2 and (rgb == 30).all()  # the newest frame only
     assert len(out) == 1 and out[0].to_ndarray(format="rgb24").shape == (4, 6, 3)
+    assert (out[0].pts, out[0].time_base) == (6000, Fraction(1, 90000))  # the camera time of the frame analysed
     assert set(feed.cpu_ms) == {"to_rgb", "from_rgb"} and min(feed.cpu_ms.values()) >= 0  # the profile's stages
     feed._fail = True  # a failing frame goes back as it came, and the stream goes on
     back = asyncio.run(live.on_frames(frames[:1]))[0].to_ndarray(format="rgb24").astype(int)
@@ -333,7 +337,6 @@ def test_a_busier_server_asks_new_streams_for_fewer_pixels_then_fewer_frames():
 
 def test_a_stream_is_analysed_at_the_servers_rate_and_reports_its_lag(monkeypatch):
     import asyncio
-    from fractions import Fraction
 
     rate = live_session.ANALYSIS_RATE
     monkeypatch.setattr(live_session, "_last_frame", {})
