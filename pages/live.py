@@ -11,7 +11,7 @@ the stream plays.
 from __future__ import annotations
 
 import streamlit as st
-from streamlit_webrtc import WebRtcMode, relay, webrtc_streamer
+from streamlit_webrtc import WebRtcMode, relay, webrtc, webrtc_streamer
 
 from fer_core.app.charts import timeline_figure
 from fer_core.core.labels import classes_in
@@ -20,7 +20,7 @@ from fer_core.analysis.live import FPS_WINDOW_S, LiveSettings, busy_note
 from fer_core.app.frame_relay import NewestFrameRelay
 from fer_core.app.live_session import (FLUSH_EVERY_S, FULL_STREAM, LiveSession, camera_constraints, describe_camera,
                                        live_streams)
-from fer_core.app import frame_relay, rtp_frames
+from fer_core.app import annotated_encoder, frame_relay, rtp_frames
 from fer_core.app.rtc_config import IceConfigError, rtc_configuration
 from fer_core.core.timeline import Timeline
 from fer_core.engine.tracker import SMOOTHING_METHODS
@@ -104,8 +104,9 @@ def use_newest_frame_relay() -> None:
 
 
 use_newest_frame_relay()
-frame_relay.install()
+frame_relay.install(webrtc)
 rtp_frames.install()
+annotated_encoder.install()
 try:
     rtc = rtc_configuration(secrets=app_secrets())
 except IceConfigError as exc:

@@ -13,10 +13,11 @@ Before the relay, streamlit-webrtc's asynchronous processing sends an analysed f
 next camera frame arrives, one frame for each camera frame, and when two analysed frames wait it
 keeps the older. A frame that was ready waited up to a camera interval (50 ms at 20 fps), and where
 camera frames reached the server in bursts (a loaded machine), analysed frames were thrown away: in
-the live benchmark, in about one run of five, the encoder of one session of eight got 12.7 of the
-18.3 frames a second the server analysed for it. ``PromptResultTrack`` sends each analysed frame as
+the live benchmark, in 12 of about 100 runs, the encoder of one session of eight got 12.7 of the
+18.3 frames a second the server analysed for it. ``PromptResults`` sends each analysed frame as
 soon as the frame callback returns it (the newest, when several wait); ``install()`` puts it in
-streamlit-webrtc's place.
+streamlit-webrtc's place. streamlit-webrtc is handed in by the caller (the page, the benchmark): this
+library has no Streamlit in it.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpreceiver import RemoteStreamTrack
-from streamlit_webrtc import webrtc
-from streamlit_webrtc.process import AsyncVideoProcessTrack
 
 
 class NewestFrames(MediaStreamTrack):
@@ -76,9 +75,10 @@ class _Announced(deque):
             self._wake()
 
 
-class PromptResultTrack(AsyncVideoProcessTrack):
-    """streamlit-webrtc's asynchronous video processing (its worker thread runs the frame callback),
-    with camera frames handed to the worker as they come and each analysed frame sent when it is ready."""
+class PromptResults:
+    """Mixed into streamlit-webrtc's ``AsyncVideoProcessTrack`` (its worker thread runs the frame
+    callback; this uses its queues and worker): camera frames go to the worker as they come, and each
+    analysed frame is sent when it is ready."""
 
     _pump: asyncio.Future | None = None
     _last_in = None
@@ -136,6 +136,9 @@ class PromptResultTrack(AsyncVideoProcessTrack):
         self._wake_reader()
 
 
-def install() -> None:
-    """Make streamlit-webrtc build PromptResultTrack for every video callback from now on (idempotent)."""
-    webrtc.AsyncVideoProcessTrack = PromptResultTrack
+def install(webrtc) -> None:
+    """Make streamlit-webrtc (its ``webrtc`` module, which builds the processing tracks) build
+    PromptResultTrack, streamlit-webrtc's track with PromptResults, from now on (idempotent)."""
+    base = webrtc.AsyncVideoProcessTrack
+    if not issubclass(base, PromptResults):
+        webrtc.AsyncVideoProcessTrack = type("PromptResultTrack", (PromptResults, base), {})

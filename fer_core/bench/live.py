@@ -99,16 +99,18 @@ def _serve(conn, mirror: bool) -> None:
     import pylibsrtp  # noqa: F401  (before anything that could import TensorFlow)
     from aiortc import RTCConfiguration
     from streamlit_webrtc import WebRtcMode
+    from streamlit_webrtc import webrtc
     from streamlit_webrtc.webrtc import WebRtcWorker
 
     from fer_core.analysis.live import LiveSettings
-    from fer_core.app import frame_relay, rtp_frames
+    from fer_core.app import annotated_encoder, frame_relay, rtp_frames
     from fer_core.app.frame_relay import NewestFrameRelay
     from fer_core.app.live_session import LiveSession, camera_constraints, live_streams
     from fer_core.engine.classifier import Classifier
 
     rtp_frames.install()  # as the live page does
-    frame_relay.install()
+    frame_relay.install(webrtc)
+    annotated_encoder.install()
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True, name="webrtc-loop").start()
     relay = asyncio.run_coroutine_threadsafe(_make_relay(NewestFrameRelay), loop).result()
