@@ -13,7 +13,8 @@ over the last ``window_s`` (as CoDel judges a queue): a queue that stands shows 
 of a few frames (the clients taking the cores for a moment) does not. Cutting a third of a 30 fps
 ceiling at each late frame had held eight sessions' 20 fps cameras to 14 within five seconds of their
 start, for seconds. Analysing fewer frames frees the CPU that encoding, the clients' decoding and the
-analysis took, so the queues drain and the lag stays bounded at whatever frame rate the machine allows. The median stream decides, so one client on a slow network cannot slow the others.
+analysis took, so the queues drain and the lag stays bounded at whatever frame rate the machine allows.
+The median stream decides, so one client on a slow network cannot slow the others.
 """
 
 from __future__ import annotations
