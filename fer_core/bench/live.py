@@ -98,8 +98,7 @@ def _serve(conn, mirror: bool) -> None:
     """The server: one event loop thread (as in Streamlit), one WebRtcWorker per offer."""
     import pylibsrtp  # noqa: F401  (before anything that could import TensorFlow)
     from aiortc import RTCConfiguration
-    from streamlit_webrtc import WebRtcMode
-    from streamlit_webrtc import webrtc
+    from streamlit_webrtc import WebRtcMode, webrtc
     from streamlit_webrtc.webrtc import WebRtcWorker
 
     from fer_core.analysis.live import LiveSettings

@@ -44,7 +44,8 @@ def number_of(rgb: np.ndarray) -> int:
 
 class SlowProcessor:
     """Stands in for LiveProcessor: ``work_s`` a frame, noting which frame it got and how many were
-    skipped; its output is marked (blue), unlike camera frames sent back before the first analysed one."""
+    skipped; its output is marked (blue), unlike the camera frames streamlit-webrtc's own track sends back
+    before the first analysed one."""
 
     settings = LiveSettings()
 
